@@ -1,0 +1,87 @@
+/* broadcaster.c - fans published events out to every client (see
+ * broadcaster.h for the design). */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+
+#include "broadcaster.h"
+#include "hub.h"
+#include "sync.h"
+
+static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
+{
+  size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
+  uint64_t queued = 0;
+  size_t i;
+
+  for (i = 0; i < count; i++) {
+    int rc = sh_client_deliver(hub->snap[i], batch, n);
+
+    if (rc >= 0) {
+      queued += (uint64_t) rc;
+      continue;
+    }
+    sh_count(&hub->n.slow_disconnects, 1);
+    sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
+                   "client too slow: more than %zu bytes pending, disconnected",
+                   hub->opt.client_buffer);
+  }
+  sh_count(&hub->n.frames_queued, queued);
+  sh_registry_release(hub->snap, count);
+}
+
+static void *run(void *arg)
+{
+  struct ssehub *hub = arg;
+  struct sh_frame *batch[SH_BATCH_MAX];
+  long long hb = hub->opt.heartbeat_ms;
+  long long next_hb = sh_now_ms() + hb;
+  bool closed = false;
+
+  while (!closed) {
+    /* Without a heartbeat, wake up hourly just to re-check; the queue's
+     * close also wakes us. */
+    long long deadline = hb > 0 ? next_hb : sh_now_ms() + 3600 * 1000LL;
+    size_t n = sh_pubqueue_pop(&hub->queue, batch, SH_BATCH_MAX, deadline,
+                               &closed);
+    size_t i;
+
+    if (n > 0) {
+      fan_out(hub, batch, n);
+      for (i = 0; i < n; i++)
+        sh_frame_unref(batch[i]);
+      next_hb = sh_now_ms() + hb;
+    } else if (!closed && hb > 0 && sh_now_ms() >= next_hb) {
+      fan_out(hub, &hub->heartbeat, 1);
+      next_hb = sh_now_ms() + hb;
+    }
+  }
+  return NULL;
+}
+
+int sh_broadcaster_start(struct ssehub *hub)
+{
+  sigset_t all, old;
+  int rc;
+
+  /* The thread must not take the process's signals: the program waits for
+   * SIGINT/SIGTERM in its main thread. */
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  rc = pthread_create(&hub->broadcaster, NULL, run, hub);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (0 != rc)
+    return -rc;
+  hub->broadcaster_running = true;
+  return 0;
+}
+
+void sh_broadcaster_stop(struct ssehub *hub)
+{
+  if (!hub->broadcaster_running)
+    return;
+  sh_pubqueue_close(&hub->queue);
+  SH_CHECK_PTHREAD(pthread_join(hub->broadcaster, NULL));
+  hub->broadcaster_running = false;
+}

@@ -1,0 +1,39 @@
+/* cli.h - the ssehub program's command line.
+ *
+ * Purpose: turn argv into a struct sh_config (hub options plus the
+ * program's own settings) with strict validation. The parser prints
+ * nothing and exits nothing: it returns a result and, on error, a
+ * one-line message, and main() maps results to exit codes (2 for usage
+ * errors), so the parser is unit-testable and fuzzable.
+ *
+ * Thread-safety: uses getopt_long(), which keeps global state; call from
+ * one thread.
+ */
+#ifndef SH_CLI_H
+#define SH_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "ssehub.h"
+
+struct sh_config {
+  struct ssehub_options hub;  /* bind_address points into argv */
+  unsigned tick_ms;           /* demo announcer period; 0 = off */
+};
+
+enum sh_cli_result {
+  SH_CLI_RUN,        /* start the server */
+  SH_CLI_HELP,       /* --help: print usage, exit 0 */
+  SH_CLI_VERSION,    /* --version: print version, exit 0 */
+  SH_CLI_ERROR       /* bad usage: print err, exit 2 */
+};
+
+/* Parse argv. On SH_CLI_ERROR, err holds one line (no newline). */
+enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc,
+                                      char **argv, char *err, size_t errlen);
+
+void sh_cli_usage(FILE *out);
+
+#endif /* SH_CLI_H */

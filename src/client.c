@@ -1,0 +1,155 @@
+/* client.c - one event-stream client (see client.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "sync.h"
+
+struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
+                                uint32_t init_slots, uint32_t max_slots,
+                                size_t max_bytes)
+{
+  struct sh_client *c = calloc(1, sizeof(*c));
+
+  if (NULL == c)
+    return NULL;
+  if (0 != sh_ring_init(&c->ring, init_slots, max_slots, max_bytes)) {
+    free(c);
+    return NULL;
+  }
+  sh_mutex_init(&c->lock);
+  atomic_init(&c->refs, 1);
+  c->conn = conn;
+  c->fd = fd;
+  return c;
+}
+
+void sh_client_unref(struct sh_client *c)
+{
+  if (1 != atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel))
+    return;
+  sh_ring_destroy(&c->ring);
+  sh_mutex_destroy(&c->lock);
+  free(c);
+}
+
+int sh_client_preload(struct sh_client *c, struct sh_frame *f)
+{
+  return sh_ring_push(&c->ring, f);
+}
+
+/* Make a parked or running connection call the reader again soon. Called
+ * with the lock held and gone == false. */
+static void wake(struct sh_client *c)
+{
+  if (c->suspended) {
+    c->suspended = false;
+    MHD_resume_connection(c->conn);
+  }
+}
+
+/* Cut a client whose ring overflowed. Called with the lock held.
+ *
+ * Why shutdown(): a peer that stopped reading leaves its socket write-
+ * blocked, and MHD 0.9.75 then never calls our reader again, so a "cut"
+ * flag alone would only act when MHD's connection timeout fires. Shutting
+ * the socket down makes MHD's pending send fail at once and MHD closes the
+ * connection through its normal path (our free callback runs). The fd is
+ * still open: MHD closes it only after the free callback, which needs this
+ * lock and checks gone first. */
+static void cut_off(struct sh_client *c)
+{
+  c->cut = true;
+  sh_ring_clear(&c->ring);
+  if (c->suspended)
+    wake(c);
+  else if (c->fd >= 0)
+    shutdown(c->fd, SHUT_RDWR);
+}
+
+int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
+                      size_t n)
+{
+  size_t i;
+  int rc = 0;
+
+  sh_mutex_lock(&c->lock);
+  if (c->gone || c->cut || c->hung_up || c->closing)
+    goto out;
+  for (i = 0; i < n; i++) {
+    if (0 != sh_ring_push(&c->ring, frames[i])) {
+      cut_off(c);
+      rc = -ENOBUFS;
+      goto out;
+    }
+  }
+  rc = (int) n;
+  /* One resume per batch, not per frame: the reader coalesces the batch. */
+  if (n > 0)
+    wake(c);
+out:
+  sh_mutex_unlock(&c->lock);
+  return rc;
+}
+
+ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
+{
+  ssize_t rc;
+  size_t n;
+
+  sh_mutex_lock(&c->lock);
+  if (c->cut || c->hung_up) {
+    rc = MHD_CONTENT_READER_END_WITH_ERROR;
+    goto out;
+  }
+  n = sh_ring_drain(&c->ring, buf, max);
+  if (n > 0) {
+    /* Never suspend in a call that returns data: MHD would hold the bytes
+     * until the next resume (one event late). */
+    rc = (ssize_t) n;
+    goto out;
+  }
+  if (c->closing) {
+    rc = MHD_CONTENT_READER_END_OF_STREAM;
+    goto out;
+  }
+  c->suspended = true;
+  MHD_suspend_connection(c->conn);
+  rc = 0;
+out:
+  sh_mutex_unlock(&c->lock);
+  return rc;
+}
+
+void sh_client_end(struct sh_client *c)
+{
+  sh_mutex_lock(&c->lock);
+  if (!c->gone) {
+    c->closing = true;
+    wake(c);
+  }
+  sh_mutex_unlock(&c->lock);
+}
+
+void sh_client_hangup(struct sh_client *c)
+{
+  sh_mutex_lock(&c->lock);
+  if (!c->gone) {
+    c->hung_up = true;
+    sh_ring_clear(&c->ring);
+    wake(c);
+  }
+  sh_mutex_unlock(&c->lock);
+}
+
+void sh_client_gone(struct sh_client *c)
+{
+  sh_mutex_lock(&c->lock);
+  c->gone = true;
+  c->suspended = false;
+  sh_ring_clear(&c->ring);
+  sh_mutex_unlock(&c->lock);
+}

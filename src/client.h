@@ -1,0 +1,105 @@
+/* client.h - one event-stream client: its ring and its suspend/resume state.
+ *
+ * Purpose: the meeting point of the two threads that touch a stream. The
+ * broadcaster pushes frames into the client's ring and resumes the MHD
+ * connection if it is parked; the connection's MHD worker thread runs the
+ * content reader, which drains the ring into MHD's send buffer and parks
+ * (suspends) the connection when the ring is empty. Parked connections
+ * cost no CPU: MHD takes them out of its epoll set.
+ *
+ * Thread-safety: `lock` guards ring, suspended, closing, cut, hung_up and
+ * gone.
+ *   - MHD worker thread owning the connection: sh_client_read(),
+ *     sh_client_gone() (from the response's free callback).
+ *   - broadcaster thread: sh_client_deliver().
+ *   - control thread (ssehub_stop): sh_client_end().
+ *   - hang-up watcher thread: sh_client_hangup().
+ * Lock order: (MHD response mutex, held around the reader) -> client lock
+ * -> MHD's internal cleanup mutex (taken by suspend/resume). The registry
+ * lock is never taken while a client lock is held.
+ *
+ * Suspend/resume protocol (libmicrohttpd 0.9.75 rules):
+ *   - only the reader suspends, and only in a call that returns 0;
+ *   - whoever sees suspended == true, under the lock, clears it and calls
+ *     MHD_resume_connection() exactly once;
+ *   - once gone is set (the stream's free callback ran) the connection
+ *     pointer is dead and nobody may resume it.
+ *
+ * Ownership: reference counted. sh_client_new() returns one reference,
+ * which the HTTP layer hands to the MHD response (dropped in its free
+ * callback); the registry and broadcaster snapshots take their own.
+ */
+#ifndef SH_CLIENT_H
+#define SH_CLIENT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <microhttpd.h>
+
+#include "ring.h"
+
+struct sh_client {
+  pthread_mutex_t lock;
+  struct sh_ring ring;          /* guarded by lock */
+  bool suspended;               /* guarded by lock: the reader parked us */
+  bool closing;                 /* guarded by lock: end after draining */
+  bool cut;                     /* guarded by lock: overflowed, end now */
+  bool hung_up;                 /* guarded by lock: the peer closed */
+  bool gone;                    /* guarded by lock: conn no longer valid */
+  atomic_uint refs;
+  struct MHD_Connection *conn;  /* immutable; NULL in unit tests */
+  int fd;                       /* immutable; the socket, or -1 */
+  void *owner;                  /* immutable; the hub, for callbacks */
+  size_t reg_slot;              /* guarded by the registry lock */
+  bool registered;              /* guarded by the registry lock */
+  uint32_t gen;                 /* guarded by the registry lock */
+};
+
+/* Create a client with one reference. Ring bounds as in sh_ring_init().
+ * Returns NULL when out of memory. */
+struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
+                                uint32_t init_slots, uint32_t max_slots,
+                                size_t max_bytes);
+
+static inline struct sh_client *sh_client_ref(struct sh_client *c)
+{
+  atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+/* Drop a reference; the last one frees the ring and the client. */
+void sh_client_unref(struct sh_client *c);
+
+/* Queue a frame before the stream starts (the ":ok" preamble); the caller
+ * is the only user of the client. Returns 0 or a sh_ring_push() error. */
+int sh_client_preload(struct sh_client *c, struct sh_frame *f);
+
+/* Broadcaster: append frames[0..n) and wake the connection if parked.
+ * Returns the number of frames queued (0 for a client that is ending), or
+ * -ENOBUFS when the ring overflowed: the client has then been cut off (its
+ * queued frames are released at once and the connection is made to fail
+ * promptly, even if the peer is not reading). */
+int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
+                      size_t n);
+
+/* MHD content reader body: copy pending bytes into buf. Returns the byte
+ * count, or 0 after suspending the connection (ring empty), or
+ * MHD_CONTENT_READER_END_OF_STREAM when ending cleanly, or
+ * MHD_CONTENT_READER_END_WITH_ERROR when cut off. */
+ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
+
+/* Control thread: end the stream once its ring is drained; wakes it. */
+void sh_client_end(struct sh_client *c);
+
+/* Watcher: the peer closed its end; end the stream now (wakes it). */
+void sh_client_hangup(struct sh_client *c);
+
+/* Free callback: the connection is going away; never touch conn again. */
+void sh_client_gone(struct sh_client *c);
+
+#endif /* SH_CLIENT_H */

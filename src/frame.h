@@ -1,0 +1,46 @@
+/* frame.h - reference-counted, preformatted event bytes shared by all clients.
+ *
+ * Purpose: a published event is formatted once into a frame; every client
+ * ring, the publish queue and (later) the history hold pointers to the same
+ * frame, never copies of its bytes. Fan-out to N clients therefore costs N
+ * reference increments, not N allocations.
+ *
+ * Ownership: sh_frame_new() returns a frame holding one reference, owned by
+ * the caller. Whoever stores the pointer takes a reference with
+ * sh_frame_ref(); whoever drops it calls sh_frame_unref(), and the last
+ * unref frees the frame. The bytes are immutable once the frame is shared.
+ *
+ * Thread-safety: the reference count is atomic, so ref/unref are safe from
+ * any thread; everything else in a shared frame is read-only.
+ */
+#ifndef SH_FRAME_H
+#define SH_FRAME_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sh_frame {
+  atomic_uint refs;  /* references held; the frame is freed at 0 */
+  uint64_t seq;      /* publish sequence number, 0 for control frames */
+  size_t len;        /* number of bytes in bytes[] */
+  char bytes[];      /* the exact wire text, e.g. "data: hi\n\n" */
+};
+
+/* Allocate a frame of len bytes (uninitialised) with one reference.
+ * Returns NULL when out of memory. */
+struct sh_frame *sh_frame_new(size_t len);
+
+/* Allocate a frame holding a copy of text[0..len). NULL when out of memory. */
+struct sh_frame *sh_frame_new_copy(const char *text, size_t len);
+
+static inline struct sh_frame *sh_frame_ref(struct sh_frame *f)
+{
+  atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+  return f;
+}
+
+/* Drop one reference; frees the frame on the last one. NULL-safe. */
+void sh_frame_unref(struct sh_frame *f);
+
+#endif /* SH_FRAME_H */

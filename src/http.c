@@ -1,0 +1,251 @@
+/* http.c - the libmicrohttpd daemon, request routing and replies (see
+ * http.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "hub.h"
+
+#define LISTEN_BACKLOG 4096
+
+/* *con_cls of a stream request between its first and second call. */
+static char sse_pending;
+
+enum MHD_Result sh_http_reply(struct MHD_Connection *conn, unsigned status,
+                              bool close, const char *body, ...)
+{
+  struct MHD_Response *resp;
+  enum MHD_Result ret;
+  const char *name;
+  va_list ap;
+
+  resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
+                                         MHD_RESPMEM_MUST_COPY);
+  if (NULL == resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "text/plain; charset=utf-8");
+  if (close)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  va_start(ap, body);
+  while (NULL != (name = va_arg(ap, const char *))) {
+    const char *value = va_arg(ap, const char *);
+
+    MHD_add_response_header(resp, name, value);
+  }
+  va_end(ap);
+  ret = MHD_queue_response(conn, status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static enum MHD_Result not_allowed(struct MHD_Connection *conn,
+                                   const char *allow)
+{
+  char body[96];
+
+  snprintf(body, sizeof(body), "method not allowed; use %s\n", allow);
+  return sh_http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, true, body,
+                       MHD_HTTP_HEADER_ALLOW, allow, NULL);
+}
+
+static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
+{
+  struct ssehub_stats st;
+  struct MHD_Response *resp;
+  enum MHD_Result ret;
+  char body[512];
+  int n;
+
+  ssehub_get_stats(hub, &st);
+  n = snprintf(body, sizeof(body),
+               "{\"clients\":%llu,\"clients_total\":%llu,"
+               "\"rejected_full\":%llu,\"slow_disconnects\":%llu,"
+               "\"published\":%llu,\"publish_refused\":%llu,"
+               "\"frames_queued\":%llu,\"bytes_sent\":%llu,"
+               "\"hangups\":%llu}\n",
+               (unsigned long long) st.clients,
+               (unsigned long long) st.clients_total,
+               (unsigned long long) st.rejected_full,
+               (unsigned long long) st.slow_disconnects,
+               (unsigned long long) st.published,
+               (unsigned long long) st.publish_refused,
+               (unsigned long long) st.frames_queued,
+               (unsigned long long) st.bytes_sent,
+               (unsigned long long) st.hangups);
+  resp = MHD_create_response_from_buffer((size_t) n, body,
+                                         MHD_RESPMEM_MUST_COPY);
+  if (NULL == resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "application/json");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static bool is(const char *a, const char *b)
+{
+  return 0 == strcmp(a, b);
+}
+
+enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
+                                   const char *url, const char *method,
+                                   const char *version,
+                                   const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+  struct ssehub *hub = cls;
+  bool get = is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD);
+
+  (void) version;
+  if (is(url, "/sse")) {
+    if (!get)
+      return not_allowed(conn, "GET, HEAD");
+    /* Answer on the second call: MHD 0.9.75 closes the connection after
+     * any response queued in the first one, which would turn a stream's
+     * keep-alive into "Connection: close". */
+    if (NULL == *con_cls) {
+      *con_cls = &sse_pending;
+      return MHD_YES;
+    }
+    *con_cls = NULL;
+    return sh_sse_open(hub, conn);
+  }
+  if (is(url, "/publish")) {
+    if (!is(method, MHD_HTTP_METHOD_POST))
+      return not_allowed(conn, "POST");
+    return sh_publish_handle(hub, conn, upload_data, upload_data_size,
+                             con_cls);
+  }
+  if (is(url, "/stats"))
+    return get ? stats(hub, conn) : not_allowed(conn, "GET, HEAD");
+  return sh_http_reply(conn, MHD_HTTP_NOT_FOUND, false,
+                       "not found; the stream is at /sse, publish with "
+                       "POST /publish\n", NULL);
+}
+
+void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
+                          void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+  (void) cls;
+  (void) conn;
+  (void) toe;
+  /* Only publish requests keep state of their own in *con_cls. */
+  if (NULL != *con_cls && &sse_pending != *con_cls) {
+    sh_publish_free(*con_cls);
+    *con_cls = NULL;
+  }
+}
+
+/* MHD's own messages (one per failed send at worst) go through the rate
+ * limiter so that thousands of vanishing clients cannot flood the log. */
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
+{
+  struct ssehub *hub = cls;
+  /* A failed send is how a vanished client is noticed: routine, so debug. */
+  enum ssehub_log_level level = NULL != strstr(fmt, "Failed to send")
+                                    ? SSEHUB_LOG_DEBUG
+                                    : SSEHUB_LOG_INFO;
+
+  sh_log_limited_v(&hub->log, level, fmt, ap);
+}
+
+/* Bind and listen ourselves rather than let MHD do it, so that a port in
+ * use is reported as EADDRINUSE instead of a bare start failure, and so
+ * that port 0 can be resolved with getsockname(). */
+static int open_listener(struct ssehub *hub, int *fd_out, bool *ipv6)
+{
+  struct addrinfo hints, *res = NULL;
+  char port[8];
+  int fd = -1, one = 1, rc;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  snprintf(port, sizeof(port), "%u", (unsigned) hub->opt.port);
+  rc = getaddrinfo(hub->opt.bind_address, port, &hints, &res);
+  if (0 != rc) {
+    sh_log(&hub->log, SSEHUB_LOG_ERROR, "cannot resolve bind address %s: %s",
+           hub->opt.bind_address, gai_strerror(rc));
+    return -EADDRNOTAVAIL;
+  }
+  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    rc = -errno;
+    goto fail;
+  }
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (0 != bind(fd, res->ai_addr, res->ai_addrlen)
+      || 0 != listen(fd, LISTEN_BACKLOG)
+      || 0 != getsockname(fd, (struct sockaddr *) &ss, &sl)) {
+    rc = -errno;
+    goto fail;
+  }
+  *ipv6 = AF_INET6 == ss.ss_family;
+  hub->port = ntohs(*ipv6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                          : ((struct sockaddr_in *) &ss)->sin_port);
+  freeaddrinfo(res);
+  *fd_out = fd;
+  return 0;
+fail:
+  if (fd >= 0)
+    close(fd);
+  freeaddrinfo(res);
+  return rc;
+}
+
+int sh_http_listen(struct ssehub *hub)
+{
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME
+                   | MHD_USE_ERROR_LOG;
+  unsigned pool = hub->opt.threads > 1 ? hub->opt.threads : 0;
+  bool ipv6 = false;
+  int fd = -1, rc;
+
+  rc = open_listener(hub, &fd, &ipv6);
+  if (0 != rc)
+    return rc;
+  if (ipv6)
+    flags |= MHD_USE_IPv6;
+  /* MHD ignores a pool of size 1 with a warning; no pool option means one
+   * internal thread, which is what 1 asks for. */
+  hub->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, &ssehub_mhd_handler, hub,
+      MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, hub, /* first, or MHD warns */
+      MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_THREAD_POOL_SIZE, pool,
+      MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned) (hub->opt.max_clients + SH_HTTP_HEADROOM),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, hub->opt.connection_memory,
+      MHD_OPTION_CONNECTION_TIMEOUT, hub->opt.connection_timeout_s,
+      MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed, hub,
+      MHD_OPTION_END);
+  if (NULL == hub->daemon) {
+    close(fd);
+    hub->port = 0;
+    return -EIO;
+  }
+  return 0;
+}
+
+void sh_http_stop(struct ssehub *hub)
+{
+  if (NULL == hub->daemon)
+    return;
+  MHD_stop_daemon(hub->daemon); /* also closes the listen socket */
+  hub->daemon = NULL;
+}

@@ -1,0 +1,54 @@
+/* http.h - the libmicrohttpd glue: daemon, routing, replies (internal).
+ *
+ * libmicrohttpd 0.9.75 rules this layer obeys (microhttpd.h and
+ * shared/docs/libmicrohttpd-notes.md):
+ *   - internal epoll thread or thread pool with MHD_ALLOW_SUSPEND_RESUME;
+ *   - suspend only from the content reader, and only in a call returning 0;
+ *     resume from any thread, only a connection known to be suspended;
+ *   - every stream's state is released in the response's free callback,
+ *     the one hook that runs however the stream ends;
+ *   - MHD_OPTION_CONNECTION_LIMIT is set above max_clients (default 1020
+ *     would park excess clients in the listen queue instead of a 429),
+ *     and refusals carry "Connection: close" so they free their slot;
+ *   - every stream is resumed before MHD_stop_daemon() (else MHD panics).
+ *
+ * Threads: handlers, readers and callbacks run on MHD worker threads;
+ * sh_http_listen()/sh_http_stop() on the control thread.
+ */
+#ifndef SH_HTTP_H
+#define SH_HTTP_H
+
+#include <stdbool.h>
+
+#include <microhttpd.h>
+
+struct ssehub;
+
+/* Extra connections MHD admits beyond max_clients, so that excess stream
+ * requests and publishers still reach the handler and get an answer. */
+#define SH_HTTP_HEADROOM 64u
+
+/* Bind, listen and start the hub's own daemon. Returns 0 or -errno. */
+int sh_http_listen(struct ssehub *hub);
+
+/* Stop the hub's own daemon, if any. */
+void sh_http_stop(struct ssehub *hub);
+
+/* Queue a short text/plain reply. Extra headers follow as name, value
+ * pairs, ended by NULL. close adds "Connection: close". */
+enum MHD_Result sh_http_reply(struct MHD_Connection *conn, unsigned status,
+                              bool close, const char *body, ...);
+
+/* GET|HEAD /sse (http_sse.c). */
+enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn);
+
+/* POST /publish (http_publish.c), called for every part of the request. */
+enum MHD_Result sh_publish_handle(struct ssehub *hub,
+                                  struct MHD_Connection *conn,
+                                  const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls);
+
+/* Release a publish request's state (completion callback). */
+void sh_publish_free(void *req);
+
+#endif /* SH_HTTP_H */

@@ -1,0 +1,122 @@
+/* http_sse.c - GET /sse: admit a client and stream its ring.
+ *
+ * Each admitted client gets its own callback response (MHD requires one
+ * response per connection when the reader suspends). The ":ok" preamble
+ * is queued in the ring before the response, so the first reader call,
+ * in the same event-loop pass that sends the headers, delivers it: the
+ * browser sees headers and a first frame at once and fires onopen.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "client.h"
+#include "http.h"
+#include "hub.h"
+#include "watch.h"
+
+/* MHD allocates this per response but uses it only for HTTP/1.0 clients
+ * (HTTP/1.1 readers fill MHD's connection buffer directly). */
+#define SSE_BLOCK_SIZE 1024
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct sh_client *c = cls;
+  struct ssehub *hub = c->owner;
+  ssize_t n = sh_client_read(c, buf, max);
+
+  (void) pos;
+  if (n > 0)
+    sh_count(&hub->n.bytes_sent, (uint64_t) n);
+  return n;
+}
+
+/* Runs once, on the worker thread, however the stream ends (client gone,
+ * send error, timeout, end of stream, daemon stop). */
+static void stream_free(void *cls)
+{
+  struct sh_client *c = cls;
+  struct ssehub *hub = c->owner;
+
+  sh_client_gone(c);
+  sh_registry_remove(&hub->reg, c);
+  sh_client_unref(c);
+}
+
+static enum MHD_Result refuse_full(struct ssehub *hub,
+                                   struct MHD_Connection *conn)
+{
+  char body[128], retry[16];
+
+  sh_count(&hub->n.rejected_full, 1);
+  snprintf(body, sizeof(body),
+           "too many clients (limit %u); retry later\n", hub->opt.max_clients);
+  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  return sh_http_reply(conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
+                       MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
+}
+
+static enum MHD_Result refuse_stopping(struct ssehub *hub,
+                                       struct MHD_Connection *conn)
+{
+  char retry[16];
+
+  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  return sh_http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, true,
+                       "server is shutting down; retry later\n",
+                       MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
+}
+
+static int connection_fd(struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+  return NULL != ci ? ci->connect_fd : -1;
+}
+
+enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
+{
+  struct MHD_Response *resp;
+  struct sh_client *c;
+  enum MHD_Result ret;
+  int rc;
+
+  if (atomic_load(&hub->stopping))
+    return refuse_stopping(hub, conn);
+  c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
+                    SH_RING_MAX_SLOTS, hub->opt.client_buffer);
+  if (NULL == c)
+    return sh_http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                         "out of memory\n", NULL);
+  c->owner = hub;
+  sh_client_preload(c, hub->ok_frame);
+  rc = sh_registry_add(&hub->reg, c);
+  if (0 != rc) {
+    sh_client_unref(c);
+    return -EBUSY == rc ? refuse_full(hub, conn) : refuse_stopping(hub, conn);
+  }
+  sh_watch_add(hub, c);
+  resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE,
+                                           &stream_reader, c, &stream_free);
+  if (NULL == resp) {
+    stream_free(c);
+    return sh_http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                         "out of memory\n", NULL);
+  }
+  sh_count(&hub->n.clients_total, 1);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "text/event-stream; charset=utf-8");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
+   * default); this flag makes it send one, which some proxies and the
+   * seed's clients expect on a stream. */
+  MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
+  /* Tell nginx-style proxies not to buffer the stream. */
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  /* If queueing fails, destroying the response runs stream_free(). */
+  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}

@@ -1,0 +1,285 @@
+/* hub.c - lifecycle, publishing and counters of a hub (implements most of
+ * ssehub.h; the HTTP side is in http*.c). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "broadcaster.h"
+#include "http.h"
+#include "hub.h"
+#include "sse_fmt.h"
+#include "sync.h"
+#include "watch.h"
+
+/* How long ssehub_stop() lets streams finish on their own before the
+ * daemon closes what is left. */
+#define STOP_GRACE_MS 500
+
+void ssehub_options_default(struct ssehub_options *o)
+{
+  memset(o, 0, sizeof(*o));
+  o->port = 8888;
+  o->client_buffer = 256 * 1024;
+  o->max_event_size = 64 * 1024;
+  o->publish_queue = 1024;
+  o->heartbeat_ms = 15 * 1000;
+  o->retry_after_s = 5;
+  o->connection_memory = 32 * 1024;
+  o->connection_timeout_s = 60;
+  o->log_level = SSEHUB_LOG_INFO;
+}
+
+/* File descriptors the process needs besides client sockets: per worker
+ * an epoll fd and an eventfd, the listen socket, stdio, logs, and the
+ * connections MHD admits above max_clients. */
+static unsigned fd_reserve(unsigned threads)
+{
+  return SH_HTTP_HEADROOM + 2 * threads + 32;
+}
+
+static unsigned default_max_clients(unsigned threads)
+{
+  struct rlimit rl;
+  rlim_t cap = 1024;
+
+  if (0 == getrlimit(RLIMIT_NOFILE, &rl) && RLIM_INFINITY != rl.rlim_cur)
+    cap = rl.rlim_cur;
+  else if (0 == getrlimit(RLIMIT_NOFILE, &rl))
+    cap = 1024 * 1024;
+  if (cap <= fd_reserve(threads) + 1)
+    return 1;
+  return (unsigned) (cap - fd_reserve(threads));
+}
+
+/* The hang-up watcher finds clients by fd; no fd can exceed the limit. */
+static size_t fd_table_size(void)
+{
+  struct rlimit rl;
+
+  if (0 != getrlimit(RLIMIT_NOFILE, &rl) || RLIM_INFINITY == rl.rlim_cur
+      || rl.rlim_cur > 1024 * 1024)
+    return 1024 * 1024;
+  return (size_t) rl.rlim_cur;
+}
+
+static int check_options(const struct ssehub_options *o)
+{
+  if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
+      || o->threads > 1024 || o->connection_memory < 4096)
+    return -EINVAL;
+  return 0;
+}
+
+static struct sh_frame *comment_frame(const char *text)
+{
+  size_t len = strlen(text);
+  struct sh_frame *f = sh_frame_new(sh_fmt_comment_size(len));
+
+  if (NULL != f)
+    sh_fmt_comment(text, len, f->bytes);
+  return f;
+}
+
+struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
+{
+  struct ssehub *hub;
+  int rc = check_options(o);
+
+  if (0 != rc)
+    goto fail;
+  rc = -ENOMEM;
+  hub = calloc(1, sizeof(*hub));
+  if (NULL == hub)
+    goto fail;
+  hub->watch.epfd = hub->watch.stop_fd = -1;
+  hub->opt = *o;
+  if (0 == hub->opt.threads) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    hub->opt.threads = n > 0 ? (unsigned) n : 1;
+  }
+  if (0 == hub->opt.max_clients)
+    hub->opt.max_clients = default_max_clients(hub->opt.threads);
+  hub->opt.bind_address = NULL;
+  if (NULL != o->bind_address) {
+    hub->opt.bind_address = strdup(o->bind_address);
+    if (NULL == hub->opt.bind_address)
+      goto fail_hub;
+  }
+  sh_log_init(&hub->log, o->log, o->log_cls, o->log_level);
+  hub->ok_frame = comment_frame("ok");
+  hub->heartbeat = comment_frame("");
+  hub->snap = calloc(hub->opt.max_clients, sizeof(*hub->snap));
+  if (NULL == hub->ok_frame || NULL == hub->heartbeat || NULL == hub->snap)
+    goto fail_log;
+  rc = sh_registry_init(&hub->reg, hub->opt.max_clients, fd_table_size());
+  if (0 != rc)
+    goto fail_log;
+  rc = sh_pubqueue_init(&hub->queue, hub->opt.publish_queue);
+  if (0 != rc)
+    goto fail_registry;
+  rc = sh_watch_start(hub);
+  if (0 != rc)
+    goto fail_queue;
+  rc = sh_broadcaster_start(hub);
+  if (0 != rc)
+    goto fail_watch;
+  return hub;
+
+fail_watch:
+  sh_watch_stop(hub);
+fail_queue:
+  sh_pubqueue_destroy(&hub->queue);
+fail_registry:
+  sh_registry_destroy(&hub->reg);
+fail_log:
+  free(hub->snap);
+  sh_frame_unref(hub->heartbeat);
+  sh_frame_unref(hub->ok_frame);
+  sh_log_destroy(&hub->log);
+  free((char *) hub->opt.bind_address);
+fail_hub:
+  free(hub);
+fail:
+  if (NULL != err)
+    *err = rc;
+  return NULL;
+}
+
+int ssehub_listen(struct ssehub *hub)
+{
+  if (NULL != hub->daemon)
+    return -EALREADY;
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  return sh_http_listen(hub);
+}
+
+uint16_t ssehub_port(const struct ssehub *hub)
+{
+  return NULL != hub->daemon ? hub->port : 0;
+}
+
+int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                   uint64_t *seq)
+{
+  struct sh_event e;
+  struct sh_frame *f;
+  uint64_t assigned;
+  int rc;
+
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  if (ev->data_len > hub->opt.max_event_size)
+    return -EMSGSIZE;
+  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
+      || (NULL != ev->id && !sh_fmt_field_ok(ev->id, strlen(ev->id)))
+      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1)
+    return -EINVAL;
+  e.data = ev->data;
+  e.data_len = ev->data_len;
+  e.event = ev->event;
+  e.id = ev->id;
+  e.retry = ev->retry;
+  f = sh_frame_new(sh_fmt_event_size(&e));
+  if (NULL == f)
+    return -ENOMEM;
+  sh_fmt_event(&e, f->bytes);
+  rc = sh_pubqueue_push(&hub->queue, f, &assigned);
+  if (0 != rc) {
+    sh_frame_unref(f);
+    if (-EAGAIN == rc)
+      sh_count(&hub->n.publish_refused, 1);
+    return rc;
+  }
+  sh_count(&hub->n.published, 1);
+  if (NULL != seq)
+    *seq = assigned;
+  return 0;
+}
+
+int ssehub_publish_text(struct ssehub *hub, const char *data, size_t len,
+                        uint64_t *seq)
+{
+  struct ssehub_event ev = { .data = data, .data_len = len, .retry = -1 };
+
+  return ssehub_publish(hub, &ev, seq);
+}
+
+size_t ssehub_client_count(struct ssehub *hub)
+{
+  return sh_registry_count(&hub->reg);
+}
+
+void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
+{
+  st->clients = sh_registry_count(&hub->reg);
+  st->clients_total = atomic_load(&hub->n.clients_total);
+  st->rejected_full = atomic_load(&hub->n.rejected_full);
+  st->slow_disconnects = atomic_load(&hub->n.slow_disconnects);
+  st->published = atomic_load(&hub->n.published);
+  st->publish_refused = atomic_load(&hub->n.publish_refused);
+  st->frames_queued = atomic_load(&hub->n.frames_queued);
+  st->bytes_sent = atomic_load(&hub->n.bytes_sent);
+  st->hangups = atomic_load(&hub->n.hangups);
+}
+
+void ssehub_stop(struct ssehub *hub)
+{
+  long long deadline = sh_now_ms() + STOP_GRACE_MS;
+  size_t i, n;
+
+  if (hub->stopped)
+    return;
+  atomic_store(&hub->stopping, true);
+  /* Deliver what was accepted, then no resume can come from there. */
+  sh_broadcaster_stop(hub);
+  /* No new streams; every open one ends after draining its ring. */
+  n = sh_registry_close(&hub->reg, hub->snap);
+  for (i = 0; i < n; i++)
+    sh_client_end(hub->snap[i]);
+  sh_registry_release(hub->snap, n);
+  while (sh_registry_count(&hub->reg) > 0 && sh_now_ms() < deadline)
+    usleep(2000);
+  /* Streams still open (peers not reading) are not suspended: readers
+   * never suspend once closing is set, so stopping MHD is safe. */
+  sh_watch_stop(hub);
+  sh_http_stop(hub);
+  hub->stopped = true;
+}
+
+void ssehub_free(struct ssehub *hub)
+{
+  if (NULL == hub)
+    return;
+  ssehub_stop(hub);
+  sh_pubqueue_destroy(&hub->queue);
+  sh_registry_destroy(&hub->reg);
+  free(hub->snap);
+  sh_frame_unref(hub->heartbeat);
+  sh_frame_unref(hub->ok_frame);
+  sh_log_destroy(&hub->log);
+  free((char *) hub->opt.bind_address);
+  free(hub);
+}
+
+const char *ssehub_strerror(int err)
+{
+  switch (err) {
+  case 0: return "success";
+  case -EINVAL: return "invalid argument";
+  case -EMSGSIZE: return "event too large";
+  case -EAGAIN: return "publish queue full; retry later";
+  case -ESHUTDOWN: return "hub is stopping";
+  case -ENOMEM: return "out of memory";
+  case -EADDRINUSE: return "address already in use";
+  case -EADDRNOTAVAIL: return "cannot bind to that address";
+  case -EALREADY: return "already listening";
+  case -EBUSY: return "too many clients";
+  default: return strerror(-err);
+  }
+}

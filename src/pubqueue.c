@@ -1,0 +1,89 @@
+/* pubqueue.c - bounded publisher -> broadcaster queue (see pubqueue.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "pubqueue.h"
+#include "sync.h"
+
+int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap)
+{
+  if (0 == cap)
+    return -EINVAL;
+  q->items = calloc(cap, sizeof(*q->items));
+  if (NULL == q->items)
+    return -ENOMEM;
+  sh_mutex_init(&q->lock);
+  sh_cond_init(&q->nonempty);
+  q->cap = cap;
+  q->head = 0;
+  q->count = 0;
+  q->last_seq = 0;
+  q->closed = false;
+  return 0;
+}
+
+void sh_pubqueue_destroy(struct sh_pubqueue *q)
+{
+  if (NULL == q->items)
+    return;
+  while (q->count > 0) {
+    sh_frame_unref(q->items[q->head]);
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+  }
+  sh_cond_destroy(&q->nonempty);
+  sh_mutex_destroy(&q->lock);
+  free(q->items);
+  q->items = NULL;
+}
+
+int sh_pubqueue_push(struct sh_pubqueue *q, struct sh_frame *f, uint64_t *seq)
+{
+  int rc = 0;
+
+  sh_mutex_lock(&q->lock);
+  if (q->closed)
+    rc = -ESHUTDOWN;
+  else if (q->count == q->cap)
+    rc = -EAGAIN;
+  else {
+    f->seq = ++q->last_seq;
+    *seq = f->seq;
+    q->items[(q->head + q->count) % q->cap] = f;
+    q->count++;
+    sh_cond_signal(&q->nonempty);
+  }
+  sh_mutex_unlock(&q->lock);
+  return rc;
+}
+
+size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
+                       long long deadline_ms, bool *closed)
+{
+  size_t n = 0;
+
+  sh_mutex_lock(&q->lock);
+  while (0 == q->count && !q->closed) {
+    if (ETIMEDOUT == sh_cond_wait_until(&q->nonempty, &q->lock, deadline_ms))
+      break;
+  }
+  while (n < max && q->count > 0) {
+    out[n++] = q->items[q->head];
+    q->items[q->head] = NULL;
+    q->head = (q->head + 1) % q->cap;
+    q->count--;
+  }
+  *closed = q->closed;
+  sh_mutex_unlock(&q->lock);
+  return n;
+}
+
+void sh_pubqueue_close(struct sh_pubqueue *q)
+{
+  sh_mutex_lock(&q->lock);
+  q->closed = true;
+  sh_cond_broadcast(&q->nonempty);
+  sh_mutex_unlock(&q->lock);
+}

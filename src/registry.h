@@ -1,0 +1,82 @@
+/* registry.h - the set of live stream clients, with its maximum.
+ *
+ * Purpose: the seed's `sseConnections` set plus `maxConnections`. Adding a
+ * client beyond the maximum fails (the HTTP layer answers 429), so an
+ * excess client never enters the registry. The broadcaster does not walk
+ * the registry under its lock: it takes a snapshot (an array copy with a
+ * reference on each client), releases the lock and delivers from the
+ * snapshot, so connects and disconnects never wait for a fan-out.
+ *
+ * Lookup by socket: the hang-up watcher (watch.h) learns of a closed peer
+ * as (fd, generation); sh_registry_find() maps that back to the client if,
+ * and only if, it is still registered under that generation, so a stale
+ * event for a reused fd number is ignored.
+ *
+ * Thread-safety: `lock` guards items, count, closed, by_fd and next_gen.
+ *   - MHD worker threads: sh_registry_add() (access handler),
+ *     sh_registry_remove() (response free callback).
+ *   - broadcaster thread: sh_registry_snapshot().
+ *   - control thread: sh_registry_close().
+ *   - any thread: sh_registry_count().
+ * No other lock is held while `lock` is taken, and `lock` is released
+ * before any client lock is taken.
+ *
+ * Ownership: a registered client holds one registry reference, dropped by
+ * sh_registry_remove(). Snapshots hold one reference per entry, dropped by
+ * sh_registry_release().
+ */
+#ifndef SH_REGISTRY_H
+#define SH_REGISTRY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "client.h"
+
+struct sh_registry {
+  pthread_mutex_t lock;
+  struct sh_client **items;  /* guarded by lock; capacity max */
+  size_t count;              /* guarded by lock */
+  size_t max;                /* immutable */
+  bool closed;               /* guarded by lock: no more adds */
+  struct sh_client **by_fd;  /* guarded by lock: registered client per fd */
+  size_t by_fd_cap;          /* immutable: fds >= this are not indexed */
+  uint32_t next_gen;         /* guarded by lock */
+};
+
+/* fd_cap bounds the fd lookup table (0: no lookup). Returns 0, -EINVAL
+ * (max == 0) or -ENOMEM. */
+int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap);
+
+/* Frees the array; every client must have been removed. */
+void sh_registry_destroy(struct sh_registry *reg);
+
+/* Register c (taking a reference) and give it a new c->gen. Returns 0,
+ * -EBUSY when the registry is full or -ESHUTDOWN once closed; on error
+ * nothing changes. */
+int sh_registry_add(struct sh_registry *reg, struct sh_client *c);
+
+/* Unregister c and drop the registry's reference; no-op if c is not
+ * registered. */
+void sh_registry_remove(struct sh_registry *reg, struct sh_client *c);
+
+/* Copy the registered clients into out (capacity >= max), taking a
+ * reference on each. Returns the number copied. */
+size_t sh_registry_snapshot(struct sh_registry *reg, struct sh_client **out);
+
+/* Drop the references of a snapshot. */
+void sh_registry_release(struct sh_client **snap, size_t n);
+
+/* Refuse further adds, then snapshot as above. */
+size_t sh_registry_close(struct sh_registry *reg, struct sh_client **out);
+
+size_t sh_registry_count(struct sh_registry *reg);
+
+/* The client registered on fd with generation gen, with a reference the
+ * caller drops, or NULL. */
+struct sh_client *sh_registry_find(struct sh_registry *reg, int fd,
+                                   uint32_t gen);
+
+#endif /* SH_REGISTRY_H */

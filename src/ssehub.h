@@ -1,0 +1,198 @@
+/* ssehub.h - public API of libssehub, a Server-Sent Events hub.
+ *
+ * Purpose
+ *   A hub keeps a registry of live text/event-stream clients, each with a
+ *   bounded queue of pending events, and a broadcaster thread that fans
+ *   every published event out to every client. It is the seed post's
+ *   SseServer (registry, maxConnections with 429, announce(), cleanup on
+ *   close, ":ok" first frame) as a C library on libmicrohttpd (MHD).
+ *
+ *   Serve it either from its own MHD daemon (ssehub_listen()) or from a
+ *   daemon you run, by calling ssehub_mhd_handler() and
+ *   ssehub_mhd_completed() from your access handler and completion
+ *   callback (see "Embedding in your own daemon" below).
+ *
+ * Routes served by the hub
+ *   GET|HEAD /sse   the event stream
+ *   POST /publish   publish one event (form field "data", or a text/plain body)
+ *   GET /stats      counters as JSON
+ *
+ * Ownership
+ *   ssehub_new() returns a hub owned by the caller, released with
+ *   ssehub_free(). Strings in struct ssehub_options are copied by
+ *   ssehub_new(); strings in struct ssehub_event are copied by
+ *   ssehub_publish(): the caller keeps ownership of both.
+ *
+ * Thread-safety
+ *   Not thread-safe unless stated otherwise. ssehub_publish(),
+ *   ssehub_client_count(), ssehub_get_stats(), ssehub_mhd_handler() and
+ *   ssehub_mhd_completed() are safe from any thread at any time between
+ *   ssehub_new() and ssehub_free(). ssehub_listen(), ssehub_stop() and
+ *   ssehub_free() must be called from one controlling thread.
+ *
+ * Errors
+ *   Functions returning int return 0 on success and a negative errno value
+ *   on failure; ssehub_strerror() describes it.
+ */
+#ifndef SSEHUB_H
+#define SSEHUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && defined(SSEHUB_BUILDING)
+#define SSEHUB_API __attribute__((visibility("default")))
+#else
+#define SSEHUB_API
+#endif
+
+struct ssehub;
+
+enum ssehub_log_level {
+  SSEHUB_LOG_ERROR = 0,
+  SSEHUB_LOG_WARNING = 1,
+  SSEHUB_LOG_INFO = 2,
+  SSEHUB_LOG_DEBUG = 3
+};
+
+/* Receives one log line (no trailing newline). Called from any of the
+ * hub's threads, so it must be thread-safe. */
+typedef void (*ssehub_log_fn)(void *cls, enum ssehub_log_level level,
+                              const char *line);
+
+struct ssehub_options {
+  const char *bind_address;   /* IPv4/IPv6 literal; NULL = all addresses */
+  uint16_t port;              /* TCP port; 0 = any free port (ssehub_port()) */
+  unsigned threads;           /* MHD worker threads; 0 = number of cores */
+  unsigned max_clients;       /* stream limit (429 above it); 0 = derived
+                                 from RLIMIT_NOFILE */
+  size_t client_buffer;       /* max unsent bytes queued per client; a
+                                 client over it is disconnected */
+  size_t max_event_size;      /* max data bytes per event (413 above) */
+  unsigned publish_queue;     /* events waiting for the broadcaster
+                                 before publish is refused (503) */
+  unsigned heartbeat_ms;      /* comment frame interval; 0 = none */
+  unsigned retry_after_s;     /* Retry-After sent with 429/503 */
+  size_t connection_memory;   /* MHD per-connection pool: bounds request
+                                 headers and the write buffer */
+  unsigned connection_timeout_s; /* close a connection that makes no
+                                 progress this long (stalled reader,
+                                 slow request); suspended idle streams
+                                 never time out */
+  ssehub_log_fn log;          /* NULL = stderr */
+  void *log_cls;
+  enum ssehub_log_level log_level;
+};
+
+/* Fill o with the defaults: port 8888, all addresses, one thread per core,
+ * 256 KiB client buffer, 64 KiB events, 1024-event publish queue, 15 s
+ * heartbeat, 32 KiB connection memory, 60 s connection timeout. */
+SSEHUB_API void ssehub_options_default(struct ssehub_options *o);
+
+/* Create a hub and start its broadcaster thread (it does not listen yet).
+ * Returns NULL on error, with *err (if not NULL) set to a negative errno:
+ * -EINVAL for inconsistent options, -ENOMEM. */
+SSEHUB_API struct ssehub *ssehub_new(const struct ssehub_options *o, int *err);
+
+/* Start the hub's own MHD daemon on options.bind_address:port. Returns 0,
+ * -EADDRINUSE when the port is taken, -EADDRNOTAVAIL for a bad address,
+ * -EALREADY if already listening, or another negative errno. */
+SSEHUB_API int ssehub_listen(struct ssehub *hub);
+
+/* The port the hub's own daemon listens on (useful with port 0), 0 if not
+ * listening. */
+SSEHUB_API uint16_t ssehub_port(const struct ssehub *hub);
+
+struct ssehub_event {
+  const char *data;       /* UTF-8 text; line breaks split data lines */
+  size_t data_len;
+  const char *event;      /* optional event name, no CR/LF/NUL */
+  const char *id;         /* optional id, no CR/LF/NUL */
+  long retry;             /* optional reconnection time in ms; -1 = none */
+};
+
+/* Queue ev for every connected client (the seed's announce()). Safe from
+ * any thread. On success *seq (if not NULL) receives the event's sequence
+ * number; sequence numbers increase strictly in publish order, which is
+ * also the order every client receives events in.
+ * Returns 0; -EINVAL for a field that would corrupt the stream; -EMSGSIZE
+ * for data over max_event_size; -EAGAIN when the publish queue is full
+ * (nothing was queued: retry later); -ESHUTDOWN once stopping; -ENOMEM. */
+SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                              uint64_t *seq);
+
+/* Convenience: publish data only. */
+SSEHUB_API int ssehub_publish_text(struct ssehub *hub, const char *data,
+                                   size_t len, uint64_t *seq);
+
+/* Number of registered stream clients. Safe from any thread. */
+SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
+
+struct ssehub_stats {
+  uint64_t clients;            /* streams now registered */
+  uint64_t clients_total;      /* streams ever admitted */
+  uint64_t rejected_full;      /* 429 answers (over max_clients) */
+  uint64_t slow_disconnects;   /* clients cut off for overflowing */
+  uint64_t published;          /* events accepted by ssehub_publish() */
+  uint64_t publish_refused;    /* publishes refused with -EAGAIN */
+  uint64_t frames_queued;      /* frames placed in client rings */
+  uint64_t bytes_sent;         /* bytes handed to MHD by stream readers */
+  uint64_t hangups;            /* streams ended because the peer closed */
+};
+
+/* Snapshot of the counters. Safe from any thread. */
+SSEHUB_API void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st);
+
+/* Graceful stop: refuse new streams (503), let the broadcaster deliver what
+ * is queued, end every stream with a clean end of body, and stop the hub's
+ * own daemon if it has one. Bounded: streams that have not finished within
+ * about half a second are closed. Idempotent. After it, publish returns
+ * -ESHUTDOWN. */
+SSEHUB_API void ssehub_stop(struct ssehub *hub);
+
+/* Stop (if needed) and free the hub. NULL-safe. When embedded, call it only
+ * after your own daemon has been stopped. */
+SSEHUB_API void ssehub_free(struct ssehub *hub);
+
+/* Text for a negative errno returned by this API. */
+SSEHUB_API const char *ssehub_strerror(int err);
+
+/* Embedding in your own daemon
+ *
+ *   Start your daemon with MHD_ALLOW_SUSPEND_RESUME and an internal polling
+ *   thread or thread pool (not thread-per-connection), set
+ *   MHD_OPTION_CONNECTION_LIMIT above max_clients (MHD's default of 1020
+ *   would hold extra clients in the listen queue instead of answering 429),
+ *   and pass ssehub_mhd_completed (with the hub as closure) as
+ *   MHD_OPTION_NOTIFY_COMPLETED, or call it from your own callback.
+ *   Route requests to ssehub_mhd_handler() with the hub as cls, passing
+ *   con_cls through untouched; the hub owns *con_cls for those requests.
+ *   url is matched as "/sse", "/publish" or "/stats" (strip your prefix).
+ *   Shut down in this order: ssehub_stop(hub); MHD_stop_daemon(d);
+ *   ssehub_free(hub). Stopping your daemon first would abort the process
+ *   (MHD panics when suspended connections remain).
+ */
+SSEHUB_API enum MHD_Result ssehub_mhd_handler(void *cls,
+                                              struct MHD_Connection *conn,
+                                              const char *url,
+                                              const char *method,
+                                              const char *version,
+                                              const char *upload_data,
+                                              size_t *upload_data_size,
+                                              void **con_cls);
+
+SSEHUB_API void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
+                                     void **con_cls,
+                                     enum MHD_RequestTerminationCode toe);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SSEHUB_H */

@@ -1,0 +1,567 @@
+/* check_server.c - integration tests: the real ssehub program on a free
+ * loopback port, spoken to over real sockets. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+static struct tl_server srv;
+
+static void start(const char *const *args)
+{
+  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start (%s)",
+                tl_bin());
+}
+
+static void stop_ok(void)
+{
+  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
+
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
+                "server did not exit 0 on SIGTERM (status %d)", st);
+}
+
+static int publish_text(const char *text)
+{
+  return tl_publish(srv.port, text, strlen(text), NULL);
+}
+
+/* ---- protocol ---------------------------------------------------------------- */
+
+START_TEST(test_server_headers_and_ok_before_any_event)
+{
+  static const char *const args[] = { "--heartbeat", "0", NULL };
+  struct tl_sse s;
+  struct tl_response r;
+  char frame[256], v[128];
+  long long t0;
+
+  start(args);
+  t0 = tl_now_ms();
+  ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
+  /* Nothing has been published: the ":ok" frame must come by itself. */
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_msg(tl_now_ms() - t0 < 1000, "first frame took %lld ms",
+                tl_now_ms() - t0);
+  ck_assert_str_eq(frame, ":ok");
+  ck_assert_int_eq(s.status, 200);
+  memcpy(r.head, s.head, sizeof(r.head));
+  ck_assert(tl_header(&r, "Content-Type", v, sizeof(v)));
+  ck_assert_str_eq(v, "text/event-stream; charset=utf-8");
+  ck_assert(tl_header(&r, "Cache-Control", v, sizeof(v)));
+  ck_assert_str_eq(v, "no-cache");
+  ck_assert(tl_header(&r, "Connection", v, sizeof(v)));
+  ck_assert(0 == strcasecmp(v, "keep-alive"));
+  ck_assert(tl_header(&r, "X-Accel-Buffering", v, sizeof(v)));
+  ck_assert_str_eq(v, "no");
+  ck_assert(s.chunked);
+
+  ck_assert_int_eq(200, publish_text("first"));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_str_eq(frame, "data: first");
+  tl_sse_close(&s);
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_server_publish_form_and_text)
+{
+  static const char form[] =
+      "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Type: application/x-www-form-urlencoded\r\n"
+      "Content-Length: 38\r\n\r\n"
+      "data=line+one%0Aline%20two&event=greet";
+  static const char text[] =
+      "POST /publish?event=raw HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+      "Content-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 10\r\n\r\n"
+      "a\r\nb\rc\nd\xc3\xa9";
+  static const char *const args[] = { "--heartbeat", "0", NULL };
+  struct tl_response r;
+  struct tl_sse s;
+  char frame[256];
+
+  start(args);
+  ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+
+  ck_assert_int_eq(200, tl_http(srv.port, form, sizeof(form) - 1, &r));
+  ck_assert_ptr_nonnull(strstr(r.body, "\"seq\":1"));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_str_eq(frame, "event: greet\ndata: line one\ndata: line two");
+
+  /* CRLF, lone CR and LF each end a line; UTF-8 passes through. */
+  ck_assert_int_eq(200, tl_http(srv.port, text, sizeof(text) - 1, &r));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_str_eq(frame,
+                   "event: raw\ndata: a\ndata: b\ndata: c\ndata: d\xc3\xa9");
+  tl_sse_close(&s);
+  stop_ok();
+}
+END_TEST
+
+static void expect_status(const char *raw, int status, const char *reason)
+{
+  struct tl_response r;
+  char *nl;
+
+  ck_assert_int_eq(status, tl_http(srv.port, raw, strlen(raw), &r));
+  /* One line, saying why. */
+  nl = strchr(r.body, '\n');
+  ck_assert_msg(NULL != nl && '\0' == nl[1], "body is not one line: '%s'",
+                r.body);
+  ck_assert_msg(NULL != strstr(r.body, reason), "'%s' lacks '%s'", r.body,
+                reason);
+}
+
+static void expect_post(const char *type, const char *body, int status,
+                        const char *reason)
+{
+  char raw[1024];
+
+  snprintf(raw, sizeof(raw),
+           "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+           "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
+           type, strlen(body), body);
+  expect_status(raw, status, reason);
+}
+
+START_TEST(test_server_bad_requests_get_clear_errors)
+{
+  static const char *const args[] = { "--max-event-size", "100", NULL };
+  char big[512];
+  struct tl_response r;
+  char v[64];
+
+  start(args);
+  expect_post("application/x-www-form-urlencoded", "event=x", 400,
+              "missing field: data");
+  expect_post("application/x-www-form-urlencoded", "data=%zz", 400,
+              "percent-encoding");
+  expect_post("application/x-www-form-urlencoded", "data=x&data=y", 400,
+              "more than once");
+  expect_post("application/x-www-form-urlencoded", "data=x&event=a%0Aevil",
+              400, "event");
+  expect_post("application/x-www-form-urlencoded", "data=x&colour=red", 400,
+              "unknown form field");
+  expect_post("application/json", "{}", 415, "Content-Type");
+  /* 101 bytes of data with a 100-byte limit. */
+  memset(big, 'x', 101);
+  ck_assert_int_eq(413, tl_publish(srv.port, big, 101, &r));
+  ck_assert_ptr_nonnull(strstr(r.body, "too large"));
+  ck_assert_int_eq(200, tl_publish(srv.port, big, 100, NULL));
+
+  expect_status("GET /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                405, "POST");
+  {
+    static const char del[] = "DELETE /sse HTTP/1.1\r\nHost: x\r\n"
+                              "Connection: close\r\n\r\n";
+
+    ck_assert_int_eq(405, tl_http(srv.port, del, sizeof(del) - 1, &r));
+  }
+  ck_assert(tl_header(&r, "Allow", v, sizeof(v)));
+  ck_assert_str_eq(v, "GET, HEAD");
+  expect_status("GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                404, "not found");
+  /* The server is still fine. */
+  ck_assert_int_eq(200, publish_text("still here"));
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_server_http10_client_gets_identity_stream)
+{
+  static const char *const args[] = { "--heartbeat", "0", NULL };
+  static const char req[] = "GET /sse HTTP/1.0\r\n\r\n";
+  struct tl_sse s;
+  char frame[128];
+
+  start(args);
+  memset(&s, 0, sizeof(s));
+  s.fd = tl_connect(srv.port, NULL);
+  ck_assert_int_ge(s.fd, 0);
+  ck_assert_int_eq((int) sizeof(req) - 1,
+                   (int) send(s.fd, req, sizeof(req) - 1, 0));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_str_eq(frame, ":ok");
+  ck_assert(!s.chunked);
+  ck_assert_int_eq(200, publish_text("one-oh"));
+  ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_str_eq(frame, "data: one-oh");
+  tl_sse_close(&s);
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_server_heartbeat_and_tick)
+{
+  static const char *const args[] = { "--heartbeat", "0.2", "--tick", "0.3",
+                                      NULL };
+  struct tl_sse s;
+  char frame[256];
+  int heartbeats = 0, ticks = 0;
+  long long deadline;
+
+  start(args);
+  ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
+  deadline = tl_now_ms() + 1500;
+  while (tl_now_ms() < deadline) {
+    if (tl_sse_next(&s, frame, sizeof(frame), 200) < 0)
+      continue;
+    if (0 == strcmp(frame, ":"))
+      heartbeats++;
+    else if (0 == strncmp(frame, "data: It is ", 12)
+             && NULL != strstr(frame, " now!"))
+      ticks++;
+  }
+  ck_assert_int_ge(ticks, 3);
+  tl_sse_close(&s);
+  stop_ok();
+
+  /* Without ticks, an idle stream gets a heartbeat every 0.2 s. */
+  {
+    static const char *const hb_only[] = { "--heartbeat", "0.2", NULL };
+
+    start(hb_only);
+    ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
+    deadline = tl_now_ms() + 1100;
+    while (tl_now_ms() < deadline)
+      if (tl_sse_next(&s, frame, sizeof(frame), 200) >= 0
+          && 0 == strcmp(frame, ":"))
+        heartbeats++;
+    ck_assert_int_ge(heartbeats, 3);
+    tl_sse_close(&s);
+    stop_ok();
+  }
+}
+END_TEST
+
+/* ---- limits --------------------------------------------------------------------- */
+
+START_TEST(test_server_max_clients_429_then_admits_after_leave)
+{
+  /* No heartbeat: the hang-up watcher alone must notice the leaver. */
+  static const char *const args[] = { "--max-clients", "3", "--heartbeat",
+                                      "0", NULL };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct tl_sse s[4];
+  struct tl_response r;
+  char frame[64], v[64];
+  int i;
+
+  start(args);
+  for (i = 0; i < 3; i++) {
+    ck_assert_int_eq(0, tl_sse_open(&s[i], srv.port, "/sse", NULL, NULL));
+    ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
+    ck_assert_int_eq(s[i].status, 200);
+  }
+  ck_assert_int_eq(429, tl_http(srv.port, req, sizeof(req) - 1, &r));
+  ck_assert(tl_header(&r, "Retry-After", v, sizeof(v)));
+  ck_assert_int_gt(atoi(v), 0);
+  ck_assert(tl_header(&r, "Connection", v, sizeof(v)));
+  ck_assert_str_eq(v, "close");
+  ck_assert_ptr_nonnull(strstr(r.body, "too many clients"));
+  ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
+  ck_assert_int_eq(1, tl_stat(srv.port, "rejected_full"));
+
+  /* One leaves; once the server noticed, a newcomer is admitted. */
+  tl_sse_close(&s[0]);
+  ck_assert_int_eq(2, tl_wait_stat(srv.port, "clients", 2, 3000));
+  ck_assert_int_eq(0, tl_sse_open(&s[3], srv.port, "/sse", NULL, NULL));
+  ck_assert_int_ge(tl_sse_next(&s[3], frame, sizeof(frame), 2000), 0);
+  ck_assert_int_eq(s[3].status, 200);
+  for (i = 1; i < 4; i++)
+    tl_sse_close(&s[i]);
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_server_killed_client_is_removed)
+{
+  /* No heartbeat: the kernel's FIN for the killed process is enough. */
+  static const char *const args[] = { "--heartbeat", "0", NULL };
+  int ready[2];
+  pid_t child;
+  long long t0;
+  char c;
+
+  start(args);
+  ck_assert_int_eq(0, pipe(ready));
+  child = fork();
+  if (0 == child) {
+    struct tl_sse s;
+    char frame[64];
+
+    if (0 == tl_sse_open(&s, srv.port, "/sse", NULL, NULL)
+        && tl_sse_next(&s, frame, sizeof(frame), 2000) >= 0)
+      (void) !write(ready[1], "r", 1);
+    pause();
+    _exit(0);
+  }
+  ck_assert_int_eq(1, (int) read(ready[0], &c, 1));
+  ck_assert_int_eq(1, tl_stat(srv.port, "clients"));
+  kill(child, SIGKILL);
+  waitpid(child, NULL, 0);
+  t0 = tl_now_ms();
+  ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0, 3000));
+  ck_assert_msg(tl_now_ms() - t0 < 1000, "removal took %lld ms",
+                tl_now_ms() - t0);
+  ck_assert_int_eq(1, tl_stat(srv.port, "hangups"));
+  close(ready[0]);
+  close(ready[1]);
+  stop_ok();
+}
+END_TEST
+
+/* A client that stops reading fills the kernel buffers, then its ring, and
+ * is cut off; a reading client meanwhile gets every event, in order. */
+START_TEST(test_server_non_reading_client_dropped_others_unharmed)
+{
+  static const char *const args[] = { "--heartbeat", "0", "--client-buffer",
+                                      "256K", NULL };
+  enum { EVENTS = 600, SIZE = 16 * 1024 };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  struct tl_sse good;
+  char *payload = malloc(SIZE + 1), *frame = malloc(SIZE + 64);
+  int slow, rcv = 4096, next = 0, sent = 0;
+  long long deadline;
+
+  start(args);
+  slow = socket(AF_INET, SOCK_STREAM, 0);
+  setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  close(slow);
+  slow = tl_connect(srv.port, NULL);
+  ck_assert_int_ge(slow, 0);
+  setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  ck_assert_int_eq((int) sizeof(req) - 1,
+                   (int) send(slow, req, sizeof(req) - 1, 0));
+  ck_assert_int_eq(0, tl_sse_open(&good, srv.port, "/sse", NULL, NULL));
+  ck_assert_int_ge(tl_sse_next(&good, frame, SIZE + 64, 2000), 0);
+  ck_assert_int_eq(2, tl_wait_stat(srv.port, "clients", 2, 2000));
+
+  deadline = tl_now_ms() + 30000;
+  while (next < EVENTS && tl_now_ms() < deadline) {
+    /* Keep a few events in flight; read whatever arrived. */
+    if (sent < EVENTS && sent - next < 8) {
+      int n = snprintf(payload, SIZE, "%06d:", sent);
+
+      memset(payload + n, 'a' + sent % 26, SIZE - (size_t) n);
+      ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+      sent++;
+    }
+    while (tl_sse_take(&good, frame, SIZE + 64) >= 0) {
+      char want[32];
+
+      snprintf(want, sizeof(want), "data: %06d:", next);
+      ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
+                    "event %d out of order: %.20s", next, frame);
+      ck_assert_int_eq((int) strlen(frame), 6 + SIZE);
+      next++;
+    }
+    tl_sse_pump(&good, sent - next >= 8 ? 50 : 0);
+  }
+  ck_assert_int_eq(next, EVENTS);
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "slow_disconnects", 1, 5000));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 5000));
+  close(slow);
+  tl_sse_close(&good);
+  free(payload);
+  free(frame);
+  stop_ok();
+}
+END_TEST
+
+/* ---- scale ------------------------------------------------------------------------ */
+
+/* Open n streams from several source addresses, non-blocking, and wait for
+ * each one's ":ok". */
+static struct tl_sse *open_many(int n)
+{
+  struct tl_sse *s = calloc((size_t) n, sizeof(*s));
+  char src[48], frame[64];
+  long long deadline;
+  int i, ok = 0;
+
+  for (i = 0; i < n; i++) {
+    snprintf(src, sizeof(src), "127.0.0.%d", 2 + i % 8);
+    ck_assert_msg(0 == tl_sse_open(&s[i], srv.port, "/sse", NULL, src),
+                  "connect %d failed: %s", i, strerror(errno));
+  }
+  deadline = tl_now_ms() + 20000;
+  for (i = 0; i < n && tl_now_ms() < deadline; i++) {
+    if (tl_sse_next(&s[i], frame, sizeof(frame), 5000) >= 0
+        && 200 == s[i].status && 0 == strcmp(frame, ":ok"))
+      ok++;
+  }
+  ck_assert_int_eq(ok, n);
+  return s;
+}
+
+static void raise_nofile(void)
+{
+  struct rlimit rl;
+
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+START_TEST(test_server_2000_clients_get_every_event_once_in_order)
+{
+  static const char *const args[] = { "--heartbeat", "0", "--max-clients",
+                                      "2500", NULL };
+  enum { CLIENTS = 2000, EVENTS = 100 };
+  struct pollfd *pfd = calloc(CLIENTS, sizeof(*pfd));
+  int *next = calloc(CLIENTS, sizeof(int));
+  struct tl_sse *s;
+  char text[64], frame[128], buf[65536];
+  long long deadline;
+  int i, e, done = 0;
+
+  raise_nofile();
+  start(args);
+  s = open_many(CLIENTS);
+  ck_assert_int_eq(CLIENTS, tl_stat(srv.port, "clients"));
+  for (e = 0; e < EVENTS; e++) {
+    snprintf(text, sizeof(text), "event-%03d", e);
+    ck_assert_int_eq(200, publish_text(text));
+  }
+  for (i = 0; i < CLIENTS; i++) {
+    pfd[i].fd = s[i].fd;
+    pfd[i].events = POLLIN;
+  }
+  deadline = tl_now_ms() + 30000;
+  while (done < CLIENTS && tl_now_ms() < deadline) {
+    if (poll(pfd, CLIENTS, 1000) <= 0)
+      continue;
+    for (i = 0; i < CLIENTS; i++) {
+      ssize_t r;
+
+      if (0 == (pfd[i].revents & POLLIN))
+        continue;
+      r = recv(s[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+      ck_assert_msg(r > 0, "client %d lost its stream", i);
+      tl_sse_feed(&s[i], buf, (size_t) r);
+      while (tl_sse_take(&s[i], frame, sizeof(frame)) >= 0) {
+        snprintf(text, sizeof(text), "data: event-%03d", next[i]);
+        ck_assert_msg(0 == strcmp(frame, text),
+                      "client %d: expected '%s', got '%s'", i, text, frame);
+        if (++next[i] == EVENTS) {
+          done++;
+          pfd[i].fd = -1; /* any further frame would be a duplicate ... */
+        }
+      }
+    }
+  }
+  ck_assert_int_eq(done, CLIENTS);
+  /* ... so check none arrived on the finished streams. */
+  tl_sleep_ms(200);
+  for (i = 0; i < CLIENTS; i++) {
+    ssize_t r = recv(s[i].fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+    ck_assert_msg(r < 0 && EAGAIN == errno, "client %d got extra bytes", i);
+    tl_sse_close(&s[i]);
+  }
+  ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0, 5000));
+  free(s);
+  free(pfd);
+  free(next);
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_server_sigterm_with_clients_exits_0_promptly)
+{
+  static const char *const args[] = { "--heartbeat", "0", NULL };
+  enum { CLIENTS = 500 };
+  struct tl_sse *s;
+  long long elapsed;
+  int st, i, ended = 0;
+
+  raise_nofile();
+  start(args);
+  s = open_many(CLIENTS);
+  st = tl_server_stop(&srv, SIGTERM, 5000, &elapsed);
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
+                "exit status %d", st);
+  ck_assert_msg(elapsed < 1000, "took %lld ms to exit", elapsed);
+  /* Every stream was ended cleanly (chunked terminator) or closed. */
+  for (i = 0; i < CLIENTS; i++) {
+    while (!s[i].ended && tl_sse_pump(&s[i], 1000) > 0)
+      ;
+    if (s[i].ended)
+      ended++;
+    tl_sse_close(&s[i]);
+  }
+  ck_assert_int_eq(ended, CLIENTS);
+  free(s);
+}
+END_TEST
+
+START_TEST(test_server_port_in_use_exits_1)
+{
+  char port[16], out[1024];
+  const char *args[] = { "--bind", "127.0.0.1", "--port", port, NULL };
+  int st;
+
+  start(NULL);
+  snprintf(port, sizeof(port), "%u", (unsigned) srv.port);
+  st = tl_run(args, out, sizeof(out), 5000);
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && 1 == WEXITSTATUS(st),
+                "status %d, output: %s", st, out);
+  ck_assert_ptr_nonnull(strstr(out, "already in use"));
+  stop_ok();
+}
+END_TEST
+
+static Suite *server_suite(void)
+{
+  Suite *s = suite_create("server");
+  TCase *proto = tcase_create("protocol");
+  TCase *limits = tcase_create("limits");
+  TCase *scale = tcase_create("scale");
+
+  tcase_set_timeout(proto, 30);
+  tcase_add_test(proto, test_server_headers_and_ok_before_any_event);
+  tcase_add_test(proto, test_server_publish_form_and_text);
+  tcase_add_test(proto, test_server_bad_requests_get_clear_errors);
+  tcase_add_test(proto, test_server_http10_client_gets_identity_stream);
+  tcase_add_test(proto, test_server_heartbeat_and_tick);
+  tcase_add_test(proto, test_server_port_in_use_exits_1);
+  suite_add_tcase(s, proto);
+
+  tcase_set_timeout(limits, 60);
+  tcase_add_test(limits, test_server_max_clients_429_then_admits_after_leave);
+  tcase_add_test(limits, test_server_killed_client_is_removed);
+  tcase_add_test(limits, test_server_non_reading_client_dropped_others_unharmed);
+  suite_add_tcase(s, limits);
+
+  tcase_set_timeout(scale, 120);
+  tcase_add_test(scale, test_server_2000_clients_get_every_event_once_in_order);
+  tcase_add_test(scale, test_server_sigterm_with_clients_exits_0_promptly);
+  suite_add_tcase(s, scale);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(server_suite());
+  int failed;
+
+  signal(SIGPIPE, SIG_IGN);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return 0 == failed ? EXIT_SUCCESS : EXIT_FAILURE;
+}

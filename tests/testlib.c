@@ -1,0 +1,559 @@
+/* testlib.c - helpers for the integration tests (see testlib.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+enum { ST_HEAD, ST_SIZE, ST_DATA, ST_DATA_CRLF, ST_TRAILER, ST_IDENTITY,
+       ST_DONE };
+
+long long tl_now_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tl_sleep_ms(int ms)
+{
+  struct timespec ts = { ms / 1000, (long) (ms % 1000) * 1000000L };
+
+  while (0 != nanosleep(&ts, &ts) && EINTR == errno)
+    ;
+}
+
+const char *tl_bin(void)
+{
+  const char *b = getenv("SSEHUB_BIN");
+
+  return NULL != b && '\0' != b[0] ? b : "src/ssehub";
+}
+
+/* ---- processes ------------------------------------------------------------ */
+
+static char *read_file(const char *path, size_t *len)
+{
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t cap = 0, n = 0, r;
+
+  if (NULL == f)
+    return NULL;
+  do {
+    if (n + 4096 + 1 > cap) {
+      cap = cap * 2 + 8192;
+      buf = realloc(buf, cap);
+    }
+    r = fread(buf + n, 1, 4096, f);
+    n += r;
+  } while (r > 0);
+  fclose(f);
+  buf[n] = '\0';
+  if (NULL != len)
+    *len = n;
+  return buf;
+}
+
+bool tl_server_log_contains(const struct tl_server *s, const char *text)
+{
+  char *log = read_file(s->log_path, NULL);
+  bool found = NULL != log && NULL != strstr(log, text);
+
+  free(log);
+  return found;
+}
+
+int tl_server_start(struct tl_server *s, const char *const *args)
+{
+  const char *argv[64];
+  int argc = 0, fd, i;
+  long long deadline;
+
+  memset(s, 0, sizeof(*s));
+  snprintf(s->log_path, sizeof(s->log_path), "/tmp/ssehub-test-XXXXXX");
+  fd = mkstemp(s->log_path);
+  if (fd < 0)
+    return -1;
+  argv[argc++] = tl_bin();
+  argv[argc++] = "--bind";
+  argv[argc++] = "127.0.0.1";
+  argv[argc++] = "--port";
+  argv[argc++] = "0";
+  for (i = 0; NULL != args && NULL != args[i] && argc < 62; i++)
+    argv[argc++] = args[i];
+  argv[argc] = NULL;
+  s->pid = fork();
+  if (0 == s->pid) {
+    /* A failed assertion ends the test process early: take the server
+     * with it rather than leave it running. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 2);
+    dup2(fd, 1);
+    execv(argv[0], (char *const *) argv);
+    _exit(127);
+  }
+  close(fd);
+  deadline = tl_now_ms() + 5000;
+  while (tl_now_ms() < deadline) {
+    char *log = read_file(s->log_path, NULL);
+    const char *p = NULL != log ? strstr(log, "listening on http://127.0.0.1:")
+                                : NULL;
+
+    if (NULL != p) {
+      s->port = (uint16_t) atoi(p + strlen("listening on http://127.0.0.1:"));
+      free(log);
+      return 0;
+    }
+    free(log);
+    if (0 != waitpid(s->pid, NULL, WNOHANG))
+      break;
+    tl_sleep_ms(10);
+  }
+  kill(s->pid, SIGKILL);
+  waitpid(s->pid, NULL, 0);
+  s->pid = 0;
+  return -1;
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+  int status;
+
+  while (tl_now_ms() < deadline) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+
+    if (r == pid)
+      return status;
+    if (r < 0)
+      return -1;
+    tl_sleep_ms(2);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return -1;
+}
+
+int tl_server_stop(struct tl_server *s, int sig, int timeout_ms,
+                   long long *elapsed_ms)
+{
+  long long t0 = tl_now_ms();
+  int status;
+
+  if (s->pid <= 0)
+    return -1;
+  kill(s->pid, sig);
+  status = wait_exit(s->pid, timeout_ms);
+  if (NULL != elapsed_ms)
+    *elapsed_ms = tl_now_ms() - t0;
+  s->pid = 0;
+  unlink(s->log_path);
+  return status;
+}
+
+int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms)
+{
+  char path[] = "/tmp/ssehub-run-XXXXXX";
+  const char *argv[64];
+  int argc = 0, fd, status, i;
+  pid_t pid;
+  char *text;
+
+  fd = mkstemp(path);
+  if (fd < 0)
+    return -1;
+  argv[argc++] = tl_bin();
+  for (i = 0; NULL != args[i] && argc < 63; i++)
+    argv[argc++] = args[i];
+  argv[argc] = NULL;
+  pid = fork();
+  if (0 == pid) {
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execv(argv[0], (char *const *) argv);
+    _exit(127);
+  }
+  close(fd);
+  status = wait_exit(pid, timeout_ms);
+  text = read_file(path, NULL);
+  snprintf(out, cap, "%s", NULL != text ? text : "");
+  free(text);
+  unlink(path);
+  return status;
+}
+
+/* ---- sockets ---------------------------------------------------------------- */
+
+int tl_connect(uint16_t port, const char *src)
+{
+  struct sockaddr_in a;
+  struct timeval tv = { 5, 0 };
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return -1;
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  if (NULL != src) {
+    inet_pton(AF_INET, src, &a.sin_addr);
+    if (0 != bind(fd, (struct sockaddr *) &a, sizeof(a)))
+      goto fail;
+  }
+  a.sin_port = htons(port);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (0 != connect(fd, (struct sockaddr *) &a, sizeof(a)))
+    goto fail;
+  return fd;
+fail:
+  close(fd);
+  return -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+    if (w < 0 && EINTR == errno)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    n -= (size_t) w;
+  }
+  return 0;
+}
+
+/* ---- the body decoder ----------------------------------------------------- */
+
+static void body_append(struct tl_sse *s, const char *p, size_t n)
+{
+  if (s->body_len + n + 1 > s->body_cap) {
+    size_t cap = s->body_cap > 0 ? s->body_cap : 4096;
+
+    while (cap < s->body_len + n + 1)
+      cap *= 2;
+    s->body = realloc(s->body, cap);
+    s->body_cap = cap;
+  }
+  memcpy(s->body + s->body_len, p, n);
+  s->body_len += n;
+  s->body[s->body_len] = '\0';
+}
+
+static void parse_head(struct tl_sse *s)
+{
+  char te[64];
+  struct tl_response tmp;
+
+  s->status = atoi(s->head + 9);
+  memcpy(tmp.head, s->head, sizeof(tmp.head));
+  s->chunked = tl_header(&tmp, "Transfer-Encoding", te, sizeof(te))
+               && NULL != strstr(te, "chunked");
+  s->state = s->chunked ? ST_SIZE : ST_IDENTITY;
+}
+
+void tl_sse_feed(struct tl_sse *s, const char *p, size_t n)
+{
+  size_t i = 0;
+
+  while (i < n) {
+    char c = p[i];
+
+    switch (s->state) {
+    case ST_HEAD:
+      if (s->head_len + 1 < sizeof(s->head))
+        s->head[s->head_len++] = c;
+      s->head[s->head_len] = '\0';
+      i++;
+      if (s->head_len >= 4 && 0 == memcmp(s->head + s->head_len - 4,
+                                          "\r\n\r\n", 4))
+        parse_head(s);
+      break;
+    case ST_SIZE:
+      i++;
+      if ('\n' != c) {
+        if (s->line_len + 1 < sizeof(s->line))
+          s->line[s->line_len++] = c;
+        break;
+      }
+      s->line[s->line_len] = '\0';
+      s->chunk_left = strtoul(s->line, NULL, 16);
+      s->line_len = 0;
+      s->state = 0 == s->chunk_left ? ST_TRAILER : ST_DATA;
+      break;
+    case ST_DATA: {
+      size_t take = n - i < s->chunk_left ? n - i : s->chunk_left;
+
+      body_append(s, p + i, take);
+      i += take;
+      s->chunk_left -= take;
+      if (0 == s->chunk_left) {
+        s->state = ST_DATA_CRLF;
+        s->line_len = 0;
+      }
+      break;
+    }
+    case ST_DATA_CRLF:
+      i++;
+      if ('\n' == c)
+        s->state = ST_SIZE;
+      break;
+    case ST_TRAILER:
+      i++;
+      if ('\n' == c) {
+        if (0 == s->line_len) {
+          s->state = ST_DONE;
+          s->ended = true;
+        }
+        s->line_len = 0;
+      } else if ('\r' != c) {
+        s->line_len++;
+      }
+      break;
+    case ST_IDENTITY:
+      body_append(s, p + i, n - i);
+      i = n;
+      break;
+    default:
+      i = n;
+      break;
+    }
+  }
+}
+
+int tl_sse_open(struct tl_sse *s, uint16_t port, const char *path,
+                const char *extra_headers, const char *src)
+{
+  char req[1024];
+  int n;
+
+  memset(s, 0, sizeof(*s));
+  s->fd = tl_connect(port, src);
+  if (s->fd < 0)
+    return -1;
+  n = snprintf(req, sizeof(req),
+               "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Accept: text/event-stream\r\n%s\r\n",
+               path, NULL != extra_headers ? extra_headers : "");
+  if (0 != write_all(s->fd, req, (size_t) n)) {
+    tl_sse_close(s);
+    return -1;
+  }
+  return 0;
+}
+
+void tl_sse_close(struct tl_sse *s)
+{
+  if (s->fd >= 0)
+    close(s->fd);
+  s->fd = -1;
+  free(s->body);
+  s->body = NULL;
+  s->body_len = s->body_cap = 0;
+}
+
+int tl_sse_pump(struct tl_sse *s, int timeout_ms)
+{
+  struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+  char buf[65536];
+  ssize_t r;
+
+  if (s->closed)
+    return -1;
+  if (poll(&pfd, 1, timeout_ms) <= 0)
+    return 0;
+  r = recv(s->fd, buf, sizeof(buf), MSG_DONTWAIT);
+  if (r < 0 && (EAGAIN == errno || EINTR == errno))
+    return 0;
+  if (r <= 0) {
+    s->closed = true;
+    return -1;
+  }
+  tl_sse_feed(s, buf, (size_t) r);
+  return (int) r;
+}
+
+int tl_sse_take(struct tl_sse *s, char *out, size_t cap)
+{
+  char *end;
+  size_t len, n;
+
+  if (0 == s->body_len)
+    return -1;
+  end = memmem(s->body, s->body_len, "\n\n", 2);
+  if (NULL == end)
+    return -1;
+  len = (size_t) (end - s->body);
+  n = len < cap - 1 ? len : cap - 1;
+  memcpy(out, s->body, n);
+  out[n] = '\0';
+  memmove(s->body, end + 2, s->body_len - len - 2);
+  s->body_len -= len + 2;
+  return (int) len;
+}
+
+int tl_sse_next(struct tl_sse *s, char *out, size_t cap, int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+
+  for (;;) {
+    int n = tl_sse_take(s, out, cap);
+    long long left = deadline - tl_now_ms();
+
+    if (n >= 0)
+      return n;
+    if (left <= 0 || tl_sse_pump(s, (int) left) < 0)
+      return -1;
+  }
+}
+
+int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+
+  for (;;) {
+    long long left = deadline - tl_now_ms();
+    int n = tl_sse_next(s, out, cap, left > 0 ? (int) left : 0);
+
+    if (n < 0 || ':' != out[0])
+      return n;
+  }
+}
+
+/* ---- one-shot requests ------------------------------------------------------ */
+
+int tl_http(uint16_t port, const char *raw, size_t raw_len,
+            struct tl_response *r)
+{
+  struct tl_sse s;
+  long long deadline = tl_now_ms() + 5000;
+
+  memset(r, 0, sizeof(*r));
+  r->status = -1;
+  memset(&s, 0, sizeof(s));
+  s.fd = tl_connect(port, NULL);
+  if (s.fd < 0)
+    return -1;
+  if (0 != write_all(s.fd, raw, raw_len)) {
+    tl_sse_close(&s);
+    return -1;
+  }
+  while (tl_now_ms() < deadline && !s.ended && !s.closed) {
+    /* Content-Length bodies: done once that many bytes are in. */
+    if (0 != s.status && !s.chunked) {
+      struct tl_response h;
+      char cl[32];
+
+      memcpy(h.head, s.head, sizeof(h.head));
+      if (tl_header(&h, "Content-Length", cl, sizeof(cl))
+          && s.body_len >= (size_t) atol(cl))
+        break;
+    }
+    tl_sse_pump(&s, 100);
+  }
+  r->status = s.status;
+  memcpy(r->head, s.head, sizeof(r->head));
+  r->body_len = s.body_len < sizeof(r->body) - 1 ? s.body_len
+                                                 : sizeof(r->body) - 1;
+  if (r->body_len > 0)
+    memcpy(r->body, s.body, r->body_len);
+  r->body[r->body_len] = '\0';
+  tl_sse_close(&s);
+  return 0 != r->status ? r->status : -1;
+}
+
+int tl_publish(uint16_t port, const char *data, size_t len,
+               struct tl_response *r)
+{
+  struct tl_response local;
+  char *req = malloc(len + 256);
+  int n, status;
+
+  n = snprintf(req, 256,
+               "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n", len);
+  memcpy(req + n, data, len);
+  status = tl_http(port, req, (size_t) n + len, NULL != r ? r : &local);
+  free(req);
+  return status;
+}
+
+long long tl_stat(uint16_t port, const char *name)
+{
+  static const char req[] = "GET /stats HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n";
+  struct tl_response r;
+  char key[64];
+  const char *p;
+
+  if (200 != tl_http(port, req, sizeof(req) - 1, &r))
+    return -1;
+  snprintf(key, sizeof(key), "\"%s\":", name);
+  p = strstr(r.body, key);
+  return NULL != p ? atoll(p + strlen(key)) : -1;
+}
+
+long long tl_wait_stat(uint16_t port, const char *name, long long want,
+                       int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+  long long v;
+
+  for (;;) {
+    v = tl_stat(port, name);
+    if (v == want || tl_now_ms() >= deadline)
+      return v;
+    tl_sleep_ms(20);
+  }
+}
+
+bool tl_header(const struct tl_response *r, const char *name, char *out,
+               size_t cap)
+{
+  size_t n = strlen(name);
+  const char *p = strstr(r->head, "\r\n");
+
+  while (NULL != p && '\0' != p[2]) {
+    const char *line = p + 2;
+    const char *eol = strstr(line, "\r\n");
+
+    if (NULL == eol)
+      break;
+    if (0 == strncasecmp(line, name, n) && ':' == line[n]) {
+      const char *v = line + n + 1;
+      size_t len;
+
+      while (' ' == *v)
+        v++;
+      len = (size_t) (eol - v);
+      if (len >= cap)
+        len = cap - 1;
+      memcpy(out, v, len);
+      out[len] = '\0';
+      return true;
+    }
+    p = eol;
+  }
+  return false;
+}
