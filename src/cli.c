@@ -62,7 +62,7 @@ void sh_cli_usage(FILE *out)
 "      --max-clients=N       streams admitted; more get 429\n"
 "                            (default: what the open-file limit allows)\n"
 "      --client-buffer=BYTES unsent bytes queued per client before it is\n"
-"                            disconnected as too slow (default 256K)\n"
+"                            disconnected as too slow (default 1M)\n"
 "      --max-event-size=BYTES  largest event data; larger is 413 (default 64K)\n"
 "      --publish-queue=N     events waiting for fan-out before publish\n"
 "                            is refused with 503 (default 1024)\n"

@@ -23,7 +23,7 @@ void ssehub_options_default(struct ssehub_options *o)
 {
   memset(o, 0, sizeof(*o));
   o->port = 8888;
-  o->client_buffer = 256 * 1024;
+  o->client_buffer = 1024 * 1024;
   o->max_event_size = 64 * 1024;
   o->publish_queue = 1024;
   o->heartbeat_ms = 15 * 1000;

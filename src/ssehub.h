@@ -91,7 +91,7 @@ struct ssehub_options {
 };
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
- * 256 KiB client buffer, 64 KiB events, 1024-event publish queue, 15 s
+ * 1 MiB client buffer, 64 KiB events, 1024-event publish queue, 15 s
  * heartbeat, 32 KiB connection memory, 60 s connection timeout. */
 SSEHUB_API void ssehub_options_default(struct ssehub_options *o);
 

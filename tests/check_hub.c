@@ -1,0 +1,184 @@
+/* check_hub.c - the hub's publish path and broadcaster through internal
+ * state: refusal when the publish queue is full, order, and a slow
+ * client being cut off without affecting the others. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "hub.h"
+#include "sync.h"
+
+static struct ssehub *new_hub(unsigned queue)
+{
+  struct ssehub_options o;
+  struct ssehub *hub;
+
+  ssehub_options_default(&o);
+  o.heartbeat_ms = 0;
+  o.publish_queue = queue;
+  o.max_clients = 16;
+  hub = ssehub_new(&o, NULL);
+  ck_assert_ptr_nonnull(hub);
+  return hub;
+}
+
+static struct sh_client *add_client(struct ssehub *hub, size_t max_bytes)
+{
+  struct sh_client *c = sh_client_new(NULL, -1, 8, 4096, max_bytes);
+
+  ck_assert_ptr_nonnull(c);
+  ck_assert_int_eq(0, sh_registry_add(&hub->reg, c));
+  return c;
+}
+
+static void remove_client(struct ssehub *hub, struct sh_client *c)
+{
+  sh_client_gone(c);
+  sh_registry_remove(&hub->reg, c);
+  sh_client_unref(c);
+}
+
+static size_t queued(struct ssehub *hub)
+{
+  size_t n;
+
+  sh_mutex_lock(&hub->queue.lock);
+  n = hub->queue.count;
+  sh_mutex_unlock(&hub->queue.lock);
+  return n;
+}
+
+static uint32_t ring_count(struct sh_client *c)
+{
+  uint32_t n;
+
+  sh_mutex_lock(&c->lock);
+  n = sh_ring_count(&c->ring);
+  sh_mutex_unlock(&c->lock);
+  return n;
+}
+
+static void wait_for(struct sh_client *c, uint32_t frames)
+{
+  int i;
+
+  for (i = 0; i < 2000 && ring_count(c) < frames; i++)
+    usleep(1000);
+  ck_assert_uint_eq(frames, ring_count(c));
+}
+
+static void publish(struct ssehub *hub, const char *text, int want)
+{
+  ck_assert_int_eq(want, ssehub_publish_text(hub, text, strlen(text), NULL));
+}
+
+START_TEST(test_hub_publish_refused_when_queue_full_never_dropped)
+{
+  struct ssehub *hub = new_hub(4);
+  struct sh_client *c = add_client(hub, 1 << 20);
+  struct ssehub_stats st;
+  char buf[256];
+  size_t n;
+  int i;
+
+  /* Hold the client's lock: the broadcaster blocks delivering e1. */
+  sh_mutex_lock(&c->lock);
+  publish(hub, "e1", 0);
+  for (i = 0; i < 2000 && queued(hub) > 0; i++)
+    usleep(1000);
+  ck_assert_uint_eq(0, queued(hub));
+  publish(hub, "e2", 0);
+  publish(hub, "e3", 0);
+  publish(hub, "e4", 0);
+  publish(hub, "e5", 0);
+  /* The queue (4) is full: refused, not dropped and not blocking. */
+  publish(hub, "e6", -EAGAIN);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(5, st.published);
+  ck_assert_uint_eq(1, st.publish_refused);
+  sh_mutex_unlock(&c->lock);
+
+  wait_for(c, 5);
+  sh_mutex_lock(&c->lock);
+  n = sh_ring_drain(&c->ring, buf, sizeof(buf) - 1);
+  sh_mutex_unlock(&c->lock);
+  buf[n] = '\0';
+  ck_assert_str_eq(buf, "data: e1\n\ndata: e2\n\ndata: e3\n\ndata: e4\n\n"
+                        "data: e5\n\n");
+  /* Once there is room again, publishing works. */
+  publish(hub, "e7", 0);
+  wait_for(c, 1);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
+START_TEST(test_hub_slow_client_cut_others_keep_everything)
+{
+  struct ssehub *hub = new_hub(1024);
+  struct sh_client *slow = add_client(hub, 64);
+  struct sh_client *fast = add_client(hub, 1 << 20);
+  struct ssehub_stats st;
+  char text[32];
+  int i;
+
+  for (i = 0; i < 20; i++) {
+    snprintf(text, sizeof(text), "event %02d", i);
+    publish(hub, text, 0);
+  }
+  wait_for(fast, 20);
+  sh_mutex_lock(&slow->lock);
+  ck_assert(slow->cut);
+  ck_assert_uint_eq(0, sh_ring_count(&slow->ring));
+  ck_assert_uint_eq(0, sh_ring_pending(&slow->ring));
+  sh_mutex_unlock(&slow->lock);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(1, st.slow_disconnects);
+  remove_client(hub, slow);
+  remove_client(hub, fast);
+  ssehub_free(hub);
+}
+END_TEST
+
+START_TEST(test_hub_stop_delivers_what_was_accepted)
+{
+  struct ssehub *hub = new_hub(64);
+  struct sh_client *c = add_client(hub, 1 << 20);
+  int i;
+
+  sh_mutex_lock(&c->lock);
+  for (i = 0; i < 10; i++)
+    publish(hub, "accepted", 0);
+  sh_mutex_unlock(&c->lock);
+  /* Stop joins the broadcaster only after it delivered the queue. */
+  ssehub_stop(hub);
+  ck_assert_uint_eq(10, ring_count(c));
+  publish(hub, "late", -ESHUTDOWN);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("hub");
+  TCase *tc = tcase_create("core");
+  SRunner *sr;
+  int failed;
+
+  tcase_set_timeout(tc, 20);
+  tcase_add_test(tc, test_hub_publish_refused_when_queue_full_never_dropped);
+  tcase_add_test(tc, test_hub_slow_client_cut_others_keep_everything);
+  tcase_add_test(tc, test_hub_stop_delivers_what_was_accepted);
+  suite_add_tcase(s, tc);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return 0 == failed ? EXIT_SUCCESS : EXIT_FAILURE;
+}
