@@ -80,10 +80,36 @@ bool tl_server_log_contains(const struct tl_server *s, const char *text)
   return found;
 }
 
+int tl_scale(void)
+{
+  const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+  int v = NULL != m ? atoi(m) : 1;
+
+  return v > 0 ? v : 1;
+}
+
+/* $TL_SERVER_WRAPPER (e.g. "valgrind --error-exitcode=99") is split on
+ * spaces and put in front of the server's command line. */
+static int add_wrapper(const char **argv, char *buf, size_t cap)
+{
+  const char *w = getenv("TL_SERVER_WRAPPER");
+  int argc = 0;
+  char *tok, *save = NULL;
+
+  if (NULL == w || '\0' == w[0])
+    return 0;
+  snprintf(buf, cap, "%s", w);
+  for (tok = strtok_r(buf, " ", &save); NULL != tok && argc < 16;
+       tok = strtok_r(NULL, " ", &save))
+    argv[argc++] = tok;
+  return argc;
+}
+
 int tl_server_start(struct tl_server *s, const char *const *args)
 {
-  const char *argv[64];
-  int argc = 0, fd, i;
+  static char wrapper[512];
+  const char *argv[80];
+  int argc, fd, i;
   long long deadline;
 
   memset(s, 0, sizeof(*s));
@@ -91,12 +117,13 @@ int tl_server_start(struct tl_server *s, const char *const *args)
   fd = mkstemp(s->log_path);
   if (fd < 0)
     return -1;
+  argc = add_wrapper(argv, wrapper, sizeof(wrapper));
   argv[argc++] = tl_bin();
   argv[argc++] = "--bind";
   argv[argc++] = "127.0.0.1";
   argv[argc++] = "--port";
   argv[argc++] = "0";
-  for (i = 0; NULL != args && NULL != args[i] && argc < 62; i++)
+  for (i = 0; NULL != args && NULL != args[i] && argc < 78; i++)
     argv[argc++] = args[i];
   argv[argc] = NULL;
   s->pid = fork();
@@ -106,11 +133,11 @@ int tl_server_start(struct tl_server *s, const char *const *args)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(fd, 2);
     dup2(fd, 1);
-    execv(argv[0], (char *const *) argv);
+    execvp(argv[0], (char *const *) argv);
     _exit(127);
   }
   close(fd);
-  deadline = tl_now_ms() + 5000;
+  deadline = tl_now_ms() + 5000 * tl_scale();
   while (tl_now_ms() < deadline) {
     char *log = read_file(s->log_path, NULL);
     const char *p = NULL != log ? strstr(log, "listening on http://127.0.0.1:")
@@ -160,10 +187,18 @@ int tl_server_stop(struct tl_server *s, int sig, int timeout_ms,
   if (s->pid <= 0)
     return -1;
   kill(s->pid, sig);
-  status = wait_exit(s->pid, timeout_ms);
+  status = wait_exit(s->pid, timeout_ms * tl_scale());
   if (NULL != elapsed_ms)
     *elapsed_ms = tl_now_ms() - t0;
   s->pid = 0;
+  if (status < 0 || !WIFEXITED(status) || 0 != WEXITSTATUS(status)) {
+    /* Show why (a sanitizer report, an abort message) in the test log. */
+    char *log = read_file(s->log_path, NULL);
+
+    fprintf(stderr, "---- server log (exit status %d):\n%s----\n", status,
+            NULL != log ? log : "");
+    free(log);
+  }
   unlink(s->log_path);
   return status;
 }

@@ -26,7 +26,8 @@ struct tl_server {
 const char *tl_bin(void);
 
 /* Start ssehub --bind 127.0.0.1 --port 0 plus args (NULL-terminated) and
- * wait up to 5 s for its "listening on" line. Returns 0 or -1. */
+ * wait up to 5 s (scaled) for its "listening on" line. Returns 0 or -1.
+ * $TL_SERVER_WRAPPER, if set, prefixes the command (valgrind). */
 int tl_server_start(struct tl_server *s, const char *const *args);
 
 /* Send sig and wait up to timeout_ms for the exit. Returns the wait status,
@@ -41,6 +42,9 @@ int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms);
 
 /* Whether the server's log contains text. */
 bool tl_server_log_contains(const struct tl_server *s, const char *text);
+
+/* Factor for time limits: $CK_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
+int tl_scale(void);
 
 long long tl_now_ms(void);
 void tl_sleep_ms(int ms);
