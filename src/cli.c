@@ -279,7 +279,11 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
     case ':':
       return fail(err, errlen, "option '%s' needs a value", name);
     default:
-      return fail(err, errlen, "unknown option '%s'", name);
+      /* In a group like "-qx", optind has not moved past the group yet:
+       * name the offending letter, not argv[optind - 1]. */
+      if (0 != optopt && optopt < 256)
+        return fail(err, errlen, "unknown option '-%c'", optopt);
+      return fail(err, errlen, "unknown or ambiguous option '%s'", name);
     }
   }
   if (optind < argc)

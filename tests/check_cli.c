@@ -1,0 +1,587 @@
+/* check_cli.c - unit tests for cli.h and for the exit codes of ssehub. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "cli.h"
+
+#define MAX_ARGS 16
+#define ARG_LEN 64
+
+/* Writable argv (getopt_long may permute it); the storage outlives the
+ * parse because cfg.hub.bind_address points into it. */
+struct args {
+  char store[MAX_ARGS][ARG_LEN];
+  char *argv[MAX_ARGS + 1];
+  int argc;
+};
+
+struct result {
+  struct args a;
+  struct sh_config cfg;
+  char err[256];
+  enum sh_cli_result rc;
+};
+
+/* Fill a with "ssehub" followed by the arguments in ap (NULL-ended). */
+static void build_args(struct args *a, va_list ap)
+{
+  const char *s;
+
+  memset(a, 0, sizeof(*a));
+  strcpy(a->store[0], "ssehub");
+  a->argv[0] = a->store[0];
+  a->argc = 1;
+  while (NULL != (s = va_arg(ap, const char *))) {
+    ck_assert_int_lt(a->argc, MAX_ARGS);
+    ck_assert_uint_lt(strlen(s), ARG_LEN);
+    strcpy(a->store[a->argc], s);
+    a->argv[a->argc] = a->store[a->argc];
+    a->argc++;
+  }
+  a->argv[a->argc] = NULL;
+}
+
+/* Parse "ssehub" followed by the NULL-terminated arguments into r. */
+static void parse(struct result *r, ...)
+{
+  va_list ap;
+
+  memset(r, 0, sizeof(*r));
+  va_start(ap, r);
+  build_args(&r->a, ap);
+  va_end(ap);
+  r->rc = sh_cli_parse(&r->cfg, r->a.argc, r->a.argv, r->err, sizeof(r->err));
+}
+
+/* The parse failed with a message containing each NULL-terminated word. */
+static void expect_error(const struct result *r, ...)
+{
+  va_list ap;
+  const char *word;
+
+  ck_assert_msg(SH_CLI_ERROR == r->rc, "expected SH_CLI_ERROR, got %d",
+                (int) r->rc);
+  ck_assert_msg(NULL == strchr(r->err, '\n'), "newline in \"%s\"", r->err);
+  va_start(ap, r);
+  while (NULL != (word = va_arg(ap, const char *)))
+    ck_assert_msg(NULL != strstr(r->err, word),
+                  "error \"%s\" does not mention \"%s\"", r->err, word);
+  va_end(ap);
+}
+
+/* ---- parser -------------------------------------------------------------- */
+
+START_TEST(test_cli_defaults)
+{
+  struct result r;
+
+  parse(&r, NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 8888);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 15000);
+  ck_assert_uint_eq(r.cfg.hub.max_event_size, 65536);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 1048576);
+  ck_assert_uint_eq(r.cfg.tick_ms, 0);
+  ck_assert_ptr_null(r.cfg.hub.bind_address);
+}
+END_TEST
+
+START_TEST(test_cli_usage_states_defaults)
+{
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+
+  ck_assert_ptr_nonnull(f);
+  sh_cli_usage(f);
+  ck_assert_int_eq(fclose(f), 0);
+  ck_assert_ptr_nonnull(strstr(text, "Usage: ssehub"));
+  /* The defaults checked in test_cli_defaults, as the help states them. */
+  ck_assert_ptr_nonnull(strstr(text, "(default 8888"));
+  ck_assert_ptr_nonnull(strstr(text, "(default 15)"));
+  ck_assert_ptr_nonnull(strstr(text, "(default 64K)"));
+  ck_assert_ptr_nonnull(strstr(text, "(default 1M)"));
+  free(text);
+}
+END_TEST
+
+START_TEST(test_cli_port)
+{
+  struct result r;
+
+  parse(&r, "--port", "0", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 0);
+  parse(&r, "--port", "65535", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 65535);
+  parse(&r, "--port=8080", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 8080);
+  parse(&r, "-p", "1234", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 1234);
+  /* The last occurrence wins. */
+  parse(&r, "--port", "1", "--port", "2", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 2);
+}
+END_TEST
+
+START_TEST(test_cli_port_invalid)
+{
+  struct result r;
+
+  parse(&r, "--port", "65536", NULL);
+  expect_error(&r, "--port", "65536", NULL);
+  parse(&r, "--port", "-1", NULL);
+  expect_error(&r, "--port", "-1", NULL);
+  parse(&r, "--port", "abc", NULL);
+  expect_error(&r, "--port", "abc", NULL);
+  parse(&r, "--port", "", NULL);
+  expect_error(&r, "--port", NULL);
+  parse(&r, "--port", "12x", NULL);
+  expect_error(&r, "--port", "12x", NULL);
+  parse(&r, "--port", " 80", NULL);
+  expect_error(&r, "--port", NULL);
+  parse(&r, "--port", "+80", NULL);
+  expect_error(&r, "--port", NULL);
+  parse(&r, "--port", "99999999999999999999999", NULL);
+  expect_error(&r, "--port", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_heartbeat)
+{
+  struct result r;
+
+  parse(&r, "--heartbeat", "0.5", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 500);
+  parse(&r, "--heartbeat", "0", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 0);
+  parse(&r, "--heartbeat", "0.1", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 100);
+  parse(&r, "--heartbeat", "2.125", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 2125);
+  parse(&r, "--heartbeat", "86400", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 86400000);
+
+  parse(&r, "--heartbeat", "1.2345", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", "0.05", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", "86401", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", "1.", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", ".5", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", "-1", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+  parse(&r, "--heartbeat", "1s", NULL);
+  expect_error(&r, "--heartbeat", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_tick)
+{
+  struct result r;
+
+  parse(&r, "--tick", "2", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.tick_ms, 2000);
+  parse(&r, "--tick", "0.25", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.tick_ms, 250);
+  parse(&r, "--tick", "0", NULL);
+  expect_error(&r, "--tick", NULL);
+  parse(&r, "--tick", "x", NULL);
+  expect_error(&r, "--tick", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_sizes)
+{
+  struct result r;
+
+  parse(&r, "--client-buffer", "64K", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 65536);
+  parse(&r, "--client-buffer", "1M", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 1048576);
+  parse(&r, "--client-buffer", "2k", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 2048);
+  parse(&r, "--client-buffer", "1024", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 1024);
+  parse(&r, "--client-buffer", "512", NULL);
+  expect_error(&r, "--client-buffer", "512", NULL);
+  parse(&r, "--client-buffer", "K", NULL);
+  expect_error(&r, "--client-buffer", NULL);
+  parse(&r, "--client-buffer", "1G", NULL);
+  expect_error(&r, "--client-buffer", NULL);
+  parse(&r, "--client-buffer", "2048M", NULL);
+  expect_error(&r, "--client-buffer", NULL);
+
+  parse(&r, "--max-event-size", "1", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_event_size, 1);
+  parse(&r, "--max-event-size", "64M", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_event_size, 64u * 1024 * 1024);
+  parse(&r, "--max-event-size", "0", NULL);
+  expect_error(&r, "--max-event-size", NULL);
+  parse(&r, "--max-event-size", "65M", NULL);
+  expect_error(&r, "--max-event-size", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_unknown_option)
+{
+  struct result r;
+
+  parse(&r, "--nope", NULL);
+  expect_error(&r, "--nope", NULL);
+  parse(&r, "--port", "80", "--nope", NULL);
+  expect_error(&r, "--nope", NULL);
+  parse(&r, "-x", NULL);
+  expect_error(&r, "-x", NULL);
+  /* An unknown letter inside a group is named, not the program. */
+  parse(&r, "-xq", NULL);
+  expect_error(&r, "'-x'", NULL);
+  parse(&r, "-qx", NULL);
+  expect_error(&r, "'-x'", NULL);
+  /* An ambiguous prefix (--tick or --timeout) is refused. */
+  parse(&r, "--ti", "1", NULL);
+  expect_error(&r, "--ti", NULL);
+  /* A flag that takes no value, given one. */
+  parse(&r, "--quiet=yes", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_ERROR);
+}
+END_TEST
+
+START_TEST(test_cli_missing_value)
+{
+  struct result r;
+
+  parse(&r, "--port", NULL);
+  expect_error(&r, "--port", "needs a value", NULL);
+  parse(&r, "--heartbeat", "1", "--tick", NULL);
+  expect_error(&r, "--tick", "needs a value", NULL);
+  parse(&r, "-p", NULL);
+  expect_error(&r, "-p", "needs a value", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_positional_rejected)
+{
+  struct result r;
+
+  parse(&r, "extra", NULL);
+  expect_error(&r, "extra", NULL);
+  parse(&r, "--port", "80", "stray", NULL);
+  expect_error(&r, "stray", NULL);
+  /* Everything after "--" is positional. */
+  parse(&r, "--", "--port", NULL);
+  expect_error(&r, "--port", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_help_version)
+{
+  struct result r;
+
+  parse(&r, "--help", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_HELP);
+  parse(&r, "-h", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_HELP);
+  parse(&r, "-V", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_VERSION);
+  parse(&r, "--version", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_VERSION);
+  parse(&r, "--port", "80", "--help", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_HELP);
+}
+END_TEST
+
+START_TEST(test_cli_other_options)
+{
+  struct result r;
+
+  parse(&r, "--bind", "127.0.0.1", "--threads", "4", "--max-clients", "100",
+        "--publish-queue", "16", "--timeout", "0", "--retry-after", "9",
+        "--connection-memory", "8K", "-q", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.hub.bind_address, "127.0.0.1");
+  ck_assert_uint_eq(r.cfg.hub.threads, 4);
+  ck_assert_uint_eq(r.cfg.hub.max_clients, 100);
+  ck_assert_uint_eq(r.cfg.hub.publish_queue, 16);
+  ck_assert_uint_eq(r.cfg.hub.connection_timeout_s, 0);
+  ck_assert_uint_eq(r.cfg.hub.retry_after_s, 9);
+  ck_assert_uint_eq(r.cfg.hub.connection_memory, 8192);
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_ERROR);
+  parse(&r, "-v", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_DEBUG);
+  parse(&r, "--bind", "", NULL);
+  expect_error(&r, "--bind", NULL);
+  parse(&r, "--threads", "0", NULL);
+  expect_error(&r, "--threads", NULL);
+  parse(&r, "--connection-memory", "1K", NULL);
+  expect_error(&r, "--connection-memory", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_reentrant)
+{
+  struct result r;
+  int i;
+
+  /* getopt state is reset on each call: an error mid-argv, or an option
+   * already seen, must not leak into the next parse. */
+  for (i = 0; i < 3; i++) {
+    parse(&r, "--port", "1", "--nope", "--tick", "1", NULL);
+    expect_error(&r, "--nope", NULL);
+    parse(&r, "--tick", "3", NULL);
+    ck_assert_int_eq(r.rc, SH_CLI_RUN);
+    ck_assert_uint_eq(r.cfg.tick_ms, 3000);
+    ck_assert_uint_eq(r.cfg.hub.port, 8888);
+    parse(&r, "-qp", "7", NULL);
+    ck_assert_int_eq(r.rc, SH_CLI_RUN);
+    ck_assert_uint_eq(r.cfg.hub.port, 7);
+    ck_assert_uint_eq(r.cfg.tick_ms, 0);
+    parse(&r, NULL);
+    ck_assert_int_eq(r.rc, SH_CLI_RUN);
+    ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_INFO);
+  }
+}
+END_TEST
+
+/* ---- program ------------------------------------------------------------- */
+
+struct run {
+  struct args a;
+  int status;          /* from waitpid */
+  char out[16384];     /* stdout, NUL-terminated */
+  char err[16384];     /* stderr, NUL-terminated */
+};
+
+static const char *bin_path(void)
+{
+  const char *p = getenv("SSEHUB_BIN");
+
+  return NULL != p && '\0' != p[0] ? p : "src/ssehub";
+}
+
+static long long mono_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Run the program with the NULL-terminated arguments, collecting stdout
+ * and stderr separately; a program still running after 5 s is killed (the
+ * test then fails on its status). */
+static void run_bin(struct run *r, ...)
+{
+  va_list ap;
+  int po[2], pe[2];
+  size_t no = 0, ne = 0;
+  long long deadline = mono_ms() + 5000;
+  bool open_o = true, open_e = true;
+  pid_t pid;
+
+  memset(r, 0, sizeof(*r));
+  va_start(ap, r);
+  build_args(&r->a, ap);
+  va_end(ap);
+  ck_assert_int_eq(pipe(po), 0);
+  ck_assert_int_eq(pipe(pe), 0);
+  pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (0 == pid) {
+    int devnull = open("/dev/null", O_RDONLY);
+
+    if (devnull >= 0)
+      dup2(devnull, STDIN_FILENO);
+    dup2(po[1], STDOUT_FILENO);
+    dup2(pe[1], STDERR_FILENO);
+    close(po[0]);
+    close(pe[0]);
+    close(po[1]);
+    close(pe[1]);
+    execv(bin_path(), r->a.argv);
+    _exit(127);
+  }
+  close(po[1]);
+  close(pe[1]);
+  while (open_o || open_e) {
+    struct pollfd pfd[2];
+    int timeout = (int) (deadline - mono_ms());
+    nfds_t k = 0;
+
+    if (timeout <= 0) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (open_o) {
+      pfd[k].fd = po[0];
+      pfd[k].events = POLLIN;
+      k++;
+    }
+    if (open_e) {
+      pfd[k].fd = pe[0];
+      pfd[k].events = POLLIN;
+      k++;
+    }
+    if (poll(pfd, k, timeout) < 0) {
+      ck_assert_int_eq(errno, EINTR);
+      continue;
+    }
+    while (k-- > 0) {
+      bool is_out = pfd[k].fd == po[0];
+      char *buf = is_out ? r->out : r->err;
+      size_t *len = is_out ? &no : &ne;
+      ssize_t n;
+
+      if (0 == pfd[k].revents)
+        continue;
+      n = read(pfd[k].fd, buf + *len, sizeof(r->out) - 1 - *len);
+      if (n > 0) {
+        *len += (size_t) n;
+      } else if (0 == n || EINTR != errno) {
+        if (is_out)
+          open_o = false;
+        else
+          open_e = false;
+      }
+    }
+  }
+  close(po[0]);
+  close(pe[0]);
+  ck_assert_int_eq(waitpid(pid, &r->status, 0), pid);
+  r->out[no] = '\0';
+  r->err[ne] = '\0';
+}
+
+/* The program exited with code; what names the command in messages. */
+static void expect_exit(const struct run *r, int code, const char *what)
+{
+  ck_assert_msg(WIFEXITED(r->status), "ssehub %s did not exit normally",
+                what);
+  ck_assert_msg(WEXITSTATUS(r->status) == code,
+                "%s %s exited %d, want %d (127: cannot run it; set "
+                "SSEHUB_BIN); stderr: %s", bin_path(), what,
+                WEXITSTATUS(r->status), code, r->err);
+}
+
+static void expect_usage_error(const struct run *r, const char *what,
+                               const char *mention)
+{
+  expect_exit(r, 2, what);
+  ck_assert_msg(NULL != strstr(r->err, "ssehub:"), "stderr: %s", r->err);
+  ck_assert_msg(NULL != strstr(r->err, "--help"), "stderr: %s", r->err);
+  ck_assert_msg(NULL != strstr(r->err, mention), "stderr: %s", r->err);
+  ck_assert_msg('\0' == r->out[0], "stdout: %s", r->out);
+}
+
+START_TEST(test_cli_program_bad_flag_exits_2)
+{
+  struct run *r = malloc(sizeof(*r));
+
+  ck_assert_ptr_nonnull(r);
+  run_bin(r, "--port", "abc", NULL);
+  expect_usage_error(r, "--port abc", "--port");
+  ck_assert_ptr_nonnull(strstr(r->err, "abc"));
+  run_bin(r, "--bogus", NULL);
+  expect_usage_error(r, "--bogus", "--bogus");
+  run_bin(r, "--port", NULL);
+  expect_usage_error(r, "--port", "needs a value");
+  run_bin(r, "stray", NULL);
+  expect_usage_error(r, "stray", "stray");
+  free(r);
+}
+END_TEST
+
+START_TEST(test_cli_program_help_and_version_exit_0)
+{
+  struct run *r = malloc(sizeof(*r));
+
+  ck_assert_ptr_nonnull(r);
+  run_bin(r, "--help", NULL);
+  expect_exit(r, 0, "--help");
+  ck_assert_msg(NULL != strstr(r->out, "Usage"), "stdout: %s", r->out);
+  ck_assert_ptr_nonnull(strstr(r->out, "--port"));
+  ck_assert_msg('\0' == r->err[0], "stderr: %s", r->err);
+
+  run_bin(r, "--version", NULL);
+  expect_exit(r, 0, "--version");
+  ck_assert_ptr_nonnull(strstr(r->out, "ssehub"));
+  ck_assert_ptr_nonnull(strstr(r->out, PACKAGE_VERSION));
+
+  run_bin(r, "-V", NULL);
+  expect_exit(r, 0, "-V");
+  ck_assert_ptr_nonnull(strstr(r->out, PACKAGE_VERSION));
+  free(r);
+}
+END_TEST
+
+static Suite *cli_suite(void)
+{
+  Suite *s = suite_create("cli");
+  TCase *parser = tcase_create("parser");
+  TCase *program = tcase_create("program");
+
+  tcase_add_test(parser, test_cli_defaults);
+  tcase_add_test(parser, test_cli_usage_states_defaults);
+  tcase_add_test(parser, test_cli_port);
+  tcase_add_test(parser, test_cli_port_invalid);
+  tcase_add_test(parser, test_cli_heartbeat);
+  tcase_add_test(parser, test_cli_tick);
+  tcase_add_test(parser, test_cli_sizes);
+  tcase_add_test(parser, test_cli_unknown_option);
+  tcase_add_test(parser, test_cli_missing_value);
+  tcase_add_test(parser, test_cli_positional_rejected);
+  tcase_add_test(parser, test_cli_help_version);
+  tcase_add_test(parser, test_cli_other_options);
+  tcase_add_test(parser, test_cli_reentrant);
+  suite_add_tcase(s, parser);
+
+  tcase_add_test(program, test_cli_program_bad_flag_exits_2);
+  tcase_add_test(program, test_cli_program_help_and_version_exit_0);
+  suite_add_tcase(s, program);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(cli_suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return 0 == failed ? EXIT_SUCCESS : EXIT_FAILURE;
+}
