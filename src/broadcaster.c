@@ -4,19 +4,22 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 
 #include "broadcaster.h"
 #include "hub.h"
 #include "sync.h"
 
-static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
+/* Deliver frames[0..n) to the snapshot clients[0..count), then drop the
+ * snapshot's references. */
+static void deliver(struct ssehub *hub, struct sh_client **clients,
+                    size_t count, struct sh_frame *const *frames, size_t n)
 {
-  size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
   uint64_t queued = 0;
   size_t i;
 
   for (i = 0; i < count; i++) {
-    int rc = sh_client_deliver(hub->snap[i], batch, n);
+    int rc = sh_client_deliver(clients[i], frames, n);
 
     if (rc >= 0) {
       queued += (uint64_t) rc;
@@ -28,7 +31,53 @@ static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
                    hub->opt.client_buffer);
   }
   sh_count(&hub->n.frames_queued, queued);
-  sh_registry_release(hub->snap, count);
+  sh_registry_release(clients, count);
+}
+
+static bool same_audience(const struct sh_frame *a, const struct sh_frame *b)
+{
+  unsigned i;
+
+  if (a->ntopics != b->ntopics)
+    return false;
+  for (i = 0; i < a->ntopics; i++)
+    if (0 != strcmp(a->topics[i], b->topics[i]))
+      return false;
+  return true;
+}
+
+/* Record a batch in the history, then hand it out. The history append
+ * must come first (history.h: gap-free resume). Runs of frames with the
+ * same audience share one snapshot; a frame for topics snapshots only
+ * those topics' subscribers. */
+static void fan_out(struct ssehub *hub, struct sh_frame *const *batch,
+                    size_t n)
+{
+  size_t i, j;
+
+  sh_history_append(&hub->history, batch, n);
+  for (i = 0; i < n; i = j) {
+    for (j = i + 1; j < n && same_audience(batch[i], batch[j]); j++)
+      ;
+    if (0 == batch[i]->ntopics) {
+      size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
+
+      deliver(hub, hub->snap, count, batch + i, j - i);
+    } else {
+      size_t count = sh_registry_snapshot_topics(
+          &hub->reg, batch[i]->topics, batch[i]->ntopics, &hub->tsnap,
+          &hub->tsnap_cap);
+
+      deliver(hub, hub->tsnap, count, batch + i, j - i);
+    }
+  }
+}
+
+static void heartbeat(struct ssehub *hub)
+{
+  size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
+
+  deliver(hub, hub->snap, count, &hub->heartbeat, 1);
 }
 
 static void *run(void *arg)
@@ -53,7 +102,7 @@ static void *run(void *arg)
         sh_frame_unref(batch[i]);
       next_hb = sh_now_ms() + hb;
     } else if (!closed && hb > 0 && sh_now_ms() >= next_hb) {
-      fan_out(hub, &hub->heartbeat, 1);
+      heartbeat(hub);
       next_hb = sh_now_ms() + hb;
     }
   }

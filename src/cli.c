@@ -27,7 +27,13 @@ enum {
   OPT_TICK,
   OPT_CONN_MEMORY,
   OPT_TIMEOUT,
-  OPT_RETRY_AFTER
+  OPT_RETRY_AFTER,
+  OPT_HISTORY,
+  OPT_HISTORY_AGE,
+  OPT_RETRY,
+  OPT_CORS_ORIGIN,
+  OPT_NO_DEMO_PAGE,
+  OPT_STDIN
 };
 
 static const struct option long_opts[] = {
@@ -43,6 +49,12 @@ static const struct option long_opts[] = {
   { "connection-memory", required_argument, NULL, OPT_CONN_MEMORY },
   { "timeout", required_argument, NULL, OPT_TIMEOUT },
   { "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
+  { "history", required_argument, NULL, OPT_HISTORY },
+  { "history-age", required_argument, NULL, OPT_HISTORY_AGE },
+  { "retry", required_argument, NULL, OPT_RETRY },
+  { "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
+  { "no-demo-page", no_argument, NULL, OPT_NO_DEMO_PAGE },
+  { "stdin", optional_argument, NULL, OPT_STDIN },
   { "quiet", no_argument, NULL, OPT_QUIET },
   { "verbose", no_argument, NULL, OPT_VERBOSE },
   { "help", no_argument, NULL, OPT_HELP },
@@ -74,6 +86,18 @@ void sh_cli_usage(FILE *out)
 "      --timeout=SECONDS     close connections stalled this long (default\n"
 "                            60; idle streams never time out); 0 = never\n"
 "      --retry-after=SECONDS Retry-After sent with 429 and 503 (default 5)\n"
+"      --history=N           events kept for Last-Event-ID resume\n"
+"                            (default 1000; 0 = none)\n"
+"      --history-age=SECONDS also forget events older than this (default:\n"
+"                            no age limit)\n"
+"      --retry=MS            reconnection delay sent to clients on connect\n"
+"                            (default 3000; 0 = none)\n"
+"      --cors-origin=ORIGIN  allow this origin cross-origin (repeatable),\n"
+"                            or * for any\n"
+"      --no-demo-page        do not serve the demo page at /\n"
+"      --stdin[=blocks]      publish each line of standard input as an\n"
+"                            event; =blocks reads event-stream style\n"
+"                            blocks (event:, id:, topic:, data: lines)\n"
 "  -q, --quiet               log errors only\n"
 "  -v, --verbose             log debug messages\n"
 "  -h, --help                show this help and exit\n"
@@ -265,6 +289,48 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
         return fail(err, errlen,
                     "invalid --retry-after '%s' (expected 0-86400)", optarg);
       o->retry_after_s = (unsigned) v;
+      break;
+    case OPT_HISTORY:
+      if (!parse_uint(optarg, 0, 1000000, &v))
+        return fail(err, errlen, "invalid --history '%s' (expected 0-1000000)",
+                    optarg);
+      o->history_size = (size_t) v;
+      break;
+    case OPT_HISTORY_AGE:
+      if (!parse_seconds(optarg, 1, MAX_SECONDS * 1000ull, &v))
+        return fail(err, errlen,
+                    "invalid --history-age '%s' (expected 0.001-86400 seconds)",
+                    optarg);
+      o->history_age_ms = (unsigned) v;
+      break;
+    case OPT_RETRY:
+      if (!parse_uint(optarg, 0, 86400000, &v))
+        return fail(err, errlen,
+                    "invalid --retry '%s' (expected 0-86400000 ms)", optarg);
+      o->retry_ms = (unsigned) v;
+      break;
+    case OPT_CORS_ORIGIN:
+      if ('\0' == optarg[0] || strpbrk(optarg, "\r\n ,") != NULL)
+        return fail(err, errlen,
+                    "invalid --cors-origin '%s' (expected one origin such as "
+                    "https://example.com, or *)", optarg);
+      if (o->ncors_origins == SH_CLI_MAX_ORIGINS)
+        return fail(err, errlen, "too many --cors-origin (at most %d)",
+                    SH_CLI_MAX_ORIGINS);
+      cfg->origins[o->ncors_origins++] = optarg;
+      o->cors_origins = cfg->origins;
+      break;
+    case OPT_NO_DEMO_PAGE:
+      o->demo_page = 0;
+      break;
+    case OPT_STDIN:
+      if (NULL == optarg || 0 == strcmp(optarg, "lines"))
+        cfg->stdin_mode = SH_STDIN_LINES;
+      else if (0 == strcmp(optarg, "blocks"))
+        cfg->stdin_mode = SH_STDIN_BLOCKS;
+      else
+        return fail(err, errlen,
+                    "invalid --stdin='%s' (expected lines or blocks)", optarg);
       break;
     case OPT_QUIET:
       o->log_level = SSEHUB_LOG_ERROR;

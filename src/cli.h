@@ -18,9 +18,20 @@
 
 #include "ssehub.h"
 
+/* Most --cors-origin flags. */
+#define SH_CLI_MAX_ORIGINS 32
+
+enum sh_stdin_mode {
+  SH_STDIN_OFF,
+  SH_STDIN_LINES,   /* --stdin: one event per line */
+  SH_STDIN_BLOCKS   /* --stdin=blocks: event-stream style blocks */
+};
+
 struct sh_config {
-  struct ssehub_options hub;  /* bind_address points into argv */
+  struct ssehub_options hub;  /* strings point into argv */
   unsigned tick_ms;           /* demo announcer period; 0 = off */
+  enum sh_stdin_mode stdin_mode;
+  const char *origins[SH_CLI_MAX_ORIGINS]; /* hub.cors_origins points here */
 };
 
 enum sh_cli_result {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "client.h"
@@ -27,10 +28,36 @@ struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
   return c;
 }
 
+int sh_client_set_topics(struct sh_client *c, const char *const *topics,
+                         unsigned n)
+{
+  unsigned i;
+
+  if (0 == n)
+    return 0;
+  c->topics = calloc(n, sizeof(*c->topics));
+  c->links = calloc(n, sizeof(*c->links));
+  if (NULL == c->topics || NULL == c->links)
+    return -ENOMEM;
+  for (i = 0; i < n; i++) {
+    c->topics[i] = strdup(topics[i]);
+    if (NULL == c->topics[i])
+      return -ENOMEM; /* sh_client_unref() frees what was copied */
+    c->ntopics = i + 1;
+  }
+  return 0;
+}
+
 void sh_client_unref(struct sh_client *c)
 {
+  unsigned i;
+
   if (1 != atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel))
     return;
+  for (i = 0; i < c->ntopics; i++)
+    free(c->topics[i]);
+  free(c->topics);
+  free(c->links);
   sh_ring_destroy(&c->ring);
   sh_mutex_destroy(&c->lock);
   free(c);
@@ -80,15 +107,22 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
   if (c->gone || c->cut || c->hung_up || c->closing)
     goto out;
   for (i = 0; i < n; i++) {
+    uint64_t seq = frames[i]->seq;
+
+    /* seq 0: control frames (heartbeats), never duplicates. */
+    if (0 != seq && seq <= c->last_seq)
+      continue;
     if (0 != sh_ring_push(&c->ring, frames[i])) {
       cut_off(c);
       rc = -ENOBUFS;
       goto out;
     }
+    if (0 != seq)
+      c->last_seq = seq;
+    rc++;
   }
-  rc = (int) n;
   /* One resume per batch, not per frame: the reader coalesces the batch. */
-  if (n > 0)
+  if (rc > 0)
     wake(c);
 out:
   sh_mutex_unlock(&c->lock);

@@ -43,6 +43,8 @@
 
 #include "ring.h"
 
+struct sh_topic;
+
 struct sh_client {
   pthread_mutex_t lock;
   struct sh_ring ring;          /* guarded by lock */
@@ -58,6 +60,16 @@ struct sh_client {
   size_t reg_slot;              /* guarded by the registry lock */
   bool registered;              /* guarded by the registry lock */
   uint32_t gen;                 /* guarded by the registry lock */
+  uint64_t last_seq;            /* guarded by lock: newest seq queued */
+  char **topics;                /* immutable: subscribed topics (owned) */
+  unsigned ntopics;             /* immutable */
+  struct sh_topic_link *links;  /* guarded by the registry lock */
+};
+
+/* A client's place in one topic's subscriber list (registry.c). */
+struct sh_topic_link {
+  struct sh_topic *topic;
+  size_t slot;
 };
 
 /* Create a client with one reference. Ring bounds as in sh_ring_init().
@@ -65,6 +77,11 @@ struct sh_client {
 struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
                                 uint32_t init_slots, uint32_t max_slots,
                                 size_t max_bytes);
+
+/* Subscribe a new (unregistered) client to copies of topics[0..n).
+ * Returns 0 or -ENOMEM. */
+int sh_client_set_topics(struct sh_client *c, const char *const *topics,
+                         unsigned n);
 
 static inline struct sh_client *sh_client_ref(struct sh_client *c)
 {
@@ -80,10 +97,13 @@ void sh_client_unref(struct sh_client *c);
 int sh_client_preload(struct sh_client *c, struct sh_frame *f);
 
 /* Broadcaster: append frames[0..n) and wake the connection if parked.
- * Returns the number of frames queued (0 for a client that is ending), or
- * -ENOBUFS when the ring overflowed: the client has then been cut off (its
- * queued frames are released at once and the connection is made to fail
- * promptly, even if the peer is not reading). */
+ * Frames whose seq is not above last_seq are skipped: they were replayed
+ * at admission, or reached the client through another of its topics, so
+ * every event is queued once. Returns the number of frames queued (0 for
+ * a client that is ending), or -ENOBUFS when the ring overflowed: the
+ * client has then been cut off (its queued frames are released at once
+ * and the connection is made to fail promptly, even if the peer is not
+ * reading). */
 int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
                       size_t n);
 

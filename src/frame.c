@@ -17,8 +17,70 @@ struct sh_frame *sh_frame_new(size_t len)
     return NULL;
   atomic_init(&f->refs, 1);
   f->seq = 0;
+  f->born_ms = 0;
+  f->id = NULL;
+  f->topics = NULL;
+  f->ntopics = 0;
   f->len = len;
   return f;
+}
+
+struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
+                                    const char *const *topics,
+                                    unsigned ntopics)
+{
+  /* + one pointer's worth of alignment padding */
+  size_t extra = (NULL != id ? id_len + 1 : 0) + (ntopics + 1) * sizeof(char *);
+  struct sh_frame *f;
+  const char **names;
+  char *p;
+  unsigned i;
+
+  for (i = 0; i < ntopics; i++)
+    extra += strlen(topics[i]) + 1;
+  if (len > SIZE_MAX - extra)
+    return NULL;
+  f = sh_frame_new(len + extra);
+  if (NULL == f)
+    return NULL;
+  f->len = len;
+  /* Layout after the wire bytes: topic pointers (aligned), names, id. */
+  p = f->bytes + len;
+  p += (sizeof(char *) - (uintptr_t) p % sizeof(char *)) % sizeof(char *);
+  names = (const char **) p;
+  p += ntopics * sizeof(char *);
+  for (i = 0; i < ntopics; i++) {
+    size_t n = strlen(topics[i]) + 1;
+
+    memcpy(p, topics[i], n);
+    names[i] = p;
+    p += n;
+  }
+  f->topics = names;
+  f->ntopics = ntopics;
+  if (NULL != id) {
+    memcpy(p, id, id_len);
+    p[id_len] = '\0';
+    f->id = p;
+  }
+  return f;
+}
+
+bool sh_frame_matches(const struct sh_frame *f, const char *const *topics,
+                      unsigned n)
+{
+  unsigned i, j;
+
+  if (0 == f->ntopics)
+    return true;
+  for (i = 0; i < n; i++) {
+    if (0 == strcmp(topics[i], "*"))
+      return true;
+    for (j = 0; j < f->ntopics; j++)
+      if (0 == strcmp(topics[i], f->topics[j]))
+        return true;
+  }
+  return false;
 }
 
 struct sh_frame *sh_frame_new_copy(const char *text, size_t len)

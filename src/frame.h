@@ -17,12 +17,17 @@
 #define SH_FRAME_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct sh_frame {
   atomic_uint refs;  /* references held; the frame is freed at 0 */
   uint64_t seq;      /* publish sequence number, 0 for control frames */
+  long long born_ms; /* monotonic publish time (history ageing) */
+  const char *id;    /* the event's id, NULL for control frames */
+  const char *const *topics; /* ntopics topic names; none = everyone */
+  unsigned ntopics;
   size_t len;        /* number of bytes in bytes[] */
   char bytes[];      /* the exact wire text, e.g. "data: hi\n\n" */
 };
@@ -30,6 +35,17 @@ struct sh_frame {
 /* Allocate a frame of len bytes (uninitialised) with one reference.
  * Returns NULL when out of memory. */
 struct sh_frame *sh_frame_new(size_t len);
+
+/* Like sh_frame_new(), with copies of id (id_len bytes; may be NULL) and of
+ * the ntopics topic names kept in the same allocation, NUL-terminated. */
+struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
+                                    const char *const *topics,
+                                    unsigned ntopics);
+
+/* True when the frame goes to a subscriber of topics[0..n): frames without
+ * topics go to everyone, "*" subscribes to every topic. */
+bool sh_frame_matches(const struct sh_frame *f, const char *const *topics,
+                      unsigned n);
 
 /* Allocate a frame holding a copy of text[0..len). NULL when out of memory. */
 struct sh_frame *sh_frame_new_copy(const char *text, size_t len);

@@ -20,8 +20,48 @@
 /* *con_cls of a stream request between its first and second call. */
 static char sse_pending;
 
-enum MHD_Result sh_http_reply(struct MHD_Connection *conn, unsigned status,
-                              bool close, const char *body, ...)
+/* The allowed origin matching the request's Origin, or NULL. */
+static const char *allowed_origin(struct ssehub *hub,
+                                  struct MHD_Connection *conn)
+{
+  const char *origin;
+  unsigned i;
+
+  if (0 == hub->opt.ncors_origins)
+    return NULL;
+  origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+  if (NULL == origin)
+    return NULL;
+  for (i = 0; i < hub->opt.ncors_origins; i++) {
+    const char *o = hub->opt.cors_origins[i];
+
+    if (0 == strcmp(o, "*") || 0 == strcmp(o, origin))
+      return o;
+  }
+  return NULL;
+}
+
+void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
+                  struct MHD_Response *resp)
+{
+  const char *o = allowed_origin(hub, conn);
+
+  if (NULL == o)
+    return;
+  if (0 == strcmp(o, "*")) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+    return;
+  }
+  /* A named origin may send credentials (EventSource withCredentials);
+   * the answer differs by Origin, which caches must know. */
+  MHD_add_response_header(resp, "Access-Control-Allow-Origin", o);
+  MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
+  MHD_add_response_header(resp, "Vary", "Origin");
+}
+
+enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
+                              unsigned status, bool close, const char *body,
+                              ...)
 {
   struct MHD_Response *resp;
   enum MHD_Result ret;
@@ -43,19 +83,70 @@ enum MHD_Result sh_http_reply(struct MHD_Connection *conn, unsigned status,
     MHD_add_response_header(resp, name, value);
   }
   va_end(ap);
+  sh_http_cors(hub, conn, resp);
   ret = MHD_queue_response(conn, status, resp);
   MHD_destroy_response(resp);
   return ret;
 }
 
-static enum MHD_Result not_allowed(struct MHD_Connection *conn,
+static enum MHD_Result not_allowed(struct ssehub *hub,
+                                   struct MHD_Connection *conn,
                                    const char *allow)
 {
   char body[96];
 
   snprintf(body, sizeof(body), "method not allowed; use %s\n", allow);
-  return sh_http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, true, body,
+  return sh_http_reply(hub, conn, MHD_HTTP_METHOD_NOT_ALLOWED, true, body,
                        MHD_HTTP_HEADER_ALLOW, allow, NULL);
+}
+
+/* OPTIONS: a CORS preflight when the request has an Origin, else a plain
+ * answer listing the methods. */
+static enum MHD_Result options(struct ssehub *hub, struct MHD_Connection *conn,
+                               const char *allow)
+{
+  struct MHD_Response *resp;
+  enum MHD_Result ret;
+  const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   "Origin");
+
+  if (NULL != origin && NULL == allowed_origin(hub, conn))
+    return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, false,
+                         "origin not allowed (see --cors-origin)\n", NULL);
+  resp = MHD_create_response_from_buffer(0, (void *) "",
+                                         MHD_RESPMEM_PERSISTENT);
+  if (NULL == resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+  if (NULL != origin) {
+    sh_http_cors(hub, conn, resp);
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", allow);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Last-Event-ID, Content-Type, Authorization, "
+                            "Cache-Control");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+  }
+  ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static enum MHD_Result demo_page(struct ssehub *hub,
+                                 struct MHD_Connection *conn)
+{
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      strlen(sh_demo_page), (void *) sh_demo_page, MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result ret;
+
+  (void) hub;
+  if (NULL == resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "text/html; charset=utf-8");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  MHD_destroy_response(resp);
+  return ret;
 }
 
 static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
@@ -72,7 +163,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"rejected_full\":%llu,\"slow_disconnects\":%llu,"
                "\"published\":%llu,\"publish_refused\":%llu,"
                "\"frames_queued\":%llu,\"bytes_sent\":%llu,"
-               "\"hangups\":%llu}\n",
+               "\"hangups\":%llu,\"resumes\":%llu,\"topics\":%llu}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -81,7 +172,9 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.publish_refused,
                (unsigned long long) st.frames_queued,
                (unsigned long long) st.bytes_sent,
-               (unsigned long long) st.hangups);
+               (unsigned long long) st.hangups,
+               (unsigned long long) st.resumes,
+               (unsigned long long) st.topics);
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)
@@ -89,6 +182,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "application/json");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  sh_http_cors(hub, conn, resp);
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);
   return ret;
@@ -107,11 +201,14 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
 {
   struct ssehub *hub = cls;
   bool get = is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD);
+  bool opts = is(method, MHD_HTTP_METHOD_OPTIONS);
 
   (void) version;
   if (is(url, "/sse")) {
+    if (opts)
+      return options(hub, conn, "GET, HEAD, OPTIONS");
     if (!get)
-      return not_allowed(conn, "GET, HEAD");
+      return not_allowed(hub, conn, "GET, HEAD, OPTIONS");
     /* Answer on the second call: MHD 0.9.75 closes the connection after
      * any response queued in the first one, which would turn a stream's
      * keep-alive into "Connection: close". */
@@ -123,14 +220,21 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
     return sh_sse_open(hub, conn);
   }
   if (is(url, "/publish")) {
+    if (opts)
+      return options(hub, conn, "POST, OPTIONS");
     if (!is(method, MHD_HTTP_METHOD_POST))
-      return not_allowed(conn, "POST");
+      return not_allowed(hub, conn, "POST, OPTIONS");
     return sh_publish_handle(hub, conn, upload_data, upload_data_size,
                              con_cls);
   }
-  if (is(url, "/stats"))
-    return get ? stats(hub, conn) : not_allowed(conn, "GET, HEAD");
-  return sh_http_reply(conn, MHD_HTTP_NOT_FOUND, false,
+  if (is(url, "/stats")) {
+    if (opts)
+      return options(hub, conn, "GET, HEAD, OPTIONS");
+    return get ? stats(hub, conn) : not_allowed(hub, conn, "GET, HEAD, OPTIONS");
+  }
+  if (is(url, "/") && hub->opt.demo_page)
+    return get ? demo_page(hub, conn) : not_allowed(hub, conn, "GET, HEAD");
+  return sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
                        "not found; the stream is at /sse, publish with "
                        "POST /publish\n", NULL);
 }
@@ -153,10 +257,14 @@ void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
   struct ssehub *hub = cls;
-  /* A failed send is how a vanished client is noticed: routine, so debug. */
-  enum ssehub_log_level level = NULL != strstr(fmt, "Failed to send")
-                                    ? SSEHUB_LOG_DEBUG
-                                    : SSEHUB_LOG_INFO;
+  /* A failed send is how a vanished client is noticed, and an
+   * "application error" is our reader ending a stream whose peer hung up
+   * or fell too far behind (counted in /stats): routine, so debug. */
+  enum ssehub_log_level level =
+      NULL != strstr(fmt, "Failed to send")
+              || NULL != strstr(fmt, "application error")
+          ? SSEHUB_LOG_DEBUG
+          : SSEHUB_LOG_INFO;
 
   sh_log_limited_v(&hub->log, level, fmt, ap);
 }

@@ -34,10 +34,20 @@ int sh_http_listen(struct ssehub *hub);
 /* Stop the hub's own daemon, if any. */
 void sh_http_stop(struct ssehub *hub);
 
-/* Queue a short text/plain reply. Extra headers follow as name, value
- * pairs, ended by NULL. close adds "Connection: close". */
-enum MHD_Result sh_http_reply(struct MHD_Connection *conn, unsigned status,
-                              bool close, const char *body, ...);
+/* Queue a short text/plain reply (with CORS headers when configured).
+ * Extra headers follow as name, value pairs, ended by NULL. close adds
+ * "Connection: close". */
+enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
+                              unsigned status, bool close, const char *body,
+                              ...);
+
+/* Add the CORS headers the request's Origin earns (none if CORS is off or
+ * the origin is not allowed). */
+void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
+                  struct MHD_Response *resp);
+
+/* The demo page (demo_page.c). */
+extern const char sh_demo_page[];
 
 /* GET|HEAD /sse (http_sse.c). */
 enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn);

@@ -1,8 +1,9 @@
 /* http_publish.c - POST /publish: read, validate and publish one event.
  *
- * Bodies: application/x-www-form-urlencoded with the field "data" (and an
- * optional "event"), or text/plain where the whole body is the data (and
- * "event" may come from the query string). Every refusal is a status with
+ * Bodies: application/x-www-form-urlencoded with the fields data, event,
+ * id, retry and topic (repeatable), or text/plain where the whole body is
+ * the data and the other fields come from the query string
+ * (doc/protocol.md). Every refusal is a status with
  * a one-line reason; an accepted publish is answered only once the event
  * is in the publish queue, so a 200 means every connected client will get
  * it (or be cut off for being too slow, which it can detect).
@@ -60,13 +61,14 @@ static enum MHD_Result too_large(struct ssehub *hub,
 
   snprintf(body, sizeof(body), "event too large (limit %zu bytes of data)\n",
            hub->opt.max_event_size);
-  return sh_http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, true, body, NULL);
+  return sh_http_reply(hub, conn, MHD_HTTP_CONTENT_TOO_LARGE, true, body, NULL);
 }
 
-static enum MHD_Result bad_request(struct MHD_Connection *conn,
+static enum MHD_Result bad_request(struct ssehub *hub,
+                                   struct MHD_Connection *conn,
                                    const char *reason)
 {
-  return sh_http_reply(conn, MHD_HTTP_BAD_REQUEST, false, reason, NULL);
+  return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, reason, NULL);
 }
 
 /* First call: check the headers and set up the body buffer. */
@@ -84,7 +86,7 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
     ct = "";
   form = media_type_is(ct, "application/x-www-form-urlencoded");
   if (!form && !media_type_is(ct, "text/plain"))
-    return sh_http_reply(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, true,
+    return sh_http_reply(hub, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, true,
                          "unsupported Content-Type; use "
                          "application/x-www-form-urlencoded or text/plain\n",
                          NULL);
@@ -126,44 +128,121 @@ static int append(struct pubreq *req, const char *data, size_t size)
   return 0;
 }
 
-/* Fill ev from a urlencoded body. Returns NULL or a reason for a 400. */
-static const char *from_form(struct pubreq *req, struct ssehub_event *ev)
+/* The fields of one publish, as parsed; strings point into the body or
+ * into MHD's query arguments. */
+struct fields {
+  struct ssehub_event ev;
+  const char *topics[SH_MAX_FRAME_TOPICS];
+  bool have_data;
+  const char *bad;   /* reason for a 400, or NULL */
+};
+
+static bool clean(const char *v, size_t len)
 {
-  struct sh_form_field f[MAX_FORM_FIELDS];
-  bool have_data = false;
+  return sh_fmt_field_ok(v, len);
+}
+
+/* Apply one field; sets f->bad on a problem. */
+static void field(struct fields *f, const char *key, const char *val,
+                  size_t len)
+{
+  if (NULL != f->bad)
+    return;
+  if (0 == strcmp(key, "data")) {
+    if (f->have_data)
+      f->bad = "field data given more than once\n";
+    f->have_data = true;
+    f->ev.data = val;
+    f->ev.data_len = len;
+  } else if (0 == strcmp(key, "event")) {
+    if (!clean(val, len))
+      f->bad = "field event must not contain CR, LF or NUL\n";
+    f->ev.event = val;
+  } else if (0 == strcmp(key, "id")) {
+    if (0 == len || len > SH_MAX_ID_LEN || !clean(val, len))
+      f->bad = "field id must be 1-256 bytes without CR, LF or NUL\n";
+    f->ev.id = val;
+  } else if (0 == strcmp(key, "retry")) {
+    char *end;
+    unsigned long v;
+
+    if (0 == len || len > 9 || strspn(val, "0123456789") != len)
+      f->bad = "field retry must be a number of milliseconds\n";
+    v = strtoul(val, &end, 10);
+    f->ev.retry = (long) v;
+  } else if (0 == strcmp(key, "topic")) {
+    if (0 == len || len > SH_MAX_TOPIC_LEN || !clean(val, len)
+        || 0 == strcmp(val, "*"))
+      f->bad = "each topic must be 1-256 bytes without CR, LF or NUL, "
+               "and not *\n";
+    else if (f->ev.ntopics == SH_MAX_FRAME_TOPICS)
+      f->bad = "too many topics (at most 16)\n";
+    else
+      f->topics[f->ev.ntopics++] = val;
+  } else {
+    f->bad = "unknown field; accepted: data, event, id, retry, topic\n";
+  }
+}
+
+static void from_form(struct pubreq *req, struct fields *f)
+{
+  struct sh_form_field ff[MAX_FORM_FIELDS];
   int n, i;
 
-  n = sh_form_parse(req->body, req->len, f, MAX_FORM_FIELDS);
+  n = sh_form_parse(req->body, req->len, ff, MAX_FORM_FIELDS);
   if (-EINVAL == n)
-    return "malformed form body: invalid percent-encoding\n";
-  if (n < 0)
-    return "too many form fields\n";
-  for (i = 0; i < n; i++) {
-    if (0 == strcmp(f[i].key, "data")) {
-      if (have_data)
-        return "field data given more than once\n";
-      have_data = true;
-      ev->data = f[i].val;
-      ev->data_len = f[i].val_len;
-    } else if (0 == strcmp(f[i].key, "event")) {
-      if (!sh_fmt_field_ok(f[i].val, f[i].val_len))
-        return "field event must not contain CR, LF or NUL\n";
-      ev->event = f[i].val;
-    } else {
-      return "unknown form field; accepted: data, event\n";
-    }
+    f->bad = "malformed form body: invalid percent-encoding\n";
+  else if (n < 0)
+    f->bad = "too many form fields\n";
+  for (i = 0; i < n; i++)
+    field(f, ff[i].key, ff[i].val, ff[i].val_len);
+}
+
+/* text/plain: the body is the data; the other fields come from the query. */
+static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+  struct fields *f = cls;
+
+  (void) kind;
+  (void) key_size;
+  if (0 == strcmp(key, "data"))
+    f->bad = "with a text/plain body, the body is the data\n";
+  else
+    field(f, key, NULL != value ? value : "", NULL != value ? value_size : 0);
+  return NULL == f->bad ? MHD_YES : MHD_NO;
+}
+
+static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
+                                const struct ssehub_event *ev, uint64_t seq)
+{
+  char id[64], body[SH_MAX_ID_LEN * 6 + 128], *p = body;
+  const char *s;
+
+  if (NULL == ev->id)
+    ssehub_event_id(hub, seq, id, sizeof(id));
+  p += sprintf(p, "{\"id\":\"");
+  /* JSON-escape a publisher's id (quotes, backslashes, control bytes). */
+  for (s = NULL != ev->id ? ev->id : id; '\0' != *s; s++) {
+    if ('"' == *s || '\\' == *s)
+      p += sprintf(p, "\\%c", *s);
+    else if ((unsigned char) *s < 0x20)
+      p += sprintf(p, "\\u%04x", (unsigned char) *s);
+    else
+      *p++ = *s;
   }
-  if (!have_data)
-    return "missing field: data\n";
-  return NULL;
+  sprintf(p, "\",\"seq\":%llu,\"clients\":%zu}\n", (unsigned long long) seq,
+          ssehub_client_count(hub));
+  return sh_http_reply(hub, conn, MHD_HTTP_OK, false, body,
+                       MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL);
 }
 
 static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
                               struct pubreq *req)
 {
-  struct ssehub_event ev = { .retry = -1 };
-  const char *reason;
-  char body[96], retry[16];
+  struct fields f;
+  char retry[16];
   uint64_t seq;
   int rc;
 
@@ -172,37 +251,39 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == req->body && 0 != append(req, "", 0))
     return MHD_NO;
   req->body[req->len] = '\0';
+  memset(&f, 0, sizeof(f));
+  f.ev.retry = -1;
+  f.ev.topics = f.topics;
   if (req->form) {
-    reason = from_form(req, &ev);
-    if (NULL != reason)
-      return bad_request(conn, reason);
+    from_form(req, &f);
   } else {
-    ev.data = req->body;
-    ev.data_len = req->len;
-    ev.event = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                           "event");
+    f.have_data = true;
+    f.ev.data = req->body;
+    f.ev.data_len = req->len;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field,
+                                &f);
   }
-  rc = ssehub_publish(hub, &ev, &seq);
+  if (NULL == f.bad && !f.have_data)
+    f.bad = "missing field: data\n";
+  if (NULL != f.bad)
+    return bad_request(hub, conn, f.bad);
+  rc = ssehub_publish(hub, &f.ev, &seq);
   switch (rc) {
   case 0:
-    snprintf(body, sizeof(body), "{\"seq\":%llu,\"clients\":%zu}\n",
-             (unsigned long long) seq, ssehub_client_count(hub));
-    return sh_http_reply(conn, MHD_HTTP_OK, false, body,
-                         MHD_HTTP_HEADER_CONTENT_TYPE, "application/json",
-                         NULL);
+    return accepted(hub, conn, &f.ev, seq);
   case -EMSGSIZE:
     return too_large(hub, conn);
   case -EINVAL:
-    return bad_request(conn, "field event must not contain CR, LF or NUL\n");
+    return bad_request(hub, conn, "invalid event fields\n");
   case -EAGAIN:
   case -ESHUTDOWN:
     snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
-    return sh_http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, false,
+    return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false,
                          -EAGAIN == rc ? "publish queue full; retry later\n"
                                        : "server is shutting down\n",
                          MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
   default:
-    return sh_http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+    return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
                          "out of memory\n", NULL);
   }
 }

@@ -10,10 +10,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "client.h"
 #include "http.h"
 #include "hub.h"
+#include "sse_fmt.h"
+#include "subscribe.h"
 #include "watch.h"
 
 /* MHD allocates this per response but uses it only for HTTP/1.0 clients
@@ -53,7 +56,7 @@ static enum MHD_Result refuse_full(struct ssehub *hub,
   snprintf(body, sizeof(body),
            "too many clients (limit %u); retry later\n", hub->opt.max_clients);
   snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
-  return sh_http_reply(conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
+  return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
 }
 
@@ -63,7 +66,7 @@ static enum MHD_Result refuse_stopping(struct ssehub *hub,
   char retry[16];
 
   snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
-  return sh_http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, true,
+  return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, true,
                        "server is shutting down; retry later\n",
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
 }
@@ -76,8 +79,65 @@ static int connection_fd(struct MHD_Connection *conn)
   return NULL != ci ? ci->connect_fd : -1;
 }
 
+/* The subscription request: its topics and where it resumes. */
+struct sub_req {
+  const char *topics[SH_MAX_FRAME_TOPICS];
+  unsigned ntopics;
+  const char *bad;          /* reason for a 400, or NULL */
+};
+
+static enum MHD_Result collect_topic(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, size_t key_size,
+                                     const char *value, size_t value_size)
+{
+  struct sub_req *r = cls;
+  unsigned i;
+
+  (void) kind;
+  (void) key_size;
+  if (0 != strcmp(key, "topic") || NULL != r->bad)
+    return MHD_YES;
+  if (NULL == value || 0 == value_size || value_size > SH_MAX_TOPIC_LEN
+      || !sh_fmt_field_ok(value, value_size)) {
+    r->bad = "each topic must be 1-256 bytes without CR, LF or NUL\n";
+    return MHD_NO;
+  }
+  for (i = 0; i < r->ntopics; i++)
+    if (0 == strcmp(r->topics[i], value))
+      return MHD_YES; /* listed twice: once is enough */
+  if (r->ntopics == SH_MAX_FRAME_TOPICS) {
+    r->bad = "too many topics (at most 16)\n";
+    return MHD_NO;
+  }
+  r->topics[r->ntopics++] = value;
+  return MHD_YES;
+}
+
+static const char *last_event_id(struct MHD_Connection *conn)
+{
+  const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                               "Last-Event-ID");
+
+  if (NULL == id)
+    id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                     "lastEventId");
+  return id;
+}
+
+static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
+                              int rc)
+{
+  if (-EBUSY == rc)
+    return refuse_full(hub, conn);
+  if (-ESHUTDOWN == rc)
+    return refuse_stopping(hub, conn);
+  return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                       "out of memory\n", NULL);
+}
+
 enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
 {
+  struct sub_req req = { .ntopics = 0, .bad = NULL };
   struct MHD_Response *resp;
   struct sh_client *c;
   enum MHD_Result ret;
@@ -85,25 +145,31 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
 
   if (atomic_load(&hub->stopping))
     return refuse_stopping(hub, conn);
+  MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &collect_topic,
+                              &req);
+  if (NULL != req.bad)
+    return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad,
+                         NULL);
   c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
                     SH_RING_MAX_SLOTS, hub->opt.client_buffer);
   if (NULL == c)
-    return sh_http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
-                         "out of memory\n", NULL);
+    return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
-  sh_client_preload(c, hub->ok_frame);
-  rc = sh_registry_add(&hub->reg, c);
+  rc = sh_client_set_topics(c, req.topics, req.ntopics);
+  if (0 == rc)
+    rc = sh_client_preload(c, hub->ok_frame);
+  if (0 == rc)
+    rc = sh_subscribe(hub, c, last_event_id(conn));
   if (0 != rc) {
     sh_client_unref(c);
-    return -EBUSY == rc ? refuse_full(hub, conn) : refuse_stopping(hub, conn);
+    return refuse(hub, conn, rc);
   }
   sh_watch_add(hub, c);
   resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE,
                                            &stream_reader, c, &stream_free);
   if (NULL == resp) {
     stream_free(c);
-    return sh_http_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
-                         "out of memory\n", NULL);
+    return refuse(hub, conn, -ENOMEM);
   }
   sh_count(&hub->n.clients_total, 1);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
@@ -115,6 +181,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
   MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
   /* Tell nginx-style proxies not to buffer the stream. */
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  sh_http_cors(hub, conn, resp);
   /* If queueing fails, destroying the response runs stream_free(). */
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);

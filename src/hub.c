@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -30,6 +31,9 @@ void ssehub_options_default(struct ssehub_options *o)
   o->retry_after_s = 5;
   o->connection_memory = 32 * 1024;
   o->connection_timeout_s = 60;
+  o->history_size = 1000;
+  o->retry_ms = 3000;
+  o->demo_page = 1;
   o->log_level = SSEHUB_LOG_INFO;
 }
 
@@ -68,9 +72,16 @@ static size_t fd_table_size(void)
 
 static int check_options(const struct ssehub_options *o)
 {
+  unsigned i;
+
   if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
-      || o->threads > 1024 || o->connection_memory < 4096)
+      || o->threads > 1024 || o->connection_memory < 4096
+      || o->history_size > 1000000 || (o->ncors_origins > 0 && NULL == o->cors_origins))
     return -EINVAL;
+  for (i = 0; i < o->ncors_origins; i++)
+    if (NULL == o->cors_origins[i]
+        || !sh_fmt_field_ok(o->cors_origins[i], strlen(o->cors_origins[i])))
+      return -EINVAL;
   return 0;
 }
 
@@ -82,6 +93,64 @@ static struct sh_frame *comment_frame(const char *text)
   if (NULL != f)
     sh_fmt_comment(text, len, f->bytes);
   return f;
+}
+
+/* ":ok" (so every browser fires onopen at once) and the reconnection
+ * delay, in one frame. */
+static struct sh_frame *preamble_frame(unsigned retry_ms)
+{
+  char text[64];
+  int n = 0 == retry_ms ? snprintf(text, sizeof(text), ":ok\n\n")
+                        : snprintf(text, sizeof(text), ":ok\nretry: %u\n\n",
+                                   retry_ms);
+
+  return sh_frame_new_copy(text, (size_t) n);
+}
+
+/* Deep-copy the strings of the options into the hub. */
+static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
+{
+  char **origins;
+  unsigned i;
+
+  hub->opt.bind_address = NULL;
+  hub->opt.cors_origins = NULL;
+  if (NULL != o->bind_address) {
+    hub->opt.bind_address = strdup(o->bind_address);
+    if (NULL == hub->opt.bind_address)
+      return -ENOMEM;
+  }
+  if (0 == o->ncors_origins)
+    return 0;
+  origins = calloc(o->ncors_origins, sizeof(*origins));
+  if (NULL == origins)
+    return -ENOMEM;
+  hub->opt.cors_origins = (const char *const *) origins;
+  for (i = 0; i < o->ncors_origins; i++) {
+    origins[i] = strdup(o->cors_origins[i]);
+    if (NULL == origins[i])
+      return -ENOMEM;
+  }
+  return 0;
+}
+
+static void free_strings(struct ssehub *hub)
+{
+  unsigned i;
+
+  free((char *) hub->opt.bind_address);
+  if (NULL != hub->opt.cors_origins)
+    for (i = 0; i < hub->opt.ncors_origins; i++)
+      free((char *) hub->opt.cors_origins[i]);
+  free((void *) hub->opt.cors_origins);
+}
+
+static uint64_t wall_ms(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
 struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
@@ -104,14 +173,13 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
   }
   if (0 == hub->opt.max_clients)
     hub->opt.max_clients = default_max_clients(hub->opt.threads);
-  hub->opt.bind_address = NULL;
-  if (NULL != o->bind_address) {
-    hub->opt.bind_address = strdup(o->bind_address);
-    if (NULL == hub->opt.bind_address)
-      goto fail_hub;
-  }
+  hub->epoch = wall_ms();
+  rc = copy_strings(hub, o);
+  if (0 != rc)
+    goto fail_hub;
+  rc = -ENOMEM;
   sh_log_init(&hub->log, o->log, o->log_cls, o->log_level);
-  hub->ok_frame = comment_frame("ok");
+  hub->ok_frame = preamble_frame(hub->opt.retry_ms);
   hub->heartbeat = comment_frame("");
   hub->snap = calloc(hub->opt.max_clients, sizeof(*hub->snap));
   if (NULL == hub->ok_frame || NULL == hub->heartbeat || NULL == hub->snap)
@@ -122,9 +190,13 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
   rc = sh_pubqueue_init(&hub->queue, hub->opt.publish_queue);
   if (0 != rc)
     goto fail_registry;
-  rc = sh_watch_start(hub);
+  rc = sh_history_init(&hub->history, hub->opt.history_size,
+                       hub->opt.history_age_ms, hub->epoch);
   if (0 != rc)
     goto fail_queue;
+  rc = sh_watch_start(hub);
+  if (0 != rc)
+    goto fail_history;
   rc = sh_broadcaster_start(hub);
   if (0 != rc)
     goto fail_watch;
@@ -132,6 +204,8 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
 
 fail_watch:
   sh_watch_stop(hub);
+fail_history:
+  sh_history_destroy(&hub->history);
 fail_queue:
   sh_pubqueue_destroy(&hub->queue);
 fail_registry:
@@ -141,8 +215,8 @@ fail_log:
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
   sh_log_destroy(&hub->log);
-  free((char *) hub->opt.bind_address);
 fail_hub:
+  free_strings(hub);
   free(hub);
 fail:
   if (NULL != err)
@@ -164,41 +238,82 @@ uint16_t ssehub_port(const struct ssehub *hub)
   return NULL != hub->daemon ? hub->port : 0;
 }
 
+int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
+                    size_t cap)
+{
+  return snprintf(buf, cap, "%llu-%llu", (unsigned long long) hub->epoch,
+                  (unsigned long long) seq);
+}
+
+static bool topic_ok(const char *t)
+{
+  size_t n = strlen(t);
+
+  return n > 0 && n <= SH_MAX_TOPIC_LEN && sh_fmt_field_ok(t, n)
+         && 0 != strcmp(t, "*");
+}
+
+static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
+{
+  unsigned i;
+
+  if (ev->data_len > hub->opt.max_event_size)
+    return -EMSGSIZE;
+  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
+      || (NULL != ev->id && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
+                             || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
+      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1
+      || ev->ntopics > SH_MAX_FRAME_TOPICS
+      || (ev->ntopics > 0 && NULL == ev->topics))
+    return -EINVAL;
+  for (i = 0; i < ev->ntopics; i++)
+    if (NULL == ev->topics[i] || !topic_ok(ev->topics[i]))
+      return -EINVAL;
+  return 0;
+}
+
 int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq)
 {
-  struct sh_event e;
+  struct sh_event e = { .data = ev->data, .data_len = ev->data_len,
+                        .event = ev->event, .id = ev->id,
+                        .retry = ev->retry };
+  char id[48];
   struct sh_frame *f;
-  uint64_t assigned;
+  uint64_t next;
   int rc;
 
   if (atomic_load(&hub->stopping))
     return -ESHUTDOWN;
-  if (ev->data_len > hub->opt.max_event_size)
-    return -EMSGSIZE;
-  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
-      || (NULL != ev->id && !sh_fmt_field_ok(ev->id, strlen(ev->id)))
-      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1)
-    return -EINVAL;
-  e.data = ev->data;
-  e.data_len = ev->data_len;
-  e.event = ev->event;
-  e.id = ev->id;
-  e.retry = ev->retry;
-  f = sh_frame_new(sh_fmt_event_size(&e));
-  if (NULL == f)
-    return -ENOMEM;
-  sh_fmt_event(&e, f->bytes);
-  rc = sh_pubqueue_push(&hub->queue, f, &assigned);
+  rc = check_event(hub, ev);
+  if (0 != rc)
+    return rc;
+  /* The id holds the sequence number, which must follow queue order, so
+   * the frame is formatted while the queue is reserved (pubqueue.h). The
+   * format is a few memcpy calls; the allocation is one per event. */
+  rc = sh_pubqueue_reserve(&hub->queue, &next);
   if (0 != rc) {
-    sh_frame_unref(f);
     if (-EAGAIN == rc)
       sh_count(&hub->n.publish_refused, 1);
     return rc;
   }
+  if (NULL == e.id) {
+    ssehub_event_id(hub, next, id, sizeof(id));
+    e.id = id;
+  }
+  f = sh_frame_new_event(sh_fmt_event_size(&e), e.id, strlen(e.id),
+                         ev->topics, ev->ntopics);
+  if (NULL == f) {
+    sh_pubqueue_cancel(&hub->queue);
+    return -ENOMEM;
+  }
+  sh_fmt_event(&e, f->bytes);
+  f->seq = next;
+  f->born_ms = sh_now_ms();
+  sh_pubqueue_commit(&hub->queue, f);
   sh_count(&hub->n.published, 1);
   if (NULL != seq)
-    *seq = assigned;
+    *seq = next;
   return 0;
 }
 
@@ -226,6 +341,8 @@ void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
   st->frames_queued = atomic_load(&hub->n.frames_queued);
   st->bytes_sent = atomic_load(&hub->n.bytes_sent);
   st->hangups = atomic_load(&hub->n.hangups);
+  st->resumes = atomic_load(&hub->n.resumes);
+  st->topics = sh_registry_topic_count(&hub->reg);
 }
 
 void ssehub_stop(struct ssehub *hub)
@@ -258,12 +375,14 @@ void ssehub_free(struct ssehub *hub)
     return;
   ssehub_stop(hub);
   sh_pubqueue_destroy(&hub->queue);
+  sh_history_destroy(&hub->history);
   sh_registry_destroy(&hub->reg);
   free(hub->snap);
+  free(hub->tsnap);
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
   sh_log_destroy(&hub->log);
-  free((char *) hub->opt.bind_address);
+  free_strings(hub);
   free(hub);
 }
 

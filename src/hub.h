@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "history.h"
 #include "log.h"
 #include "pubqueue.h"
 #include "registry.h"
@@ -33,6 +34,10 @@
  * grow to absorb bursts (see ring.h). */
 #define SH_RING_INIT_SLOTS 8u
 #define SH_RING_MAX_SLOTS 4096u
+
+/* Limits on publish fields (the topic count limit is SH_MAX_FRAME_TOPICS). */
+#define SH_MAX_TOPIC_LEN 256
+#define SH_MAX_ID_LEN 256
 
 /* Frames the broadcaster moves per batch: one snapshot, one lock and one
  * resume per client per batch. */
@@ -47,16 +52,21 @@ struct sh_counters {
   atomic_uint_fast64_t frames_queued;
   atomic_uint_fast64_t bytes_sent;
   atomic_uint_fast64_t hangups;
+  atomic_uint_fast64_t resumes;
 };
 
 struct ssehub {
-  struct ssehub_options opt;     /* immutable; opt.bind_address is ours */
+  struct ssehub_options opt;     /* immutable; strings in it are ours */
+  uint64_t epoch;                /* immutable: ms since 1970 at creation */
   struct sh_log log;             /* own lock (log.h) */
   struct sh_registry reg;        /* own lock (registry.h) */
   struct sh_pubqueue queue;      /* own lock (pubqueue.h) */
-  struct sh_frame *ok_frame;     /* immutable: ":ok\n\n" */
+  struct sh_history history;     /* own lock (history.h) */
+  struct sh_frame *ok_frame;     /* immutable: ":ok\nretry: N\n\n" */
   struct sh_frame *heartbeat;    /* immutable: ":\n\n" */
   struct sh_client **snap;       /* broadcaster only: snapshot buffer */
+  struct sh_client **tsnap;      /* broadcaster only: topic snapshots */
+  size_t tsnap_cap;              /* broadcaster only */
   pthread_t broadcaster;         /* control thread */
   bool broadcaster_running;      /* control thread */
   struct sh_watch watch;         /* hang-up watcher (watch.h) */

@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "demo.h"
 #include "ssehub.h"
+#include "stdin_pub.h"
 
 /* Every client is a socket: take all the descriptors the hard limit
  * allows before the hub sizes its default client limit from it. */
@@ -96,12 +97,22 @@ int main(int argc, char **argv)
               strerror(-rc));
   }
 
+  if (SH_STDIN_OFF != cfg.stdin_mode) {
+    /* Blocks mode needs room for field names around the data. */
+    rc = sh_stdin_start(hub, SH_STDIN_BLOCKS == cfg.stdin_mode,
+                        cfg.hub.max_event_size + 4096);
+    if (0 != rc)
+      fprintf(stderr, "ssehub: warning: --stdin reader not started: %s\n",
+              strerror(-rc));
+  }
+
   do {
     rc = sigwait(&stop_set, &sig);
   } while (0 != rc);
   fprintf(stderr, "ssehub: %s received, stopping\n",
           SIGINT == sig ? "SIGINT" : "SIGTERM");
   sh_demo_stop();
+  sh_stdin_stop();
   ssehub_free(hub);
   return 0;
 }

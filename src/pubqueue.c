@@ -39,24 +39,31 @@ void sh_pubqueue_destroy(struct sh_pubqueue *q)
   q->items = NULL;
 }
 
-int sh_pubqueue_push(struct sh_pubqueue *q, struct sh_frame *f, uint64_t *seq)
+int sh_pubqueue_reserve(struct sh_pubqueue *q, uint64_t *seq)
 {
-  int rc = 0;
-
   sh_mutex_lock(&q->lock);
-  if (q->closed)
-    rc = -ESHUTDOWN;
-  else if (q->count == q->cap)
-    rc = -EAGAIN;
-  else {
-    f->seq = ++q->last_seq;
-    *seq = f->seq;
-    q->items[(q->head + q->count) % q->cap] = f;
-    q->count++;
-    sh_cond_signal(&q->nonempty);
+  if (q->closed || q->count == q->cap) {
+    int rc = q->closed ? -ESHUTDOWN : -EAGAIN;
+
+    sh_mutex_unlock(&q->lock);
+    return rc;
   }
+  *seq = q->last_seq + 1;
+  return 0;
+}
+
+void sh_pubqueue_commit(struct sh_pubqueue *q, struct sh_frame *f)
+{
+  q->last_seq = f->seq;
+  q->items[(q->head + q->count) % q->cap] = f;
+  q->count++;
+  sh_cond_signal(&q->nonempty);
   sh_mutex_unlock(&q->lock);
-  return rc;
+}
+
+void sh_pubqueue_cancel(struct sh_pubqueue *q)
+{
+  sh_mutex_unlock(&q->lock);
 }
 
 size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,

@@ -40,10 +40,21 @@ int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap);
 /* Drops any frames still queued. */
 void sh_pubqueue_destroy(struct sh_pubqueue *q);
 
-/* Assign f->seq, copy it to *seq and append f. Returns 0, -EAGAIN when
- * full or -ESHUTDOWN when closed; on error the caller keeps its reference.
- * On success f may be gone as soon as this returns: use *seq, not f->seq. */
-int sh_pubqueue_push(struct sh_pubqueue *q, struct sh_frame *f, uint64_t *seq);
+/* Publishing is two steps, because a frame's bytes contain its id and the
+ * id contains the sequence number, which must follow queue order:
+ *
+ *   sh_pubqueue_reserve() checks for room and returns with q->lock HELD and
+ *   *seq set to the number the next frame gets; the caller formats its
+ *   frame (no other lock may be taken meanwhile), then ends the step with
+ *   exactly one of sh_pubqueue_commit() (append f, which must carry that
+ *   seq) or sh_pubqueue_cancel(); both release the lock.
+ *
+ * reserve returns 0, -EAGAIN when full or -ESHUTDOWN when closed (the lock
+ * is then not held). After commit the queue owns the caller's reference
+ * and f may be gone at once. */
+int sh_pubqueue_reserve(struct sh_pubqueue *q, uint64_t *seq);
+void sh_pubqueue_commit(struct sh_pubqueue *q, struct sh_frame *f);
+void sh_pubqueue_cancel(struct sh_pubqueue *q);
 
 /* Pop up to max frames, waiting until at least one is queued, the queue is
  * closed, or the monotonic deadline_ms passes. Returns the number popped;

@@ -12,7 +12,13 @@
  * and only if, it is still registered under that generation, so a stale
  * event for a reused fd number is ignored.
  *
- * Thread-safety: `lock` guards items, count, closed, by_fd and next_gen.
+ * Topics: each topic a client subscribes to has a subscriber list in a
+ * hash table, so a publish to one topic touches only that topic's
+ * subscribers (and those of "*"), however many topics exist. A topic's
+ * list is created with its first subscriber and freed with its last.
+ *
+ * Thread-safety: `lock` guards items, count, closed, by_fd, next_gen, the
+ * topic table and every client's links.
  *   - MHD worker threads: sh_registry_add() (access handler),
  *     sh_registry_remove() (response free callback).
  *   - broadcaster thread: sh_registry_snapshot().
@@ -35,6 +41,17 @@
 
 #include "client.h"
 
+/* Most topics one event may be published to. */
+#define SH_MAX_FRAME_TOPICS 16
+
+struct sh_topic {
+  char *name;
+  struct sh_client **subs;   /* guarded by the registry lock */
+  size_t count;
+  size_t cap;
+  struct sh_topic *next;     /* hash chain */
+};
+
 struct sh_registry {
   pthread_mutex_t lock;
   struct sh_client **items;  /* guarded by lock; capacity max */
@@ -44,6 +61,9 @@ struct sh_registry {
   struct sh_client **by_fd;  /* guarded by lock: registered client per fd */
   size_t by_fd_cap;          /* immutable: fds >= this are not indexed */
   uint32_t next_gen;         /* guarded by lock */
+  struct sh_topic **buckets; /* guarded by lock; nbuckets is a power of 2 */
+  size_t nbuckets;
+  size_t ntopics;
 };
 
 /* fd_cap bounds the fd lookup table (0: no lookup). Returns 0, -EINVAL
@@ -53,9 +73,9 @@ int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap);
 /* Frees the array; every client must have been removed. */
 void sh_registry_destroy(struct sh_registry *reg);
 
-/* Register c (taking a reference) and give it a new c->gen. Returns 0,
- * -EBUSY when the registry is full or -ESHUTDOWN once closed; on error
- * nothing changes. */
+/* Register c (taking a reference) under all its topics and give it a new
+ * c->gen. Returns 0, -EBUSY when the registry is full, -ESHUTDOWN once
+ * closed or -ENOMEM; on error nothing changes. */
 int sh_registry_add(struct sh_registry *reg, struct sh_client *c);
 
 /* Unregister c and drop the registry's reference; no-op if c is not
@@ -65,6 +85,18 @@ void sh_registry_remove(struct sh_registry *reg, struct sh_client *c);
 /* Copy the registered clients into out (capacity >= max), taking a
  * reference on each. Returns the number copied. */
 size_t sh_registry_snapshot(struct sh_registry *reg, struct sh_client **out);
+
+/* Snapshot, as above, the clients a frame with topics[0..n) (n > 0) goes
+ * to: the subscribers of each topic and of "*". A client subscribed to
+ * several of them appears once per topic (sh_client_deliver() skips the
+ * repeats). *buf grows as needed (*cap entries); returns the count, or 0
+ * with nothing taken if growing failed. */
+size_t sh_registry_snapshot_topics(struct sh_registry *reg,
+                                   const char *const *topics, unsigned n,
+                                   struct sh_client ***buf, size_t *cap);
+
+/* Number of topics that have subscribers. */
+size_t sh_registry_topic_count(struct sh_registry *reg);
 
 /* Drop the references of a snapshot. */
 void sh_registry_release(struct sh_client **snap, size_t n);

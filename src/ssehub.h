@@ -12,10 +12,11 @@
  *   ssehub_mhd_completed() from your access handler and completion
  *   callback (see "Embedding in your own daemon" below).
  *
- * Routes served by the hub
- *   GET|HEAD /sse   the event stream
- *   POST /publish   publish one event (form field "data", or a text/plain body)
+ * Routes served by the hub (doc/protocol.md has the details)
+ *   GET|HEAD /sse   the event stream (?topic=..., Last-Event-ID resume)
+ *   POST /publish   publish one event (form fields, or a text/plain body)
  *   GET /stats      counters as JSON
+ *   GET /           the demo page (unless options.demo_page is 0)
  *
  * Ownership
  *   ssehub_new() returns a hub owned by the caller, released with
@@ -85,6 +86,15 @@ struct ssehub_options {
                                  progress this long (stalled reader,
                                  slow request); suspended idle streams
                                  never time out */
+  size_t history_size;        /* events kept for Last-Event-ID replay;
+                                 0 = none */
+  unsigned history_age_ms;    /* also forget events older than this;
+                                 0 = no age limit */
+  unsigned retry_ms;          /* "retry:" sent on connect; 0 = none */
+  const char *const *cors_origins; /* origins allowed cross-origin, or
+                                 "*"; NULL/0 = no CORS headers */
+  unsigned ncors_origins;
+  int demo_page;              /* nonzero: serve the demo page at / */
   ssehub_log_fn log;          /* NULL = stderr */
   void *log_cls;
   enum ssehub_log_level log_level;
@@ -92,7 +102,8 @@ struct ssehub_options {
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 1024-event publish queue, 15 s
- * heartbeat, 32 KiB connection memory, 60 s connection timeout. */
+ * heartbeat, 32 KiB connection memory, 60 s connection timeout, 1000
+ * events of history, retry 3000 ms, demo page on, no CORS. */
 SSEHUB_API void ssehub_options_default(struct ssehub_options *o);
 
 /* Create a hub and start its broadcaster thread (it does not listen yet).
@@ -113,8 +124,13 @@ struct ssehub_event {
   const char *data;       /* UTF-8 text; line breaks split data lines */
   size_t data_len;
   const char *event;      /* optional event name, no CR/LF/NUL */
-  const char *id;         /* optional id, no CR/LF/NUL */
+  const char *id;         /* optional id, no CR/LF/NUL, not empty;
+                             NULL = the hub assigns "<epoch>-<seq>" */
   long retry;             /* optional reconnection time in ms; -1 = none */
+  const char *const *topics; /* deliver to subscribers of these topics
+                             (at most 16, each 1-256 bytes, no CR/LF/NUL,
+                             not "*"); none = to every subscriber */
+  unsigned ntopics;
 };
 
 /* Queue ev for every connected client (the seed's announce()). Safe from
@@ -126,6 +142,11 @@ struct ssehub_event {
  * (nothing was queued: retry later); -ESHUTDOWN once stopping; -ENOMEM. */
 SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                               uint64_t *seq);
+
+/* Write the hub-assigned id of the event with sequence number seq
+ * ("<epoch>-<seq>") into buf. Returns its length (snprintf-style). */
+SSEHUB_API int ssehub_event_id(const struct ssehub *hub, uint64_t seq,
+                               char *buf, size_t cap);
 
 /* Convenience: publish data only. */
 SSEHUB_API int ssehub_publish_text(struct ssehub *hub, const char *data,
@@ -144,6 +165,8 @@ struct ssehub_stats {
   uint64_t frames_queued;      /* frames placed in client rings */
   uint64_t bytes_sent;         /* bytes handed to MHD by stream readers */
   uint64_t hangups;            /* streams ended because the peer closed */
+  uint64_t resumes;            /* streams that sent a Last-Event-ID */
+  uint64_t topics;             /* topics with at least one subscriber */
 };
 
 /* Snapshot of the counters. Safe from any thread. */

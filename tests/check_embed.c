@@ -70,7 +70,7 @@ START_TEST(test_embed_streams_in_own_daemon_and_stops_cleanly)
   struct MHD_Daemon *d;
   struct tl_sse s[3];
   struct tl_response r;
-  char frame[256];
+  char frame[256], id[64], first_id[64];
   uint16_t port;
   uint64_t seq = 0;
   int err = 0, i;
@@ -89,13 +89,15 @@ START_TEST(test_embed_streams_in_own_daemon_and_stops_cleanly)
   for (i = 0; i < 3; i++) {
     ck_assert_int_eq(0, tl_sse_open(&s[i], port, "/hub/sse", NULL, NULL));
     ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
-    ck_assert_str_eq(frame, ":ok");
+    ck_assert_str_eq(frame, ":ok\nretry: 3000");
   }
   ck_assert_uint_eq(3, ssehub_client_count(app.hub));
 
   /* Publish from this (a foreign) thread. */
   ck_assert_int_eq(0, ssehub_publish_text(app.hub, "from C", 6, &seq));
   ck_assert_uint_eq(1, seq);
+  ssehub_event_id(app.hub, seq, first_id, sizeof(first_id));
+  ck_assert_ptr_nonnull(strstr(first_id, "-1"));
   {
     struct ssehub_event ev = { .data = "x\ny", .data_len = 3,
                                .event = "update", .id = "42", .retry = 2500 };
@@ -105,6 +107,8 @@ START_TEST(test_embed_streams_in_own_daemon_and_stops_cleanly)
   }
   for (i = 0; i < 3; i++) {
     ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
+    ck_assert_int_gt(tl_strip_id(frame, id, sizeof(id)), 0);
+    ck_assert_int_eq(0, strcmp(id, first_id));
     ck_assert_str_eq(frame, "data: from C");
     ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
     ck_assert_str_eq(frame,
@@ -119,6 +123,7 @@ START_TEST(test_embed_streams_in_own_daemon_and_stops_cleanly)
 
     ck_assert_int_eq(200, tl_http(port, pub, sizeof(pub) - 1, &r));
     ck_assert_int_ge(tl_sse_next(&s[0], frame, sizeof(frame), 2000), 0);
+    ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
     ck_assert_str_eq(frame, "data: http");
   }
 

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -108,8 +109,17 @@ START_TEST(test_hub_publish_refused_when_queue_full_never_dropped)
   n = sh_ring_drain(&c->ring, buf, sizeof(buf) - 1);
   sh_mutex_unlock(&c->lock);
   buf[n] = '\0';
-  ck_assert_str_eq(buf, "data: e1\n\ndata: e2\n\ndata: e3\n\ndata: e4\n\n"
-                        "data: e5\n\n");
+  {
+    char want[512], id[5][48];
+
+    for (i = 0; i < 5; i++)
+      ssehub_event_id(hub, (uint64_t) i + 1, id[i], sizeof(id[i]));
+    snprintf(want, sizeof(want),
+             "id: %s\ndata: e1\n\nid: %s\ndata: e2\n\nid: %s\ndata: e3\n\n"
+             "id: %s\ndata: e4\n\nid: %s\ndata: e5\n\n",
+             id[0], id[1], id[2], id[3], id[4]);
+    ck_assert_str_eq(buf, want);
+  }
   /* Once there is room again, publishing works. */
   publish(hub, "e7", 0);
   wait_for(c, 1);

@@ -54,7 +54,7 @@ START_TEST(test_server_headers_and_ok_before_any_event)
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
   ck_assert_msg(tl_now_ms() - t0 < 1000 * tl_scale(), "first frame took %lld ms",
                 tl_now_ms() - t0);
-  ck_assert_str_eq(frame, ":ok");
+  ck_assert_str_eq(frame, ":ok\nretry: 3000");
   ck_assert_int_eq(s.status, 200);
   memcpy(r.head, s.head, sizeof(r.head));
   ck_assert(tl_header(&r, "Content-Type", v, sizeof(v)));
@@ -69,6 +69,7 @@ START_TEST(test_server_headers_and_ok_before_any_event)
 
   ck_assert_int_eq(200, publish_text("first"));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "data: first");
   tl_sse_close(&s);
   stop_ok();
@@ -99,11 +100,13 @@ START_TEST(test_server_publish_form_and_text)
   ck_assert_int_eq(200, tl_http(srv.port, form, sizeof(form) - 1, &r));
   ck_assert_ptr_nonnull(strstr(r.body, "\"seq\":1"));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "event: greet\ndata: line one\ndata: line two");
 
   /* CRLF, lone CR and LF each end a line; UTF-8 passes through. */
   ck_assert_int_eq(200, tl_http(srv.port, text, sizeof(text) - 1, &r));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame,
                    "event: raw\ndata: a\ndata: b\ndata: c\ndata: d\xc3\xa9");
   tl_sse_close(&s);
@@ -154,7 +157,7 @@ START_TEST(test_server_bad_requests_get_clear_errors)
   expect_post("application/x-www-form-urlencoded", "data=x&event=a%0Aevil",
               400, "event");
   expect_post("application/x-www-form-urlencoded", "data=x&colour=red", 400,
-              "unknown form field");
+              "unknown field");
   expect_post("application/json", "{}", 415, "Content-Type");
   /* 101 bytes of data with a 100-byte limit. */
   memset(big, 'x', 101);
@@ -171,7 +174,7 @@ START_TEST(test_server_bad_requests_get_clear_errors)
     ck_assert_int_eq(405, tl_http(srv.port, del, sizeof(del) - 1, &r));
   }
   ck_assert(tl_header(&r, "Allow", v, sizeof(v)));
-  ck_assert_str_eq(v, "GET, HEAD");
+  ck_assert_str_eq(v, "GET, HEAD, OPTIONS");
   expect_status("GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 404, "not found");
   /* The server is still fine. */
@@ -194,10 +197,11 @@ START_TEST(test_server_http10_client_gets_identity_stream)
   ck_assert_int_eq((int) sizeof(req) - 1,
                    (int) send(s.fd, req, sizeof(req) - 1, 0));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
-  ck_assert_str_eq(frame, ":ok");
+  ck_assert_str_eq(frame, ":ok\nretry: 3000");
   ck_assert(!s.chunked);
   ck_assert_int_eq(200, publish_text("one-oh"));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
+  ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "data: one-oh");
   tl_sse_close(&s);
   stop_ok();
@@ -221,7 +225,8 @@ START_TEST(test_server_heartbeat_and_tick)
       continue;
     if (0 == strcmp(frame, ":"))
       heartbeats++;
-    else if (0 == strncmp(frame, "data: It is ", 12)
+    else if (tl_strip_id(frame, NULL, 0) > 0
+             && 0 == strncmp(frame, "data: It is ", 12)
              && NULL != strstr(frame, " now!"))
       ticks++;
   }
@@ -363,6 +368,7 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
     while (tl_sse_take(&good, frame, SIZE + 64) >= 0) {
       char want[32];
 
+      ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
       snprintf(want, sizeof(want), "data: %06d:", next);
       ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
                     "event %d out of order: %.20s", next, frame);
@@ -401,7 +407,7 @@ static struct tl_sse *open_many(int n)
   deadline = tl_now_ms() + 20000;
   for (i = 0; i < n && tl_now_ms() < deadline; i++) {
     if (tl_sse_next(&s[i], frame, sizeof(frame), 5000) >= 0
-        && 200 == s[i].status && 0 == strcmp(frame, ":ok"))
+        && 200 == s[i].status && 0 == strncmp(frame, ":ok\n", 4))
       ok++;
   }
   ck_assert_int_eq(ok, n);
@@ -454,6 +460,7 @@ START_TEST(test_server_2000_clients_get_every_event_once_in_order)
       ck_assert_msg(r > 0, "client %d lost its stream", i);
       tl_sse_feed(&s[i], buf, (size_t) r);
       while (tl_sse_take(&s[i], frame, sizeof(frame)) >= 0) {
+        ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
         snprintf(text, sizeof(text), "data: event-%03d", next[i]);
         ck_assert_msg(0 == strcmp(frame, text),
                       "client %d: expected '%s', got '%s'", i, text, frame);

@@ -592,3 +592,27 @@ bool tl_header(const struct tl_response *r, const char *name, char *out,
   }
   return false;
 }
+
+int tl_strip_id(char *frame, char *id, size_t cap)
+{
+  char *line = frame, *end;
+  size_t n;
+
+  while (0 != strncmp(line, "id: ", 4)) {
+    line = strchr(line, '\n');
+    if (NULL == line)
+      return -1;
+    line++;
+  }
+  end = strchr(line, '\n');
+  n = NULL != end ? (size_t) (end - line) - 4 : strlen(line) - 4;
+  if (NULL != id && cap > 0)
+    snprintf(id, cap, "%.*s", (int) n, line + 4);
+  if (NULL != end)
+    memmove(line, end + 1, strlen(end + 1) + 1);
+  else if (line > frame)
+    line[-1] = '\0'; /* the id was the last line: drop its separator too */
+  else
+    line[0] = '\0';
+  return (int) n;
+}

@@ -129,6 +129,11 @@ int tl_sse_take(struct tl_sse *s, char *out, size_t cap);
  * timeout or close. */
 int tl_sse_next(struct tl_sse *s, char *out, size_t cap, int timeout_ms);
 
+/* Remove the "id: ..." line from a frame in place (tests that compare the
+ * rest of a frame); returns the id's length, or -1 if there was none, and
+ * copies the id into id (if not NULL, cap bytes). */
+int tl_strip_id(char *frame, char *id, size_t cap);
+
 /* Like tl_sse_next(), skipping heartbeat comment frames (":"). */
 int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms);
 

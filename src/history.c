@@ -1,0 +1,161 @@
+/* history.c - recent events behind Last-Event-ID (see history.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history.h"
+#include "sync.h"
+
+int sh_history_init(struct sh_history *h, size_t cap, long long max_age_ms,
+                    uint64_t epoch)
+{
+  memset(h, 0, sizeof(*h));
+  if (cap > 0) {
+    h->slots = calloc(cap, sizeof(*h->slots));
+    if (NULL == h->slots)
+      return -ENOMEM;
+  }
+  sh_mutex_init(&h->lock);
+  h->cap = cap;
+  h->max_age_ms = max_age_ms;
+  h->epoch = epoch;
+  return 0;
+}
+
+static void drop_oldest(struct sh_history *h)
+{
+  sh_frame_unref(h->slots[h->head]);
+  h->slots[h->head] = NULL;
+  h->head = (h->head + 1) % h->cap;
+  h->count--;
+}
+
+void sh_history_destroy(struct sh_history *h)
+{
+  while (h->count > 0)
+    drop_oldest(h);
+  free(h->slots);
+  h->slots = NULL;
+  sh_mutex_destroy(&h->lock);
+}
+
+void sh_history_append(struct sh_history *h, struct sh_frame *const *frames,
+                       size_t n)
+{
+  size_t i;
+
+  sh_mutex_lock(&h->lock);
+  for (i = 0; i < n; i++) {
+    if (h->cap > 0) {
+      if (h->count == h->cap)
+        drop_oldest(h);
+      h->slots[(h->head + h->count) % h->cap] = sh_frame_ref(frames[i]);
+      h->count++;
+    }
+    h->newest_seq = frames[i]->seq;
+  }
+  sh_mutex_unlock(&h->lock);
+}
+
+void sh_history_lock(struct sh_history *h)
+{
+  sh_mutex_lock(&h->lock);
+}
+
+void sh_history_unlock(struct sh_history *h)
+{
+  sh_mutex_unlock(&h->lock);
+}
+
+struct sh_frame *sh_history_at(struct sh_history *h, size_t i)
+{
+  return h->slots[(h->head + i) % h->cap];
+}
+
+static void expire(struct sh_history *h)
+{
+  long long cutoff;
+
+  if (0 == h->max_age_ms)
+    return;
+  cutoff = sh_now_ms() - h->max_age_ms;
+  while (h->count > 0 && h->slots[h->head]->born_ms < cutoff)
+    drop_oldest(h);
+}
+
+/* Parse a hub-assigned id "<epoch>-<seq>"; false for any other text. */
+static bool parse_id(const char *s, uint64_t *epoch, uint64_t *seq)
+{
+  uint64_t v[2] = { 0, 0 };
+  int part = 0, digits = 0;
+
+  for (; ; s++) {
+    if (*s >= '0' && *s <= '9') {
+      if (++digits > 19)
+        return false;
+      v[part] = v[part] * 10 + (uint64_t) (*s - '0');
+    } else if ('-' == *s && 0 == part && digits > 0) {
+      part = 1;
+      digits = 0;
+    } else if ('\0' == *s && 1 == part && digits > 0) {
+      break;
+    } else {
+      return false;
+    }
+  }
+  *epoch = v[0];
+  *seq = v[1];
+  return true;
+}
+
+enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
+                                 size_t *from)
+{
+  uint64_t epoch, seq, oldest;
+  size_t i;
+
+  expire(h);
+  *from = 0;
+  if (NULL == last_id || '\0' == last_id[0]) {
+    *from = h->count;
+    return SH_RESUME_LIVE;
+  }
+  /* Exact match first, newest to oldest: covers publisher-chosen ids. */
+  for (i = h->count; i-- > 0;) {
+    const struct sh_frame *f = sh_history_at(h, i);
+
+    if (NULL != f->id && 0 == strcmp(f->id, last_id)) {
+      *from = i + 1;
+      return SH_RESUME_FROM;
+    }
+  }
+  if (!parse_id(last_id, &epoch, &seq))
+    return SH_RESUME_UNKNOWN;
+  if (epoch < h->epoch)
+    return SH_RESUME_RESTART;
+  if (epoch > h->epoch || seq > h->newest_seq)
+    return SH_RESUME_UNKNOWN;
+  if (seq == h->newest_seq) {
+    /* The newest event, no longer retained (history 0 or aged out):
+     * nothing was missed. */
+    *from = h->count;
+    return SH_RESUME_FROM;
+  }
+  /* Retained seqs are contiguous: every event passes through here. */
+  oldest = h->count > 0 ? sh_history_at(h, 0)->seq : h->newest_seq + 1;
+  if (seq + 1 < oldest)
+    return SH_RESUME_EXPIRED;
+  *from = (size_t) (seq + 1 - oldest);
+  return SH_RESUME_FROM;
+}
+
+const char *sh_resume_reason(enum sh_resume r)
+{
+  switch (r) {
+  case SH_RESUME_RESTART: return "restart";
+  case SH_RESUME_EXPIRED: return "expired";
+  default: return "unknown";
+  }
+}
