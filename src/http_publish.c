@@ -25,7 +25,8 @@
 #include "hub.h"
 #include "sse_fmt.h"
 
-#define MAX_FORM_FIELDS 16
+/* data, event, id, retry and up to 16 topics, with room to spare */
+#define MAX_FORM_FIELDS 32
 
 struct pubreq {
   char *body;      /* len bytes plus a spare byte for form.h */

@@ -105,8 +105,22 @@ static int add_wrapper(const char **argv, char *buf, size_t cap)
   return argc;
 }
 
+static int start(struct tl_server *s, const char *const *args, int *stdin_w);
+
 int tl_server_start(struct tl_server *s, const char *const *args)
 {
+  return start(s, args, NULL);
+}
+
+int tl_server_start_piped(struct tl_server *s, const char *const *args,
+                          int *stdin_w)
+{
+  return start(s, args, stdin_w);
+}
+
+static int start(struct tl_server *s, const char *const *args, int *stdin_w)
+{
+  int in[2] = { -1, -1 };
   static char wrapper[512];
   const char *argv[80];
   int argc, fd, i;
@@ -126,8 +140,14 @@ int tl_server_start(struct tl_server *s, const char *const *args)
   for (i = 0; NULL != args && NULL != args[i] && argc < 78; i++)
     argv[argc++] = args[i];
   argv[argc] = NULL;
+  if (NULL != stdin_w && 0 != pipe(in))
+    return -1;
   s->pid = fork();
   if (0 == s->pid) {
+    if (in[0] >= 0) {
+      dup2(in[0], 0);
+      close(in[1]);
+    }
     /* A failed assertion ends the test process early: take the server
      * with it rather than leave it running. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -137,6 +157,10 @@ int tl_server_start(struct tl_server *s, const char *const *args)
     _exit(127);
   }
   close(fd);
+  if (NULL != stdin_w) {
+    close(in[0]);
+    *stdin_w = in[1];
+  }
   deadline = tl_now_ms() + 5000 * tl_scale();
   while (tl_now_ms() < deadline) {
     char *log = read_file(s->log_path, NULL);
@@ -532,6 +556,35 @@ int tl_publish(uint16_t port, const char *data, size_t len,
   status = tl_http(port, req, (size_t) n + len, NULL != r ? r : &local);
   free(req);
   return status;
+}
+
+int tl_publish_form(uint16_t port, const char *form, struct tl_response *r)
+{
+  static __thread struct tl_response local;
+  char req[8192];
+  int n = snprintf(req, sizeof(req),
+                   "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                   strlen(form), form);
+
+  return tl_http(port, req, (size_t) n, NULL != r ? r : &local);
+}
+
+bool tl_answer_id(const struct tl_response *r, char *id, size_t cap)
+{
+  const char *p = strstr(r->body, "\"id\":\"");
+  const char *end;
+
+  if (NULL == p)
+    return false;
+  p += 6;
+  end = strchr(p, '"');
+  if (NULL == end || (size_t) (end - p) >= cap)
+    return false;
+  memcpy(id, p, (size_t) (end - p));
+  id[end - p] = '\0';
+  return true;
 }
 
 long long tl_stat(uint16_t port, const char *name)

@@ -30,6 +30,11 @@ const char *tl_bin(void);
  * $TL_SERVER_WRAPPER, if set, prefixes the command (valgrind). */
 int tl_server_start(struct tl_server *s, const char *const *args);
 
+/* Like tl_server_start(), with the server's standard input a pipe whose
+ * write end is returned in *stdin_w. */
+int tl_server_start_piped(struct tl_server *s, const char *const *args,
+                          int *stdin_w);
+
 /* Send sig and wait up to timeout_ms for the exit. Returns the wait status,
  * or -1 if it did not exit (it is then SIGKILLed). *elapsed_ms (if not
  * NULL) receives how long the exit took. */
@@ -67,6 +72,13 @@ struct tl_response {
  * -1 on a transport error. */
 int tl_http(uint16_t port, const char *raw, size_t raw_len,
             struct tl_response *r);
+
+/* POST /publish with a form body (already urlencoded). Returns the status;
+ * r->body holds the JSON answer. */
+int tl_publish_form(uint16_t port, const char *form, struct tl_response *r);
+
+/* The "id" of a publish answer, copied into id. */
+bool tl_answer_id(const struct tl_response *r, char *id, size_t cap);
 
 /* POST /publish with a text/plain body. Returns the status. */
 int tl_publish(uint16_t port, const char *data, size_t len,
