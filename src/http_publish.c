@@ -20,13 +20,11 @@
 #include <string.h>
 #include <strings.h>
 
-#include "form.h"
 #include "http.h"
 #include "hub.h"
+#include "pubfields.h"
 #include "sse_fmt.h"
 
-/* data, event, id, retry and up to 16 topics, with room to spare */
-#define MAX_FORM_FIELDS 32
 
 struct pubreq {
   char *body;      /* len bytes plus a spare byte for form.h */
@@ -129,89 +127,20 @@ static int append(struct pubreq *req, const char *data, size_t size)
   return 0;
 }
 
-/* The fields of one publish, as parsed; strings point into the body or
- * into MHD's query arguments. */
-struct fields {
-  struct ssehub_event ev;
-  const char *topics[SH_MAX_FRAME_TOPICS];
-  bool have_data;
-  const char *bad;   /* reason for a 400, or NULL */
-};
-
-static bool clean(const char *v, size_t len)
-{
-  return sh_fmt_field_ok(v, len);
-}
-
-/* Apply one field; sets f->bad on a problem. */
-static void field(struct fields *f, const char *key, const char *val,
-                  size_t len)
-{
-  if (NULL != f->bad)
-    return;
-  if (0 == strcmp(key, "data")) {
-    if (f->have_data)
-      f->bad = "field data given more than once\n";
-    f->have_data = true;
-    f->ev.data = val;
-    f->ev.data_len = len;
-  } else if (0 == strcmp(key, "event")) {
-    if (!clean(val, len))
-      f->bad = "field event must not contain CR, LF or NUL\n";
-    f->ev.event = val;
-  } else if (0 == strcmp(key, "id")) {
-    if (0 == len || len > SH_MAX_ID_LEN || !clean(val, len))
-      f->bad = "field id must be 1-256 bytes without CR, LF or NUL\n";
-    f->ev.id = val;
-  } else if (0 == strcmp(key, "retry")) {
-    char *end;
-    unsigned long v;
-
-    if (0 == len || len > 9 || strspn(val, "0123456789") != len)
-      f->bad = "field retry must be a number of milliseconds\n";
-    v = strtoul(val, &end, 10);
-    f->ev.retry = (long) v;
-  } else if (0 == strcmp(key, "topic")) {
-    if (0 == len || len > SH_MAX_TOPIC_LEN || !clean(val, len)
-        || 0 == strcmp(val, "*"))
-      f->bad = "each topic must be 1-256 bytes without CR, LF or NUL, "
-               "and not *\n";
-    else if (f->ev.ntopics == SH_MAX_FRAME_TOPICS)
-      f->bad = "too many topics (at most 16)\n";
-    else
-      f->topics[f->ev.ntopics++] = val;
-  } else {
-    f->bad = "unknown field; accepted: data, event, id, retry, topic\n";
-  }
-}
-
-static void from_form(struct pubreq *req, struct fields *f)
-{
-  struct sh_form_field ff[MAX_FORM_FIELDS];
-  int n, i;
-
-  n = sh_form_parse(req->body, req->len, ff, MAX_FORM_FIELDS);
-  if (-EINVAL == n)
-    f->bad = "malformed form body: invalid percent-encoding\n";
-  else if (n < 0)
-    f->bad = "too many form fields\n";
-  for (i = 0; i < n; i++)
-    field(f, ff[i].key, ff[i].val, ff[i].val_len);
-}
-
 /* text/plain: the body is the data; the other fields come from the query. */
 static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
                                    const char *key, size_t key_size,
                                    const char *value, size_t value_size)
 {
-  struct fields *f = cls;
+  struct sh_pubfields *f = cls;
 
   (void) kind;
   (void) key_size;
   if (0 == strcmp(key, "data"))
     f->bad = "with a text/plain body, the body is the data\n";
   else
-    field(f, key, NULL != value ? value : "", NULL != value ? value_size : 0);
+    sh_pubfields_add(f, key, NULL != value ? value : "",
+                     NULL != value ? value_size : 0);
   return NULL == f->bad ? MHD_YES : MHD_NO;
 }
 
@@ -242,7 +171,7 @@ static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
 static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
                               struct pubreq *req)
 {
-  struct fields f;
+  struct sh_pubfields f;
   char retry[16];
   uint64_t seq;
   int rc;
@@ -252,11 +181,9 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == req->body && 0 != append(req, "", 0))
     return MHD_NO;
   req->body[req->len] = '\0';
-  memset(&f, 0, sizeof(f));
-  f.ev.retry = -1;
-  f.ev.topics = f.topics;
+  sh_pubfields_init(&f);
   if (req->form) {
-    from_form(req, &f);
+    sh_pubfields_from_form(&f, req->body, req->len);
   } else {
     f.have_data = true;
     f.ev.data = req->body;
@@ -264,8 +191,7 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
     MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field,
                                 &f);
   }
-  if (NULL == f.bad && !f.have_data)
-    f.bad = "missing field: data\n";
+  sh_pubfields_finish(&f);
   if (NULL != f.bad)
     return bad_request(hub, conn, f.bad);
   rc = ssehub_publish(hub, &f.ev, &seq);

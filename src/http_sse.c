@@ -15,7 +15,7 @@
 #include "client.h"
 #include "http.h"
 #include "hub.h"
-#include "sse_fmt.h"
+#include "pubfields.h"
 #include "subscribe.h"
 #include "watch.h"
 
@@ -97,8 +97,7 @@ static enum MHD_Result collect_topic(void *cls, enum MHD_ValueKind kind,
   (void) key_size;
   if (0 != strcmp(key, "topic") || NULL != r->bad)
     return MHD_YES;
-  if (NULL == value || 0 == value_size || value_size > SH_MAX_TOPIC_LEN
-      || !sh_fmt_field_ok(value, value_size)) {
+  if (NULL == value || !sh_topic_ok(value, value_size)) {
     r->bad = "each topic must be 1-256 bytes without CR, LF or NUL\n";
     return MHD_NO;
   }

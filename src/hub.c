@@ -12,6 +12,7 @@
 #include "broadcaster.h"
 #include "http.h"
 #include "hub.h"
+#include "pubfields.h"
 #include "sse_fmt.h"
 #include "sync.h"
 #include "watch.h"
@@ -247,10 +248,7 @@ int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
 
 static bool topic_ok(const char *t)
 {
-  size_t n = strlen(t);
-
-  return n > 0 && n <= SH_MAX_TOPIC_LEN && sh_fmt_field_ok(t, n)
-         && 0 != strcmp(t, "*");
+  return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
 }
 
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "limits.h"
 #include "history.h"
 #include "log.h"
 #include "pubqueue.h"
@@ -34,10 +35,6 @@
  * grow to absorb bursts (see ring.h). */
 #define SH_RING_INIT_SLOTS 8u
 #define SH_RING_MAX_SLOTS 4096u
-
-/* Limits on publish fields (the topic count limit is SH_MAX_FRAME_TOPICS). */
-#define SH_MAX_TOPIC_LEN 256
-#define SH_MAX_ID_LEN 256
 
 /* Frames the broadcaster moves per batch: one snapshot, one lock and one
  * resume per client per batch. */

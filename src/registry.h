@@ -40,9 +40,8 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "limits.h"
 
-/* Most topics one event may be published to. */
-#define SH_MAX_FRAME_TOPICS 16
 
 struct sh_topic {
   char *name;

@@ -13,11 +13,10 @@
 #ifndef SH_SUBSCRIBE_H
 #define SH_SUBSCRIBE_H
 
+#include "limits.h"
+
 struct ssehub;
 struct sh_client;
-
-/* Longest Last-Event-ID considered; longer ones are treated as unknown. */
-#define SH_MAX_LAST_ID 256
 
 /* Returns 0, -EBUSY (over max_clients), -ESHUTDOWN or -ENOMEM. On error
  * the client is not registered. */

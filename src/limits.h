@@ -1,0 +1,15 @@
+/* limits.h - the protocol's fixed limits, in one place (doc/protocol.md). */
+#ifndef SH_LIMITS_H
+#define SH_LIMITS_H
+
+/* Most topics one event may be published to, or one stream subscribe to. */
+#define SH_MAX_FRAME_TOPICS 16
+
+/* Longest topic name and event id, in bytes. */
+#define SH_MAX_TOPIC_LEN 256
+#define SH_MAX_ID_LEN 256
+
+/* Longest Last-Event-ID considered; longer ones are treated as unknown. */
+#define SH_MAX_LAST_ID 256
+
+#endif /* SH_LIMITS_H */

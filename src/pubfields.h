@@ -1,0 +1,48 @@
+/* pubfields.h - the fields of one publish request, validated (pure).
+ *
+ * Purpose: turn the key/value pairs of a publish (form fields, or query
+ * parameters next to a text/plain body) into a struct ssehub_event, and
+ * refuse with a one-line reason anything that would corrupt the stream or
+ * is ambiguous: unknown fields, a field given twice, CR/LF/NUL in id,
+ * event or topic, an empty id, a non-numeric retry, too many or too long
+ * topics, "*" as a topic. No I/O, no locks, no allocation; fuzzed
+ * (tests/fuzz/).
+ *
+ * Ownership: the event's strings point into the caller's buffers.
+ * Thread-safety: reentrant.
+ */
+#ifndef SH_PUBFIELDS_H
+#define SH_PUBFIELDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "limits.h"
+#include "ssehub.h"
+
+struct sh_pubfields {
+  struct ssehub_event ev;     /* ev.topics points at topics below */
+  const char *topics[SH_MAX_FRAME_TOPICS];
+  bool have_data, have_event, have_id, have_retry;
+  const char *bad;            /* reason for a 400 ("...\n"), or NULL */
+};
+
+void sh_pubfields_init(struct sh_pubfields *f);
+
+/* Apply one field; val[0..len) must be followed by a NUL. Sets f->bad on
+ * the first problem; later fields are then ignored. */
+void sh_pubfields_add(struct sh_pubfields *f, const char *key,
+                      const char *val, size_t len);
+
+/* Parse an x-www-form-urlencoded body in place (body needs one spare byte
+ * after len) and apply its fields. */
+void sh_pubfields_from_form(struct sh_pubfields *f, char *body, size_t len);
+
+/* Final check once all fields are in: data must be present. */
+void sh_pubfields_finish(struct sh_pubfields *f);
+
+/* A topic name a subscriber or publisher may use: 1-256 bytes, no CR, LF
+ * or NUL. ("*" is valid for subscribers only.) */
+bool sh_topic_ok(const char *t, size_t len);
+
+#endif /* SH_PUBFIELDS_H */
