@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broadcaster.h"
@@ -73,6 +74,53 @@ static void fan_out(struct ssehub *hub, struct sh_frame *const *batch,
   }
 }
 
+struct backlog {
+  struct sh_client *c;
+  size_t pending;
+};
+
+static int by_pending_desc(const void *a, const void *b)
+{
+  size_t pa = ((const struct backlog *) a)->pending;
+  size_t pb = ((const struct backlog *) b)->pending;
+
+  return pa < pb ? 1 : pa > pb ? -1 : 0;
+}
+
+/* Over max_buffered: cut the clients furthest behind until the total is
+ * back under 90% of the ceiling (hysteresis, so one slow client more does
+ * not trigger another round at once). Rare, so the allocation and the sort
+ * are fine here. */
+static void trim(struct ssehub *hub)
+{
+  int64_t target = (int64_t) (hub->opt.max_buffered / 10 * 9);
+  struct backlog *b;
+  size_t count, i;
+
+  if (atomic_load(&hub->buffered) <= (int64_t) hub->opt.max_buffered)
+    return;
+  count = sh_registry_snapshot(&hub->reg, hub->snap);
+  b = malloc((count > 0 ? count : 1) * sizeof(*b));
+  if (NULL == b)
+    goto out;
+  for (i = 0; i < count; i++) {
+    b[i].c = hub->snap[i];
+    b[i].pending = sh_client_pending(hub->snap[i]);
+  }
+  qsort(b, count, sizeof(*b), by_pending_desc);
+  for (i = 0; i < count && atomic_load(&hub->buffered) > target; i++) {
+    if (0 == sh_client_cut(b[i].c))
+      continue;
+    sh_count(&hub->n.memory_cuts, 1);
+    sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
+                   "over --max-buffered (%zu bytes): cut a client that was "
+                   "furthest behind", hub->opt.max_buffered);
+  }
+  free(b);
+out:
+  sh_registry_release(hub->snap, count);
+}
+
 static void heartbeat(struct ssehub *hub)
 {
   size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
@@ -98,6 +146,8 @@ static void *run(void *arg)
 
     if (n > 0) {
       fan_out(hub, batch, n);
+      if (hub->opt.max_buffered > 0)
+        trim(hub);
       for (i = 0; i < n; i++)
         sh_frame_unref(batch[i]);
       next_hb = sh_now_ms() + hb;

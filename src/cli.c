@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -33,7 +34,15 @@ enum {
   OPT_RETRY,
   OPT_CORS_ORIGIN,
   OPT_NO_DEMO_PAGE,
-  OPT_STDIN
+  OPT_STDIN,
+  OPT_PUBLISH_TOKEN_FILE,
+  OPT_SUBSCRIBE_TOKEN_FILE,
+  OPT_PUBLISH_OPEN,
+  OPT_MAX_PER_IP,
+  OPT_PUBLISH_RATE,
+  OPT_MAX_BUFFERED,
+  OPT_TLS_CERT,
+  OPT_TLS_KEY
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +64,15 @@ static const struct option long_opts[] = {
   { "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
   { "no-demo-page", no_argument, NULL, OPT_NO_DEMO_PAGE },
   { "stdin", optional_argument, NULL, OPT_STDIN },
+  { "publish-token-file", required_argument, NULL, OPT_PUBLISH_TOKEN_FILE },
+  { "subscribe-token-file", required_argument, NULL,
+    OPT_SUBSCRIBE_TOKEN_FILE },
+  { "publish-open", no_argument, NULL, OPT_PUBLISH_OPEN },
+  { "max-clients-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+  { "publish-rate", required_argument, NULL, OPT_PUBLISH_RATE },
+  { "max-buffered", required_argument, NULL, OPT_MAX_BUFFERED },
+  { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+  { "tls-key", required_argument, NULL, OPT_TLS_KEY },
   { "quiet", no_argument, NULL, OPT_QUIET },
   { "verbose", no_argument, NULL, OPT_VERBOSE },
   { "help", no_argument, NULL, OPT_HELP },
@@ -98,6 +116,21 @@ void sh_cli_usage(FILE *out)
 "      --stdin[=blocks]      publish each line of standard input as an\n"
 "                            event; =blocks reads event-stream style\n"
 "                            blocks (event:, id:, topic:, data: lines)\n"
+"      --publish-token-file=FILE  POST /publish needs \"Authorization:\n"
+"                            Bearer <token in FILE>\" (also\n"
+"                            $SSEHUB_PUBLISH_TOKEN_FILE)\n"
+"      --publish-open        without a token, let any address publish\n"
+"                            (default: loopback only)\n"
+"      --subscribe-token-file=FILE  /sse needs this token: bearer header,\n"
+"                            cookie ssehub_token or ?access_token= (also\n"
+"                            $SSEHUB_SUBSCRIBE_TOKEN_FILE)\n"
+"      --max-clients-per-ip=N  streams per client address; more get 429\n"
+"      --publish-rate=N      publishes per second per address; more get 429\n"
+"      --max-buffered=BYTES  unsent bytes of all clients together; over it\n"
+"                            the furthest behind are cut (default 256M;\n"
+"                            0 = no ceiling)\n"
+"      --tls-cert=FILE       serve HTTPS with this PEM certificate (chain)\n"
+"      --tls-key=FILE        ... and this PEM private key\n"
 "  -q, --quiet               log errors only\n"
 "  -v, --verbose             log debug messages\n"
 "  -h, --help                show this help and exit\n"
@@ -332,6 +365,42 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
         return fail(err, errlen,
                     "invalid --stdin='%s' (expected lines or blocks)", optarg);
       break;
+    case OPT_PUBLISH_TOKEN_FILE:
+      cfg->publish_token_file = optarg;
+      break;
+    case OPT_SUBSCRIBE_TOKEN_FILE:
+      cfg->subscribe_token_file = optarg;
+      break;
+    case OPT_PUBLISH_OPEN:
+      o->publish_open = 1;
+      break;
+    case OPT_MAX_PER_IP:
+      if (!parse_uint(optarg, 1, 10000000, &v))
+        return fail(err, errlen,
+                    "invalid --max-clients-per-ip '%s' (expected 1-10000000)",
+                    optarg);
+      o->max_clients_per_ip = (unsigned) v;
+      break;
+    case OPT_PUBLISH_RATE:
+      if (!parse_uint(optarg, 1, 10000000, &v))
+        return fail(err, errlen,
+                    "invalid --publish-rate '%s' (expected 1-10000000)", optarg);
+      o->publish_rate = (unsigned) v;
+      break;
+    case OPT_MAX_BUFFERED:
+      if (!parse_size(optarg, 0, 1ull << 40, &v)
+          || (v > 0 && v < 64 * 1024))
+        return fail(err, errlen,
+                    "invalid --max-buffered '%s' (expected 0 or 64K-1048576M)",
+                    optarg);
+      o->max_buffered = (size_t) v;
+      break;
+    case OPT_TLS_CERT:
+      cfg->tls_cert_file = optarg;
+      break;
+    case OPT_TLS_KEY:
+      cfg->tls_key_file = optarg;
+      break;
     case OPT_QUIET:
       o->log_level = SSEHUB_LOG_ERROR;
       break;
@@ -354,5 +423,11 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
   }
   if (optind < argc)
     return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+  if ((NULL == cfg->tls_cert_file) != (NULL == cfg->tls_key_file))
+    return fail(err, errlen, "--tls-cert and --tls-key go together");
+  if (NULL == cfg->publish_token_file)
+    cfg->publish_token_file = getenv("SSEHUB_PUBLISH_TOKEN_FILE");
+  if (NULL == cfg->subscribe_token_file)
+    cfg->subscribe_token_file = getenv("SSEHUB_SUBSCRIBE_TOKEN_FILE");
   return SH_CLI_RUN;
 }

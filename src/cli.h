@@ -32,6 +32,13 @@ struct sh_config {
   unsigned tick_ms;           /* demo announcer period; 0 = off */
   enum sh_stdin_mode stdin_mode;
   const char *origins[SH_CLI_MAX_ORIGINS]; /* hub.cors_origins points here */
+  /* Files named by flags or the environment; main() reads them, so that
+   * secrets never appear on the command line (ps) and the parser does no
+   * I/O. */
+  const char *publish_token_file;   /* or $SSEHUB_PUBLISH_TOKEN_FILE */
+  const char *subscribe_token_file; /* or $SSEHUB_SUBSCRIBE_TOKEN_FILE */
+  const char *tls_cert_file;
+  const char *tls_key_file;
 };
 
 enum sh_cli_result {

@@ -28,6 +28,21 @@ struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
   return c;
 }
 
+/* Keep the hub's total of unsent bytes: once per batch or read, not per
+ * frame, so the shared counter is not a hot spot. */
+static void account(struct sh_client *c, int64_t delta)
+{
+  if (NULL != c->buffered && 0 != delta)
+    atomic_fetch_add_explicit(c->buffered, delta, memory_order_relaxed);
+}
+
+/* Drop everything queued (with the lock held, or before sharing). */
+static void clear(struct sh_client *c)
+{
+  account(c, -(int64_t) sh_ring_pending(&c->ring));
+  sh_ring_clear(&c->ring);
+}
+
 int sh_client_set_topics(struct sh_client *c, const char *const *topics,
                          unsigned n)
 {
@@ -58,6 +73,7 @@ void sh_client_unref(struct sh_client *c)
     free(c->topics[i]);
   free(c->topics);
   free(c->links);
+  account(c, -(int64_t) sh_ring_pending(&c->ring));
   sh_ring_destroy(&c->ring);
   sh_mutex_destroy(&c->lock);
   free(c);
@@ -65,7 +81,11 @@ void sh_client_unref(struct sh_client *c)
 
 int sh_client_preload(struct sh_client *c, struct sh_frame *f)
 {
-  return sh_ring_push(&c->ring, f);
+  int rc = sh_ring_push(&c->ring, f);
+
+  if (0 == rc)
+    account(c, (int64_t) f->len);
+  return rc;
 }
 
 /* Make a parked or running connection call the reader again soon. Called
@@ -90,7 +110,7 @@ static void wake(struct sh_client *c)
 static void cut_off(struct sh_client *c)
 {
   c->cut = true;
-  sh_ring_clear(&c->ring);
+  clear(c);
   if (c->suspended)
     wake(c);
   else if (c->fd >= 0)
@@ -100,12 +120,13 @@ static void cut_off(struct sh_client *c)
 int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
                       size_t n)
 {
-  size_t i;
+  size_t i, before;
   int rc = 0;
 
   sh_mutex_lock(&c->lock);
   if (c->gone || c->cut || c->hung_up || c->closing)
     goto out;
+  before = sh_ring_pending(&c->ring);
   for (i = 0; i < n; i++) {
     uint64_t seq = frames[i]->seq;
 
@@ -113,6 +134,7 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
     if (0 != seq && seq <= c->last_seq)
       continue;
     if (0 != sh_ring_push(&c->ring, frames[i])) {
+      account(c, (int64_t) (sh_ring_pending(&c->ring) - before));
       cut_off(c);
       rc = -ENOBUFS;
       goto out;
@@ -121,6 +143,7 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
       c->last_seq = seq;
     rc++;
   }
+  account(c, (int64_t) (sh_ring_pending(&c->ring) - before));
   /* One resume per batch, not per frame: the reader coalesces the batch. */
   if (rc > 0)
     wake(c);
@@ -140,6 +163,7 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
     goto out;
   }
   n = sh_ring_drain(&c->ring, buf, max);
+  account(c, -(int64_t) n);
   if (n > 0) {
     /* Never suspend in a call that returns data: MHD would hold the bytes
      * until the next resume (one event late). */
@@ -173,7 +197,7 @@ void sh_client_hangup(struct sh_client *c)
   sh_mutex_lock(&c->lock);
   if (!c->gone) {
     c->hung_up = true;
-    sh_ring_clear(&c->ring);
+    clear(c);
     wake(c);
   }
   sh_mutex_unlock(&c->lock);
@@ -184,6 +208,29 @@ void sh_client_gone(struct sh_client *c)
   sh_mutex_lock(&c->lock);
   c->gone = true;
   c->suspended = false;
-  sh_ring_clear(&c->ring);
+  clear(c);
   sh_mutex_unlock(&c->lock);
+}
+
+size_t sh_client_cut(struct sh_client *c)
+{
+  size_t pending = 0;
+
+  sh_mutex_lock(&c->lock);
+  if (!c->gone && !c->cut && !c->hung_up) {
+    pending = sh_ring_pending(&c->ring);
+    cut_off(c);
+  }
+  sh_mutex_unlock(&c->lock);
+  return pending;
+}
+
+size_t sh_client_pending(struct sh_client *c)
+{
+  size_t n;
+
+  sh_mutex_lock(&c->lock);
+  n = sh_ring_pending(&c->ring);
+  sh_mutex_unlock(&c->lock);
+  return n;
 }

@@ -41,6 +41,7 @@
 
 #include <microhttpd.h>
 
+#include "iplimit.h"
 #include "ring.h"
 
 struct sh_topic;
@@ -64,6 +65,10 @@ struct sh_client {
   char **topics;                /* immutable: subscribed topics (owned) */
   unsigned ntopics;             /* immutable */
   struct sh_topic_link *links;  /* guarded by the registry lock */
+  struct sh_ipkey ip;           /* immutable: the peer's address */
+  bool ip_counted;              /* immutable: holds a per-address slot */
+  atomic_int_fast64_t *buffered; /* immutable: the hub's total of unsent
+                                   bytes, kept up to date here; or NULL */
 };
 
 /* A client's place in one topic's subscriber list (registry.c). */
@@ -115,6 +120,13 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
 
 /* Control thread: end the stream once its ring is drained; wakes it. */
 void sh_client_end(struct sh_client *c);
+
+/* Cut the client off as if it overflowed (max_buffered enforcement).
+ * Returns the bytes it had pending, 0 if it was already ending. */
+size_t sh_client_cut(struct sh_client *c);
+
+/* Unsent bytes queued for the client (takes the lock). */
+size_t sh_client_pending(struct sh_client *c);
 
 /* Watcher: the peer closed its end; end the stream now (wakes it). */
 void sh_client_hangup(struct sh_client *c);

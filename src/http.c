@@ -2,11 +2,13 @@
  * http.h). */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -149,12 +151,28 @@ static enum MHD_Result demo_page(struct ssehub *hub,
   return ret;
 }
 
+/* Open descriptors of the process (-1 if unknown): a leak shows here. */
+static int fds_in_use(void)
+{
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  if (NULL == d)
+    return -1;
+  while (NULL != (e = readdir(d)))
+    if ('.' != e->d_name[0])
+      n++;
+  closedir(d);
+  return n - 1; /* the directory stream's own descriptor */
+}
+
 static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
 {
   struct ssehub_stats st;
   struct MHD_Response *resp;
   enum MHD_Result ret;
-  char body[512];
+  char body[1024];
   int n;
 
   ssehub_get_stats(hub, &st);
@@ -163,7 +181,11 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"rejected_full\":%llu,\"slow_disconnects\":%llu,"
                "\"published\":%llu,\"publish_refused\":%llu,"
                "\"frames_queued\":%llu,\"bytes_sent\":%llu,"
-               "\"hangups\":%llu,\"resumes\":%llu,\"topics\":%llu}\n",
+               "\"hangups\":%llu,\"resumes\":%llu,\"topics\":%llu,"
+               "\"buffered_bytes\":%llu,\"memory_cuts\":%llu,"
+               "\"rejected_per_ip\":%llu,\"rate_limited\":%llu,"
+               "\"unauthorized\":%llu,\"bad_requests\":%llu,"
+               "\"too_large\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -174,7 +196,14 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.bytes_sent,
                (unsigned long long) st.hangups,
                (unsigned long long) st.resumes,
-               (unsigned long long) st.topics);
+               (unsigned long long) st.topics,
+               (unsigned long long) st.buffered_bytes,
+               (unsigned long long) st.memory_cuts,
+               (unsigned long long) st.rejected_per_ip,
+               (unsigned long long) st.rate_limited,
+               (unsigned long long) st.unauthorized,
+               (unsigned long long) st.bad_requests,
+               (unsigned long long) st.too_large, fds_in_use());
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)
@@ -186,6 +215,14 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);
   return ret;
+}
+
+bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+  return NULL != ci && sh_ipkey_of(ci->client_addr, k);
 }
 
 static bool is(const char *a, const char *b)
@@ -329,23 +366,38 @@ int sh_http_listen(struct ssehub *hub)
     return rc;
   if (ipv6)
     flags |= MHD_USE_IPv6;
-  /* MHD ignores a pool of size 1 with a warning; no pool option means one
-   * internal thread, which is what 1 asks for. */
-  hub->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, &ssehub_mhd_handler, hub,
-      MHD_OPTION_EXTERNAL_LOGGER, &mhd_logger, hub, /* first, or MHD warns */
-      MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_THREAD_POOL_SIZE, pool,
-      MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned) (hub->opt.max_clients + SH_HTTP_HEADROOM),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, hub->opt.connection_memory,
-      MHD_OPTION_CONNECTION_TIMEOUT, hub->opt.connection_timeout_s,
-      MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed, hub,
-      MHD_OPTION_END);
+  if (NULL != hub->opt.tls_cert_pem)
+    flags |= MHD_USE_TLS;
+  {
+    /* MHD ignores a pool of size 1 with a warning; no pool option means
+     * one internal thread, which is what 1 asks for. */
+    struct MHD_OptionItem opts[] = {
+      { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) &mhd_logger, hub },
+      { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
+      { MHD_OPTION_THREAD_POOL_SIZE, pool, NULL },
+      { MHD_OPTION_CONNECTION_LIMIT,
+        (intptr_t) (hub->opt.max_clients + SH_HTTP_HEADROOM), NULL },
+      { MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (intptr_t) hub->opt.connection_memory, NULL },
+      { MHD_OPTION_CONNECTION_TIMEOUT,
+        (intptr_t) hub->opt.connection_timeout_s, NULL },
+      { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) &ssehub_mhd_completed, hub },
+      { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) hub->opt.tls_cert_pem },
+      { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) hub->opt.tls_key_pem },
+      { MHD_OPTION_END, 0, NULL }
+    };
+
+    if (NULL == hub->opt.tls_cert_pem)
+      opts[7].option = MHD_OPTION_END; /* no TLS options */
+    hub->daemon = MHD_start_daemon(flags, 0, NULL, NULL, &ssehub_mhd_handler,
+                                   hub, MHD_OPTION_ARRAY, opts,
+                                   MHD_OPTION_END);
+  }
   if (NULL == hub->daemon) {
     close(fd);
     hub->port = 0;
-    return -EIO;
+    /* MHD logged the reason (a rejected certificate or key, say). */
+    return NULL != hub->opt.tls_cert_pem ? -EPROTO : -EIO;
   }
   return 0;
 }

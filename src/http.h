@@ -22,6 +22,8 @@
 
 #include <microhttpd.h>
 
+#include "iplimit.h"
+
 struct ssehub;
 
 /* Extra connections MHD admits beyond max_clients, so that excess stream
@@ -45,6 +47,28 @@ enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
  * the origin is not allowed). */
 void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
                   struct MHD_Response *resp);
+
+/* ---- access (http_auth.c) ---- */
+
+enum sh_auth {
+  SH_AUTH_OK,
+  SH_AUTH_MISSING,     /* 401: no token given */
+  SH_AUTH_WRONG,       /* 401: a token, not the right one */
+  SH_AUTH_FORBIDDEN    /* 403: no token configured, not from loopback */
+};
+
+/* Constant-time comparison of given[0..given_len) with token. */
+bool sh_token_equal(const char *given, size_t given_len, const char *token);
+
+enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn);
+enum sh_auth sh_auth_subscribe(struct ssehub *hub, struct MHD_Connection *conn);
+
+/* Answer 401 (with WWW-Authenticate) or 403 and count it. */
+enum MHD_Result sh_auth_refuse(struct ssehub *hub, struct MHD_Connection *conn,
+                               enum sh_auth why);
+
+/* The client's address as an iplimit key; false if unknown. */
+bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k);
 
 /* The demo page (demo_page.c). */
 extern const char sh_demo_page[];

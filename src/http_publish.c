@@ -24,6 +24,7 @@
 #include "hub.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
+#include "sync.h"
 
 
 struct pubreq {
@@ -58,6 +59,7 @@ static enum MHD_Result too_large(struct ssehub *hub,
 {
   char body[96];
 
+  sh_count(&hub->n.too_large, 1);
   snprintf(body, sizeof(body), "event too large (limit %zu bytes of data)\n",
            hub->opt.max_event_size);
   return sh_http_reply(hub, conn, MHD_HTTP_CONTENT_TOO_LARGE, true, body, NULL);
@@ -67,6 +69,7 @@ static enum MHD_Result bad_request(struct ssehub *hub,
                                    struct MHD_Connection *conn,
                                    const char *reason)
 {
+  sh_count(&hub->n.bad_requests, 1);
   return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, reason, NULL);
 }
 
@@ -79,8 +82,24 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
   struct pubreq *req;
+  struct sh_ipkey ip;
+  enum sh_auth auth;
   bool form;
 
+  auth = sh_auth_publish(hub, conn);
+  if (SH_AUTH_OK != auth)
+    return sh_auth_refuse(hub, conn, auth);
+  if (sh_http_client_key(conn, &ip)
+      && !sh_iplimit_publish_allow(&hub->iplimit, &ip, sh_now_ms())) {
+    char body[96];
+
+    sh_count(&hub->n.rate_limited, 1);
+    snprintf(body, sizeof(body),
+             "publish rate limit (%u per second) exceeded; retry later\n",
+             hub->opt.publish_rate);
+    return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
+                         MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL);
+  }
   if (NULL == ct)
     ct = "";
   form = media_type_is(ct, "application/x-www-form-urlencoded");

@@ -44,6 +44,8 @@ static void stream_free(void *cls)
 
   sh_client_gone(c);
   sh_registry_remove(&hub->reg, c);
+  if (c->ip_counted)
+    sh_iplimit_stream_release(&hub->iplimit, &c->ip);
   sh_client_unref(c);
 }
 
@@ -55,6 +57,20 @@ static enum MHD_Result refuse_full(struct ssehub *hub,
   sh_count(&hub->n.rejected_full, 1);
   snprintf(body, sizeof(body),
            "too many clients (limit %u); retry later\n", hub->opt.max_clients);
+  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
+                       MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
+}
+
+static enum MHD_Result refuse_per_ip(struct ssehub *hub,
+                                     struct MHD_Connection *conn)
+{
+  char body[128], retry[16];
+
+  sh_count(&hub->n.rejected_per_ip, 1);
+  snprintf(body, sizeof(body),
+           "too many streams from your address (limit %u)\n",
+           hub->opt.max_clients_per_ip);
   snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
   return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
@@ -142,24 +158,42 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
   enum MHD_Result ret;
   int rc;
 
+  enum sh_auth auth;
+
   if (atomic_load(&hub->stopping))
     return refuse_stopping(hub, conn);
+  auth = sh_auth_subscribe(hub, conn);
+  if (SH_AUTH_OK != auth)
+    return sh_auth_refuse(hub, conn, auth);
   MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &collect_topic,
                               &req);
-  if (NULL != req.bad)
+  if (NULL != req.bad) {
+    sh_count(&hub->n.bad_requests, 1);
     return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad,
                          NULL);
+  }
   c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
                     SH_RING_MAX_SLOTS, hub->opt.client_buffer);
   if (NULL == c)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
+  c->buffered = &hub->buffered;
+  if (sh_http_client_key(conn, &c->ip)) {
+    rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
+    if (0 != rc) {
+      sh_client_unref(c);
+      return -EBUSY == rc ? refuse_per_ip(hub, conn) : refuse(hub, conn, rc);
+    }
+    c->ip_counted = true;
+  }
   rc = sh_client_set_topics(c, req.topics, req.ntopics);
   if (0 == rc)
     rc = sh_client_preload(c, hub->ok_frame);
   if (0 == rc)
     rc = sh_subscribe(hub, c, last_event_id(conn));
   if (0 != rc) {
+    if (c->ip_counted)
+      sh_iplimit_stream_release(&hub->iplimit, &c->ip);
     sh_client_unref(c);
     return refuse(hub, conn, rc);
   }

@@ -35,6 +35,7 @@ void ssehub_options_default(struct ssehub_options *o)
   o->history_size = 1000;
   o->retry_ms = 3000;
   o->demo_page = 1;
+  o->max_buffered = 256u * 1024 * 1024;
   o->log_level = SSEHUB_LOG_INFO;
 }
 
@@ -77,7 +78,11 @@ static int check_options(const struct ssehub_options *o)
 
   if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
       || o->threads > 1024 || o->connection_memory < 4096
-      || o->history_size > 1000000 || (o->ncors_origins > 0 && NULL == o->cors_origins))
+      || o->history_size > 1000000
+      || (o->ncors_origins > 0 && NULL == o->cors_origins)
+      || ((NULL == o->tls_cert_pem) != (NULL == o->tls_key_pem))
+      || (NULL != o->publish_token && '\0' == o->publish_token[0])
+      || (NULL != o->subscribe_token && '\0' == o->subscribe_token[0]))
     return -EINVAL;
   for (i = 0; i < o->ncors_origins; i++)
     if (NULL == o->cors_origins[i]
@@ -111,15 +116,25 @@ static struct sh_frame *preamble_frame(unsigned retry_ms)
 /* Deep-copy the strings of the options into the hub. */
 static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
 {
+  const char *const src[] = { o->bind_address, o->publish_token,
+                               o->subscribe_token, o->tls_cert_pem,
+                               o->tls_key_pem };
+  const char **dst[] = { &hub->opt.bind_address, &hub->opt.publish_token,
+                         &hub->opt.subscribe_token, &hub->opt.tls_cert_pem,
+                         &hub->opt.tls_key_pem };
   char **origins;
   unsigned i;
 
-  hub->opt.bind_address = NULL;
+  /* Own nothing until copied, so that a failure frees only our copies. */
   hub->opt.cors_origins = NULL;
-  if (NULL != o->bind_address) {
-    hub->opt.bind_address = strdup(o->bind_address);
-    if (NULL == hub->opt.bind_address)
-      return -ENOMEM;
+  for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++)
+    *dst[i] = NULL;
+  for (i = 0; i < sizeof(dst) / sizeof(dst[0]); i++) {
+    if (NULL != src[i]) {
+      *dst[i] = strdup(src[i]);
+      if (NULL == *dst[i])
+        return -ENOMEM;
+    }
   }
   if (0 == o->ncors_origins)
     return 0;
@@ -135,11 +150,28 @@ static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
   return 0;
 }
 
+/* Overwrite a secret before freeing it, so it does not linger in freed
+ * memory (core dumps, later allocations). */
+static void free_secret(const char *s)
+{
+  if (NULL != s) {
+    volatile char *p = (volatile char *) s;
+
+    while ('\0' != *p)
+      *p++ = '\0';
+    free((char *) s);
+  }
+}
+
 static void free_strings(struct ssehub *hub)
 {
   unsigned i;
 
   free((char *) hub->opt.bind_address);
+  free_secret(hub->opt.publish_token);
+  free_secret(hub->opt.subscribe_token);
+  free_secret(hub->opt.tls_key_pem);
+  free((char *) hub->opt.tls_cert_pem);
   if (NULL != hub->opt.cors_origins)
     for (i = 0; i < hub->opt.ncors_origins; i++)
       free((char *) hub->opt.cors_origins[i]);
@@ -195,9 +227,13 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
                        hub->opt.history_age_ms, hub->epoch);
   if (0 != rc)
     goto fail_queue;
-  rc = sh_watch_start(hub);
+  rc = sh_iplimit_init(&hub->iplimit, hub->opt.max_clients_per_ip,
+                       hub->opt.publish_rate);
   if (0 != rc)
     goto fail_history;
+  rc = sh_watch_start(hub);
+  if (0 != rc)
+    goto fail_iplimit;
   rc = sh_broadcaster_start(hub);
   if (0 != rc)
     goto fail_watch;
@@ -205,6 +241,8 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
 
 fail_watch:
   sh_watch_stop(hub);
+fail_iplimit:
+  sh_iplimit_destroy(&hub->iplimit);
 fail_history:
   sh_history_destroy(&hub->history);
 fail_queue:
@@ -341,6 +379,13 @@ void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
   st->hangups = atomic_load(&hub->n.hangups);
   st->resumes = atomic_load(&hub->n.resumes);
   st->topics = sh_registry_topic_count(&hub->reg);
+  st->buffered_bytes = (uint64_t) atomic_load(&hub->buffered);
+  st->memory_cuts = atomic_load(&hub->n.memory_cuts);
+  st->rejected_per_ip = atomic_load(&hub->n.rejected_per_ip);
+  st->rate_limited = atomic_load(&hub->n.rate_limited);
+  st->unauthorized = atomic_load(&hub->n.unauthorized);
+  st->bad_requests = atomic_load(&hub->n.bad_requests);
+  st->too_large = atomic_load(&hub->n.too_large);
 }
 
 void ssehub_stop(struct ssehub *hub)
@@ -374,6 +419,7 @@ void ssehub_free(struct ssehub *hub)
   ssehub_stop(hub);
   sh_pubqueue_destroy(&hub->queue);
   sh_history_destroy(&hub->history);
+  sh_iplimit_destroy(&hub->iplimit);
   sh_registry_destroy(&hub->reg);
   free(hub->snap);
   free(hub->tsnap);
@@ -397,6 +443,7 @@ const char *ssehub_strerror(int err)
   case -EADDRNOTAVAIL: return "cannot bind to that address";
   case -EALREADY: return "already listening";
   case -EBUSY: return "too many clients";
+  case -EPROTO: return "TLS certificate or key rejected";
   default: return strerror(-err);
   }
 }

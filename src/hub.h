@@ -25,6 +25,7 @@
 #include "frame.h"
 #include "limits.h"
 #include "history.h"
+#include "iplimit.h"
 #include "log.h"
 #include "pubqueue.h"
 #include "registry.h"
@@ -50,6 +51,12 @@ struct sh_counters {
   atomic_uint_fast64_t bytes_sent;
   atomic_uint_fast64_t hangups;
   atomic_uint_fast64_t resumes;
+  atomic_uint_fast64_t memory_cuts;
+  atomic_uint_fast64_t rejected_per_ip;
+  atomic_uint_fast64_t rate_limited;
+  atomic_uint_fast64_t unauthorized;
+  atomic_uint_fast64_t bad_requests;
+  atomic_uint_fast64_t too_large;
 };
 
 struct ssehub {
@@ -72,6 +79,8 @@ struct ssehub {
   atomic_bool stopping;          /* set once by ssehub_stop() */
   bool stopped;                  /* control thread */
   struct sh_counters n;
+  atomic_int_fast64_t buffered;  /* unsent bytes in all rings (client.c) */
+  struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
 };
 
 static inline void sh_count(atomic_uint_fast64_t *c, uint64_t v)

@@ -11,8 +11,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -33,12 +35,117 @@ static void raise_fd_limit(void)
   }
 }
 
+/* Read a whole (small) file into a new string; NULL with a message. */
+static char *slurp(const char *flag, const char *path, size_t max)
+{
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  size_t n;
+
+  if (NULL == f) {
+    fprintf(stderr, "ssehub: %s: cannot read %s: %s\n", flag, path,
+            strerror(errno));
+    return NULL;
+  }
+  buf = malloc(max + 1);
+  n = NULL != buf ? fread(buf, 1, max + 1, f) : 0;
+  fclose(f);
+  if (NULL == buf || n > max) {
+    fprintf(stderr, "ssehub: %s: %s is larger than %zu bytes\n", flag, path,
+            max);
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+/* A token file holds one token; surrounding whitespace is ignored. */
+static char *read_token(const char *flag, const char *path)
+{
+  char *t = slurp(flag, path, 4096), *p;
+  size_t n;
+
+  if (NULL == t)
+    return NULL;
+  n = strlen(t);
+  while (n > 0 && NULL != strchr(" \t\r\n", t[n - 1]))
+    t[--n] = '\0';
+  for (p = t; ' ' == *p || '\t' == *p; p++)
+    ;
+  memmove(t, p, strlen(p) + 1);
+  for (p = t; '\0' != *p; p++)
+    if ((unsigned char) *p <= ' ' || 127 == *p)
+      break;
+  if ('\0' == t[0] || '\0' != *p) {
+    fprintf(stderr, "ssehub: %s: %s must hold one token (printable, no "
+            "spaces)\n", flag, path);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* Fill the hub options from the files the flags name. Returns false (and
+ * has said why) on a problem; the strings are freed by free_secrets(). */
+static bool load_files(struct sh_config *cfg)
+{
+  struct ssehub_options *o = &cfg->hub;
+
+  if (NULL != cfg->publish_token_file
+      && NULL == (o->publish_token = read_token("--publish-token-file",
+                                                cfg->publish_token_file)))
+    return false;
+  if (NULL != cfg->subscribe_token_file
+      && NULL == (o->subscribe_token = read_token("--subscribe-token-file",
+                                                  cfg->subscribe_token_file)))
+    return false;
+  if (NULL != cfg->tls_cert_file
+      && (NULL == (o->tls_cert_pem = slurp("--tls-cert", cfg->tls_cert_file,
+                                           1 << 20))
+          || NULL == (o->tls_key_pem = slurp("--tls-key", cfg->tls_key_file,
+                                             1 << 20))))
+    return false;
+  return true;
+}
+
+static void free_secrets(struct sh_config *cfg)
+{
+  const char *s[] = { cfg->hub.publish_token, cfg->hub.subscribe_token,
+                      cfg->hub.tls_key_pem, cfg->hub.tls_cert_pem };
+  size_t i;
+
+  for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+    if (NULL != s[i]) {
+      memset((char *) s[i], 0, strlen(s[i]));
+      free((char *) s[i]);
+    }
+  }
+}
+
+static void say_publish_policy(const struct ssehub_options *o, bool token)
+{
+  if (token)
+    fprintf(stderr, "ssehub: publishing needs the bearer token from the "
+            "token file\n");
+  else if (o->publish_open)
+    fprintf(stderr, "ssehub: warning: publishing is open to every address "
+            "(--publish-open, no token)\n");
+  else
+    fprintf(stderr, "ssehub: publishing is allowed from loopback only (no "
+            "--publish-token-file)\n");
+}
+
 static int start_error(const struct sh_config *cfg, int rc)
 {
   if (-EADDRINUSE == rc)
     fprintf(stderr,
             "ssehub: port %u is already in use; choose another with --port\n",
             (unsigned) cfg->hub.port);
+  else if (-EPROTO == rc)
+    fprintf(stderr, "ssehub: TLS certificate or key rejected: check that "
+            "%s and %s are PEM files of a matching certificate and key\n",
+            cfg->tls_cert_file, cfg->tls_key_file);
   else
     fprintf(stderr, "ssehub: cannot listen on %s port %u: %s\n",
             NULL != cfg->hub.bind_address ? cfg->hub.bind_address : "*",
@@ -52,6 +159,7 @@ int main(int argc, char **argv)
   struct ssehub *hub;
   sigset_t stop_set;
   char err[256];
+  bool token;
   int rc, sig;
 
   switch (sh_cli_parse(&cfg, argc, argv, err, sizeof(err))) {
@@ -69,6 +177,10 @@ int main(int argc, char **argv)
     break;
   }
 
+  if (!load_files(&cfg)) {
+    free_secrets(&cfg);
+    return 2;
+  }
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
   sigemptyset(&stop_set);
@@ -76,7 +188,9 @@ int main(int argc, char **argv)
   sigaddset(&stop_set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
+  token = NULL != cfg.hub.publish_token;
   hub = ssehub_new(&cfg.hub, &rc);
+  free_secrets(&cfg); /* the hub keeps its own copies */
   if (NULL == hub) {
     fprintf(stderr, "ssehub: cannot start: %s\n", ssehub_strerror(rc));
     return -EINVAL == rc ? 2 : 1;
@@ -86,6 +200,7 @@ int main(int argc, char **argv)
     ssehub_free(hub);
     return start_error(&cfg, rc);
   }
+  say_publish_policy(&cfg.hub, token);
   fprintf(stderr, "ssehub: listening on http://%s:%u/ (stream /sse, "
           "publish POST /publish)\n",
           NULL != cfg.hub.bind_address ? cfg.hub.bind_address : "0.0.0.0",

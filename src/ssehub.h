@@ -95,6 +95,23 @@ struct ssehub_options {
                                  "*"; NULL/0 = no CORS headers */
   unsigned ncors_origins;
   int demo_page;              /* nonzero: serve the demo page at / */
+  const char *publish_token;  /* POST /publish needs "Authorization:
+                                 Bearer <token>"; NULL = no token */
+  int publish_open;           /* without a token: nonzero lets any
+                                 address publish, 0 only loopback */
+  const char *subscribe_token; /* /sse needs this token (bearer header,
+                                 cookie ssehub_token or access_token
+                                 query parameter); NULL = open */
+  unsigned max_clients_per_ip; /* streams per client address; 0 = any */
+  unsigned publish_rate;      /* publishes per second per address
+                                 (burst the same); 0 = unlimited */
+  size_t max_buffered;        /* ceiling on the unsent bytes of all
+                                 clients together (each client's backlog
+                                 counted in full); over it the clients
+                                 furthest behind are cut; 0 = none */
+  const char *tls_cert_pem;   /* PEM certificate (chain) and key, in
+                                 memory; both set = serve HTTPS */
+  const char *tls_key_pem;
   ssehub_log_fn log;          /* NULL = stderr */
   void *log_cls;
   enum ssehub_log_level log_level;
@@ -103,7 +120,8 @@ struct ssehub_options {
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 1024-event publish queue, 15 s
  * heartbeat, 32 KiB connection memory, 60 s connection timeout, 1000
- * events of history, retry 3000 ms, demo page on, no CORS. */
+ * events of history, retry 3000 ms, demo page on, no CORS, publishing
+ * from loopback only, 256 MiB max_buffered, no other limits, no TLS. */
 SSEHUB_API void ssehub_options_default(struct ssehub_options *o);
 
 /* Create a hub and start its broadcaster thread (it does not listen yet).
@@ -167,6 +185,13 @@ struct ssehub_stats {
   uint64_t hangups;            /* streams ended because the peer closed */
   uint64_t resumes;            /* streams that sent a Last-Event-ID */
   uint64_t topics;             /* topics with at least one subscriber */
+  uint64_t buffered_bytes;     /* unsent bytes queued, all clients */
+  uint64_t memory_cuts;        /* clients cut to respect max_buffered */
+  uint64_t rejected_per_ip;    /* 429: over max_clients_per_ip */
+  uint64_t rate_limited;       /* 429: over publish_rate */
+  uint64_t unauthorized;       /* 401/403 answers */
+  uint64_t bad_requests;       /* 400 answers */
+  uint64_t too_large;          /* 413 answers */
 };
 
 /* Snapshot of the counters. Safe from any thread. */
