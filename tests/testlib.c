@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -105,6 +106,8 @@ static int add_wrapper(const char **argv, char *buf, size_t cap)
   return argc;
 }
 
+int tl_server_nofile;
+
 static int start(struct tl_server *s, const char *const *args, int *stdin_w);
 
 int tl_server_start(struct tl_server *s, const char *const *args)
@@ -151,6 +154,11 @@ static int start(struct tl_server *s, const char *const *args, int *stdin_w)
     /* A failed assertion ends the test process early: take the server
      * with it rather than leave it running. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (tl_server_nofile > 0) {
+      struct rlimit rl = { (rlim_t) tl_server_nofile, (rlim_t) tl_server_nofile };
+
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
     dup2(fd, 2);
     dup2(fd, 1);
     execvp(argv[0], (char *const *) argv);

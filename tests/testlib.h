@@ -22,6 +22,9 @@ struct tl_server {
   char log_path[64];   /* the server's stderr */
 };
 
+/* When > 0, servers started afterwards get this RLIMIT_NOFILE. */
+extern int tl_server_nofile;
+
 /* Path of the ssehub binary ($SSEHUB_BIN, else src/ssehub). */
 const char *tl_bin(void);
 

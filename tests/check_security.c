@@ -1,0 +1,474 @@
+/* check_security.c - who may publish and subscribe, the limits and their
+ * answers, the global memory ceiling, descriptor exhaustion and TLS,
+ * against the real program. */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testlib.h"
+
+static struct tl_server srv;
+
+static void start(const char *const *args)
+{
+  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start");
+}
+
+static void stop_ok(void)
+{
+  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
+
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
+                "server did not exit 0 (status %d)", st);
+}
+
+static void write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  ck_assert_ptr_nonnull(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+static int post(const char *headers, struct tl_response *r)
+{
+  char req[1024];
+  int n = snprintf(req, sizeof(req),
+                   "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                   "Content-Type: text/plain\r\nContent-Length: 2\r\n%s\r\nhi",
+                   headers);
+
+  return tl_http(srv.port, req, (size_t) n, r);
+}
+
+static int get_sse(const char *path, const char *headers,
+                   struct tl_response *r)
+{
+  /* A stream never ends: read its head only (HEAD answers the same). */
+  char req[1024];
+  int n = snprintf(req, sizeof(req),
+                   "HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+                   path, headers);
+
+  return tl_http(srv.port, req, (size_t) n, r);
+}
+
+/* The process's command line, NULs turned into spaces. */
+static void cmdline(pid_t pid, char *out, size_t cap)
+{
+  char path[64];
+  ssize_t n;
+  int fd, i;
+
+  snprintf(path, sizeof(path), "/proc/%d/cmdline", (int) pid);
+  fd = open(path, O_RDONLY);
+  ck_assert_int_ge(fd, 0);
+  n = read(fd, out, cap - 1);
+  close(fd);
+  ck_assert_int_gt(n, 0);
+  for (i = 0; i < n; i++)
+    if ('\0' == out[i])
+      out[i] = ' ';
+  out[n] = '\0';
+}
+
+START_TEST(test_security_publish_token)
+{
+  static const char *const args[] = { "--publish-token-file",
+                                      "/tmp/ssehub-test-pub.token", NULL };
+  struct tl_response r;
+  char v[128], cmd[1024];
+
+  write_file("/tmp/ssehub-test-pub.token", "  s3cret-Token_42 \n");
+  start(args);
+  ck_assert_int_eq(401, post("", &r));
+  ck_assert(tl_header(&r, "WWW-Authenticate", v, sizeof(v)));
+  ck_assert_str_eq(v, "Bearer realm=\"ssehub\"");
+  ck_assert_int_eq(401, post("Authorization: Bearer wrong\r\n", &r));
+  ck_assert(tl_header(&r, "WWW-Authenticate", v, sizeof(v)));
+  ck_assert_ptr_nonnull(strstr(v, "invalid_token"));
+  ck_assert_int_eq(401, post("Authorization: Bearer s3cret-Token_4\r\n", &r));
+  ck_assert_int_eq(401, post("Authorization: Bearer s3cret-Token_42x\r\n", &r));
+  ck_assert_int_eq(401, post("Authorization: Basic s3cret-Token_42\r\n", &r));
+  ck_assert_int_eq(200, post("Authorization: Bearer s3cret-Token_42\r\n", &r));
+  ck_assert_int_eq(5, tl_stat(srv.port, "unauthorized"));
+  /* The token is in neither the command line nor the log. */
+  cmdline(srv.pid, cmd, sizeof(cmd));
+  ck_assert_ptr_null(strstr(cmd, "s3cret"));
+  ck_assert(tl_server_log_contains(&srv, "publishing needs the bearer token"));
+  ck_assert(!tl_server_log_contains(&srv, "s3cret"));
+  stop_ok();
+
+  /* The environment names the file just as well. */
+  setenv("SSEHUB_PUBLISH_TOKEN_FILE", "/tmp/ssehub-test-pub.token", 1);
+  start(NULL);
+  unsetenv("SSEHUB_PUBLISH_TOKEN_FILE");
+  ck_assert_int_eq(401, post("", &r));
+  ck_assert_int_eq(200, post("Authorization: Bearer s3cret-Token_42\r\n", &r));
+  stop_ok();
+  unlink("/tmp/ssehub-test-pub.token");
+}
+END_TEST
+
+START_TEST(test_security_subscribe_token)
+{
+  static const char *const args[] = { "--subscribe-token-file",
+                                      "/tmp/ssehub-test-sub.token", NULL };
+  struct tl_response r;
+
+  write_file("/tmp/ssehub-test-sub.token", "sub-token\n");
+  start(args);
+  ck_assert_int_eq(401, get_sse("/sse", "", &r));
+  ck_assert_int_eq(401, get_sse("/sse?access_token=nope", "", &r));
+  ck_assert_int_eq(200, get_sse("/sse", "Authorization: Bearer sub-token\r\n",
+                                &r));
+  ck_assert_int_eq(200, get_sse("/sse", "Cookie: a=b; ssehub_token=sub-token"
+                                "; c=d\r\n", &r));
+  ck_assert_int_eq(401, get_sse("/sse", "Cookie: ssehub_token=sub-tokenX\r\n",
+                                &r));
+  ck_assert_int_eq(200, get_sse("/sse?topic=x&access_token=sub-token", "",
+                                &r));
+  /* Publishing is not affected (no publish token: loopback may). */
+  ck_assert_int_eq(200, post("", &r));
+  stop_ok();
+  unlink("/tmp/ssehub-test-sub.token");
+}
+END_TEST
+
+/* A client that is not on loopback, in a network namespace of our own:
+ * 192.0.2.1 (TEST-NET-1) added to its loopback interface. */
+START_TEST(test_security_publish_loopback_only_by_default)
+{
+  struct tl_response r;
+
+  if (0 != unshare(CLONE_NEWNET)) {
+    /* Needs root; CI runs as root and must run it. */
+    ck_assert_msg(NULL == getenv("CI"), "unshare(CLONE_NEWNET): %s",
+                  strerror(errno));
+    fprintf(stderr, "check_security: not root, loopback-only test not run\n");
+    return;
+  }
+  ck_assert_int_eq(0, system("ip link set lo up && "
+                             "ip addr add 192.0.2.1/32 dev lo"));
+  start(NULL);
+  {
+    char req[256];
+    int fd, n;
+    struct tl_sse s;
+
+    /* From 192.0.2.1: forbidden. From 127.0.0.1: allowed. */
+    memset(&s, 0, sizeof(s));
+    s.fd = tl_connect(srv.port, "192.0.2.1");
+    ck_assert_int_ge(s.fd, 0);
+    n = snprintf(req, sizeof(req),
+                 "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
+    ck_assert_int_eq(n, (int) send(s.fd, req, (size_t) n, 0));
+    while (0 == s.status && tl_sse_pump(&s, 2000) > 0)
+      ;
+    ck_assert_int_eq(403, s.status);
+    tl_sse_close(&s);
+    (void) fd;
+  }
+  ck_assert(tl_server_log_contains(&srv, "loopback only"));
+  ck_assert_int_eq(200, post("", &r));
+  stop_ok();
+  {
+    static const char *const open_args[] = { "--publish-open", NULL };
+    struct tl_sse s;
+    char req[256];
+    int n;
+
+    start(open_args);
+    memset(&s, 0, sizeof(s));
+    s.fd = tl_connect(srv.port, "192.0.2.1");
+    ck_assert_int_ge(s.fd, 0);
+    n = snprintf(req, sizeof(req),
+                 "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
+    ck_assert_int_eq(n, (int) send(s.fd, req, (size_t) n, 0));
+    while (0 == s.status && tl_sse_pump(&s, 2000) > 0)
+      ;
+    ck_assert_int_eq(200, s.status);
+    tl_sse_close(&s);
+    ck_assert(tl_server_log_contains(&srv, "open to every address"));
+    stop_ok();
+  }
+}
+END_TEST
+
+START_TEST(test_security_per_ip_limit_and_publish_rate)
+{
+  static const char *const args[] = { "--max-clients-per-ip", "2",
+                                      "--publish-rate", "5", "--heartbeat",
+                                      "0", NULL };
+  struct tl_sse a, b, c;
+  struct tl_response r;
+  char frame[128], v[32];
+  int i, ok = 0, limited = 0;
+
+  start(args);
+  ck_assert_int_eq(0, tl_sse_open(&a, srv.port, "/sse", NULL, "127.0.0.2"));
+  ck_assert_int_eq(0, tl_sse_open(&b, srv.port, "/sse", NULL, "127.0.0.2"));
+  ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 3000), 0);
+  ck_assert_int_ge(tl_sse_next(&b, frame, sizeof(frame), 3000), 0);
+  ck_assert_int_eq(0, tl_sse_open(&c, srv.port, "/sse", NULL, "127.0.0.2"));
+  while (0 == c.status && tl_sse_pump(&c, 2000) > 0)
+    ;
+  ck_assert_int_eq(429, c.status);
+  tl_sse_close(&c);
+  /* Another address is not affected. */
+  ck_assert_int_eq(0, tl_sse_open(&c, srv.port, "/sse", NULL, "127.0.0.3"));
+  ck_assert_int_ge(tl_sse_next(&c, frame, sizeof(frame), 3000), 0);
+  ck_assert_int_eq(200, c.status);
+  ck_assert_int_eq(1, tl_stat(srv.port, "rejected_per_ip"));
+  /* Once one leaves, the address may open another. */
+  tl_sse_close(&a);
+  ck_assert_int_eq(2, tl_wait_stat(srv.port, "clients", 2, 3000));
+  ck_assert_int_eq(0, tl_sse_open(&a, srv.port, "/sse", NULL, "127.0.0.2"));
+  ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 3000), 0);
+  ck_assert_int_eq(200, a.status);
+
+  /* 5 per second, burst 5: the first 5 pass, then 429 with Retry-After. */
+  for (i = 0; i < 8; i++) {
+    int st = post("", &r);
+
+    if (200 == st)
+      ok++;
+    else if (429 == st) {
+      limited++;
+      ck_assert(tl_header(&r, "Retry-After", v, sizeof(v)));
+      ck_assert_ptr_nonnull(strstr(r.body, "rate limit"));
+    }
+  }
+  ck_assert_int_ge(ok, 5);
+  ck_assert_int_le(ok, 6);
+  ck_assert_int_eq(ok + limited, 8);
+  ck_assert_int_eq(limited, tl_stat(srv.port, "rate_limited"));
+  tl_sleep_ms(1100);
+  ck_assert_int_eq(200, post("", &r));
+  tl_sse_close(&a);
+  tl_sse_close(&b);
+  tl_sse_close(&c);
+  stop_ok();
+}
+END_TEST
+
+/* Over --max-buffered the clients furthest behind are cut, not the ones
+ * that keep up. */
+START_TEST(test_security_max_buffered_cuts_the_slowest)
+{
+  static const char *const args[] = { "--max-buffered", "256K",
+                                      "--client-buffer", "4M", "--heartbeat",
+                                      "0", NULL };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  enum { SLOW = 3, EVENTS = 400, SIZE = 16 * 1024 };
+  struct tl_sse good;
+  int slow[SLOW], i, rcv = 4096, next = 0, sent = 0;
+  char *payload = malloc(SIZE), *frame = malloc(SIZE + 128);
+  long long deadline;
+
+  start(args);
+  for (i = 0; i < SLOW; i++) {
+    slow[i] = tl_connect(srv.port, "127.0.0.4");
+    ck_assert_int_ge(slow[i], 0);
+    setsockopt(slow[i], SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    ck_assert_int_eq((int) sizeof(req) - 1,
+                     (int) send(slow[i], req, sizeof(req) - 1, 0));
+  }
+  ck_assert_int_eq(0, tl_sse_open(&good, srv.port, "/sse", NULL, NULL));
+  ck_assert_int_ge(tl_sse_next(&good, frame, SIZE + 128, 3000), 0);
+  ck_assert_int_eq(SLOW + 1, tl_wait_stat(srv.port, "clients", SLOW + 1, 3000));
+  memset(payload, 'm', SIZE);
+  deadline = tl_now_ms() + 30000 * tl_scale();
+  while (next < EVENTS && tl_now_ms() < deadline) {
+    if (sent < EVENTS && sent - next < 4) {
+      ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+      sent++;
+    }
+    while (tl_sse_take(&good, frame, SIZE + 128) >= 0)
+      next++;
+    tl_sse_pump(&good, sent - next >= 4 ? 50 : 0);
+  }
+  ck_assert_int_eq(next, EVENTS);
+  ck_assert_int_eq(SLOW, tl_wait_stat(srv.port, "memory_cuts", SLOW, 5000));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 5000));
+  ck_assert_int_lt(tl_stat(srv.port, "buffered_bytes"), 256 * 1024);
+  for (i = 0; i < SLOW; i++)
+    close(slow[i]);
+  tl_sse_close(&good);
+  free(payload);
+  free(frame);
+  stop_ok();
+}
+END_TEST
+
+/* Out of descriptors: existing streams go on, new connections wait, and
+ * the server recovers by itself when descriptors free up. */
+START_TEST(test_security_fd_exhaustion_recovers)
+{
+  static const char *const args[] = { "--max-clients", "1000", "--threads",
+                                      "1", "--heartbeat", "0", "--tick",
+                                      "0.2", NULL };
+  enum { N = 150 };
+  struct tl_sse s[N];
+  char frame[256];
+  int i, opened = 0, streaming = 0, later = 0;
+
+  tl_server_nofile = 96;
+  start(args);
+  tl_server_nofile = 0;
+  for (i = 0; i < N; i++)
+    ck_assert_int_eq(0, tl_sse_open(&s[i], srv.port, "/sse", NULL,
+                                    "127.0.0.5"));
+  tl_sleep_ms(1000);
+  for (i = 0; i < N; i++) {
+    while (tl_sse_pump(&s[i], 0) > 0)
+      ;
+    if (200 == s[i].status)
+      opened++;
+  }
+  fprintf(stderr, "fd-exhaustion: %d of %d opened\n", opened, N);
+  ck_assert_msg(opened > 10 && opened < N, "%d of %d opened", opened, N);
+  /* The admitted streams keep receiving the ticks. */
+  for (i = 0; i < N; i++)
+    if (200 == s[i].status && tl_sse_next_event(&s[i], frame, sizeof(frame),
+                                                2000) >= 0)
+      streaming++;
+  ck_assert_int_eq(streaming, opened);
+  ck_assert(tl_server_log_contains(&srv, "resource limit"));
+  /* Free descriptors: close the admitted ones; the waiting ones get in. */
+  for (i = 0; i < N; i++)
+    if (200 == s[i].status)
+      tl_sse_close(&s[i]);
+  for (i = 0; i < N; i++) {
+    if (s[i].fd < 0)
+      continue;
+    if (tl_sse_next(&s[i], frame, sizeof(frame), 3000) >= 0
+        && 200 == s[i].status)
+      later++;
+    tl_sse_close(&s[i]);
+    if (later >= 20)
+      break;
+  }
+  ck_assert_int_ge(later, 20);
+  for (; i < N; i++)
+    tl_sse_close(&s[i]);
+  stop_ok();
+}
+END_TEST
+
+static void make_cert(void)
+{
+  ck_assert_int_eq(0, system("openssl req -x509 -newkey rsa:2048 -nodes "
+                             "-subj /CN=127.0.0.1 -days 2 "
+                             "-keyout /tmp/ssehub-test.key "
+                             "-out /tmp/ssehub-test.crt >/dev/null 2>&1"));
+}
+
+START_TEST(test_security_tls)
+{
+  static const char *const args[] = { "--tls-cert", "/tmp/ssehub-test.crt",
+                                      "--tls-key", "/tmp/ssehub-test.key",
+                                      "--heartbeat", "0", "--tick", "0.2",
+                                      NULL };
+  char cmd[512], out[4096];
+  FILE *p;
+  size_t n;
+
+  make_cert();
+  start(args);
+  snprintf(cmd, sizeof(cmd),
+           "curl -sk -N --max-time 2 https://127.0.0.1:%u/sse",
+           (unsigned) srv.port);
+  p = popen(cmd, "r");
+  ck_assert_ptr_nonnull(p);
+  n = fread(out, 1, sizeof(out) - 1, p);
+  pclose(p);
+  out[n] = '\0';
+  ck_assert_msg(0 == strncmp(out, ":ok\nretry: 3000\n\n", 17), "got '%s'", out);
+  ck_assert_ptr_nonnull(strstr(out, "data: It is "));
+  snprintf(cmd, sizeof(cmd),
+           "curl -sk -o /dev/null -w '%%{http_code}' -d data=x "
+           "https://127.0.0.1:%u/publish", (unsigned) srv.port);
+  p = popen(cmd, "r");
+  n = fread(out, 1, sizeof(out) - 1, p);
+  pclose(p);
+  out[n] = '\0';
+  ck_assert_str_eq(out, "200");
+  stop_ok();
+}
+END_TEST
+
+START_TEST(test_security_tls_bad_files_fail_at_start)
+{
+  static const char *const garbage[] = { "--tls-cert", "/tmp/ssehub-test.crt",
+                                         "--tls-key", "/tmp/ssehub-bad.key",
+                                         NULL };
+  static const char *const missing[] = { "--tls-cert", "/tmp/ssehub-test.crt",
+                                         "--tls-key", "/nonexistent/key.pem",
+                                         NULL };
+  static const char *const half[] = { "--tls-cert", "/tmp/ssehub-test.crt",
+                                      NULL };
+  char out[2048];
+  int st;
+
+  make_cert();
+  write_file("/tmp/ssehub-bad.key", "-----BEGIN PRIVATE KEY-----\nnope\n"
+                                    "-----END PRIVATE KEY-----\n");
+  st = tl_run(garbage, out, sizeof(out), 5000);
+  ck_assert_msg(WIFEXITED(st) && 1 == WEXITSTATUS(st), "status %d: %s", st,
+                out);
+  ck_assert_ptr_nonnull(strstr(out, "TLS certificate or key rejected"));
+  st = tl_run(missing, out, sizeof(out), 5000);
+  ck_assert_msg(WIFEXITED(st) && 2 == WEXITSTATUS(st), "status %d: %s", st,
+                out);
+  ck_assert_ptr_nonnull(strstr(out, "--tls-key: cannot read"));
+  st = tl_run(half, out, sizeof(out), 5000);
+  ck_assert(WIFEXITED(st) && 2 == WEXITSTATUS(st));
+  ck_assert_ptr_nonnull(strstr(out, "go together"));
+  unlink("/tmp/ssehub-bad.key");
+}
+END_TEST
+
+int main(void)
+{
+  Suite *s = suite_create("security");
+  TCase *access = tcase_create("access");
+  TCase *limits = tcase_create("limits");
+  TCase *tls = tcase_create("tls");
+  SRunner *sr;
+  int failed;
+
+  signal(SIGPIPE, SIG_IGN);
+  tcase_set_timeout(access, 30);
+  tcase_add_test(access, test_security_publish_token);
+  tcase_add_test(access, test_security_subscribe_token);
+  tcase_add_test(access, test_security_publish_loopback_only_by_default);
+  suite_add_tcase(s, access);
+  tcase_set_timeout(limits, 60);
+  tcase_add_test(limits, test_security_per_ip_limit_and_publish_rate);
+  tcase_add_test(limits, test_security_max_buffered_cuts_the_slowest);
+  tcase_add_test(limits, test_security_fd_exhaustion_recovers);
+  suite_add_tcase(s, limits);
+  tcase_set_timeout(tls, 30);
+  tcase_add_test(tls, test_security_tls);
+  tcase_add_test(tls, test_security_tls_bad_files_fail_at_start);
+  suite_add_tcase(s, tls);
+  sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return 0 == failed ? EXIT_SUCCESS : EXIT_FAILURE;
+}
