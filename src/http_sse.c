@@ -20,8 +20,9 @@
 #include "watch.h"
 
 /* MHD allocates this per response but uses it only for HTTP/1.0 clients
- * (HTTP/1.1 readers fill MHD's connection buffer directly). */
-#define SSE_BLOCK_SIZE 1024
+ * (HTTP/1.1 readers fill MHD's connection buffer directly): kept small,
+ * since every idle stream pays for it. */
+#define SSE_BLOCK_SIZE 256
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
