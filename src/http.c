@@ -185,7 +185,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"buffered_bytes\":%llu,\"memory_cuts\":%llu,"
                "\"rejected_per_ip\":%llu,\"rate_limited\":%llu,"
                "\"unauthorized\":%llu,\"bad_requests\":%llu,"
-               "\"too_large\":%llu,\"fds\":%d}\n",
+               "\"too_large\":%llu,\"direct_writes\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -203,7 +203,8 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.rate_limited,
                (unsigned long long) st.unauthorized,
                (unsigned long long) st.bad_requests,
-               (unsigned long long) st.too_large, fds_in_use());
+               (unsigned long long) st.too_large,
+               (unsigned long long) st.direct_writes, fds_in_use());
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)
@@ -240,7 +241,6 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
   bool get = is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD);
   bool opts = is(method, MHD_HTTP_METHOD_OPTIONS);
 
-  (void) version;
   if (is(url, "/sse")) {
     if (opts)
       return options(hub, conn, "GET, HEAD, OPTIONS");
@@ -254,7 +254,7 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
       return MHD_YES;
     }
     *con_cls = NULL;
-    return sh_sse_open(hub, conn);
+    return sh_sse_open(hub, conn, is(method, MHD_HTTP_METHOD_HEAD), version);
   }
   if (is(url, "/publish")) {
     if (opts)

@@ -74,7 +74,8 @@ bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k);
 extern const char sh_demo_page[];
 
 /* GET|HEAD /sse (http_sse.c). */
-enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn);
+enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
+                            bool head, const char *version);
 
 /* POST /publish (http_publish.c), called for every part of the request. */
 enum MHD_Result sh_publish_handle(struct ssehub *hub,

@@ -151,7 +151,25 @@ static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
                        "out of memory\n", NULL);
 }
 
-enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
+/* How this stream may be written to directly (client.h): not over TLS,
+ * not for HEAD (no body), chunked for HTTP/1.1, raw for HTTP/1.0. */
+static enum sh_direct direct_mode(struct MHD_Connection *conn, bool head,
+                                  const char *version)
+{
+  const union MHD_ConnectionInfo *tls =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+  if (head || (NULL != tls && NULL != tls->tls_session))
+    return SH_DIRECT_NONE;
+  if (0 == strcmp(version, MHD_HTTP_VERSION_1_1))
+    return SH_DIRECT_CHUNKED;
+  if (0 == strcmp(version, MHD_HTTP_VERSION_1_0))
+    return SH_DIRECT_IDENTITY;
+  return SH_DIRECT_NONE;
+}
+
+enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
+                            bool head, const char *version)
 {
   struct sub_req req = { .ntopics = 0, .bad = NULL };
   struct MHD_Response *resp;
@@ -179,6 +197,10 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
   c->buffered = &hub->buffered;
+  c->sent = &hub->n.bytes_sent;
+  c->direct_writes = &hub->n.direct_writes;
+  c->direct = hub->opt.no_direct_writes ? SH_DIRECT_NONE
+                                        : direct_mode(conn, head, version);
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {

@@ -57,6 +57,7 @@ struct sh_counters {
   atomic_uint_fast64_t unauthorized;
   atomic_uint_fast64_t bad_requests;
   atomic_uint_fast64_t too_large;
+  atomic_uint_fast64_t direct_writes;
 };
 
 struct ssehub {

@@ -113,6 +113,8 @@ struct ssehub_options {
   const char *tls_cert_pem;   /* PEM certificate (chain) and key, in
                                  memory; both set = serve HTTPS */
   const char *tls_key_pem;
+  int no_direct_writes;       /* nonzero: always queue and resume, never
+                                 write to an idle stream directly */
   ssehub_log_fn log;          /* NULL = stderr */
   void *log_cls;
   enum ssehub_log_level log_level;
@@ -193,6 +195,8 @@ struct ssehub_stats {
   uint64_t unauthorized;       /* 401/403 answers */
   uint64_t bad_requests;       /* 400 answers */
   uint64_t too_large;          /* 413 answers */
+  uint64_t direct_writes;      /* batches written straight to an idle
+                                  stream's socket (no resume needed) */
 };
 
 /* Snapshot of the counters. Safe from any thread. */
