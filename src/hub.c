@@ -28,10 +28,10 @@ void ssehub_options_default(struct ssehub_options *o)
   o->port = 8888;
   o->client_buffer = 1024 * 1024;
   o->max_event_size = 64 * 1024;
-  o->publish_queue = 1024;
+  o->publish_queue = 2 * SH_BATCH_MAX;
   o->heartbeat_ms = 15 * 1000;
   o->retry_after_s = 5;
-  o->connection_memory = 32 * 1024;
+  o->connection_memory = 12 * 1024;
   o->connection_timeout_s = 60;
   o->history_size = 1000;
   o->retry_ms = 3000;
