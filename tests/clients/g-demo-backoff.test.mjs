@@ -1,0 +1,41 @@
+// (g) The demo page when the server is full: a browser's EventSource gives
+// up for good on a 429, so the page must notice, say so, and retry by
+// itself with jittered backoff until a slot frees up.
+import assert from 'node:assert/strict';
+import { EventSource } from 'eventsource';
+import {
+  clientTest, nodeClient, publishOk, waitFor, waitOpen,
+} from './harness.mjs';
+
+clientTest('demo page: after a 429 it retries with backoff and connects once a slot is free', async (t, sc) => {
+  const hub = await sc.hub(['--max-clients', '1', '--heartbeat', '0']);
+  // Take the only slot.
+  const holder = await nodeClient(EventSource, hub.base + '/sse', { sc });
+  await waitOpen(holder, 1, { label: 'slot holder' });
+
+  const browser = await sc.browser();
+  const page = await browser.newPage();
+  const state = () => page.locator('#state').innerText({ timeout: 2_000 });
+  const info = () => page.locator('#info').innerText({ timeout: 2_000 });
+  await page.goto(hub.base + '/', { timeout: 10_000 });
+
+  // Refused: the page shows it is closed and why, and plans a retry.
+  let seen = '';
+  await waitFor(async () => {
+    seen = `${await state()} | ${await info()}`;
+    return /closed/.test(seen) && /429/.test(seen) && /retrying in/.test(seen);
+  }, { timeout: 10_000, interval: 100, what: 'the page to report the 429 and a retry', detail: () => seen });
+  t.diagnostic(`while full: ${seen}`);
+
+  // Free the slot: the page gets in by itself within its backoff.
+  holder.es.close();
+  const freedAt = Date.now();
+  await waitFor(async () => (await state()) === 'open',
+    { timeout: 20_000, interval: 100, what: 'the page to reconnect by itself', detail: () => seen });
+  t.diagnostic(`connected ${Date.now() - freedAt} ms after the slot was freed`);
+
+  // And it receives events.
+  const tag = `backoff-${process.pid}-${Date.now()}`;
+  await publishOk(hub, { data: tag });
+  await page.getByText(tag, { exact: false }).first().waitFor({ state: 'visible', timeout: 10_000 });
+});
