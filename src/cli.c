@@ -149,10 +149,16 @@ static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
 static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
 {
   va_list ap;
+  char *p;
 
   va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
+  /* The message quotes what the user typed; it must stay one printable
+   * line whatever that was (a value with a newline, escape codes). */
+  for (p = err; '\0' != *p; p++)
+    if ((unsigned char) *p < 0x20 || 0x7f == (unsigned char) *p)
+      *p = '?';
   return SH_CLI_ERROR;
 }
 

@@ -292,6 +292,9 @@ void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
 /* MHD's own messages (one per failed send at worst) go through the rate
  * limiter so that thousands of vanishing clients cannot flood the log. */
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
   struct ssehub *hub = cls;
   /* A failed send is how a vanished client is noticed, and an

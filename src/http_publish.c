@@ -154,12 +154,11 @@ static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
   struct sh_pubfields *f = cls;
 
   (void) kind;
-  (void) key_size;
   if (0 == strcmp(key, "data"))
     f->bad = "with a text/plain body, the body is the data\n";
   else
-    sh_pubfields_add(f, key, NULL != value ? value : "",
-                     NULL != value ? value_size : 0);
+    sh_pubfields_add_n(f, key, key_size, NULL != value ? value : "",
+                       NULL != value ? value_size : 0);
   return NULL == f->bad ? MHD_YES : MHD_NO;
 }
 

@@ -42,6 +42,10 @@ void sh_log_destroy(struct sh_log *l)
 
 static void emit_v(struct sh_log *l, enum ssehub_log_level level,
                    const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void emit_v(struct sh_log *l, enum ssehub_log_level level,
+                   const char *fmt, va_list ap)
 {
   char line[512];
   size_t n;

@@ -86,7 +86,19 @@ void sh_pubfields_from_form(struct sh_pubfields *f, char *body, size_t len)
   else if (n < 0)
     f->bad = "too many form fields\n";
   for (i = 0; i < n; i++)
-    sh_pubfields_add(f, ff[i].key, ff[i].val, ff[i].val_len);
+    sh_pubfields_add_n(f, ff[i].key, ff[i].key_len, ff[i].val, ff[i].val_len);
+}
+
+void sh_pubfields_add_n(struct sh_pubfields *f, const char *key,
+                        size_t key_len, const char *val, size_t len)
+{
+  /* A name with a NUL inside ("data%00junk") is not the name before it. */
+  if (strlen(key) != key_len) {
+    if (NULL == f->bad)
+      f->bad = "unknown field; accepted: data, event, id, retry, topic\n";
+    return;
+  }
+  sh_pubfields_add(f, key, val, len);
 }
 
 void sh_pubfields_finish(struct sh_pubfields *f)

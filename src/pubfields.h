@@ -34,6 +34,11 @@ void sh_pubfields_init(struct sh_pubfields *f);
 void sh_pubfields_add(struct sh_pubfields *f, const char *key,
                       const char *val, size_t len);
 
+/* Same, with the key's length: a key with a NUL byte inside is refused as
+ * unknown instead of being read as its prefix. */
+void sh_pubfields_add_n(struct sh_pubfields *f, const char *key,
+                        size_t key_len, const char *val, size_t len);
+
 /* Parse an x-www-form-urlencoded body in place (body needs one spare byte
  * after len) and apply its fields. */
 void sh_pubfields_from_form(struct sh_pubfields *f, char *body, size_t len);

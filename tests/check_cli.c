@@ -271,6 +271,11 @@ START_TEST(test_cli_unknown_option)
   expect_error(&r, "'-x'", NULL);
   parse(&r, "-qx", NULL);
   expect_error(&r, "'-x'", NULL);
+  /* What the user typed is quoted, but the message stays one line. */
+  parse(&r, "--port", "1\n2", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_ERROR);
+  ck_assert_ptr_null(strchr(r.err, '\n'));
+  ck_assert_ptr_nonnull(strstr(r.err, "1?2"));
   /* An ambiguous prefix (--tick or --timeout) is refused. */
   parse(&r, "--ti", "1", NULL);
   expect_error(&r, "--ti", NULL);

@@ -109,6 +109,10 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   ck_assert_int_eq(400, tl_publish_form(srv.port, "data=x&event=a%0Db", &r));
   ck_assert_int_eq(400, tl_publish_form(srv.port, "data=x&topic=a%0Ab", &r));
   ck_assert_int_eq(400, tl_publish_form(srv.port, "data=x&topic=*", &r));
+  /* A field name with a NUL in it is not the name before the NUL. */
+  ck_assert_int_eq(400, tl_publish_form(srv.port,
+                                        "data%00junk=x&event%00y=evil", &r));
+  ck_assert_ptr_nonnull(strstr(r.body, "unknown field"));
   ck_assert_int_eq(400, tl_publish_form(
       srv.port, "data=x&topic=1&topic=2&topic=3&topic=4&topic=5&topic=6"
       "&topic=7&topic=8&topic=9&topic=10&topic=11&topic=12&topic=13"
