@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# ci-sanitizers.sh - rebuild in place with AddressSanitizer and
-# UndefinedBehaviorSanitizer and run the whole test suite. The integration
-# tests run the sanitized server too, and fail on its non-zero exit (a
-# leak or error report). Leaves the tree configured with sanitizers.
+# ci-sanitizers.sh [address,undefined|thread] - rebuild in place with the
+# sanitizers (default AddressSanitizer + UndefinedBehaviorSanitizer) and
+# run the whole test suite. The integration tests run the sanitized server
+# too, and fail on its non-zero exit (a leak, race or error report).
+# Leaves the tree configured with those sanitizers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+san=${1:-address,undefined}
 [ -f Makefile ] && make -s distclean >/dev/null
-./configure -q --enable-sanitizers
+if [ "$san" = "address,undefined" ]; then
+  ./configure -q --enable-sanitizers
+else
+  ./configure -q --enable-sanitizers="$san"
+fi
 make -j"$(nproc)" >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export CK_TIMEOUT_MULTIPLIER=4
+export TSAN_OPTIONS=halt_on_error=0:exitcode=66
+export CK_TIMEOUT_MULTIPLIER=6
 if ! make -j1 check; then
   for f in tests/*.log; do echo "---- $f"; tail -n 50 "$f"; done
   exit 1
