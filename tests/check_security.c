@@ -326,6 +326,12 @@ START_TEST(test_security_fd_exhaustion_recovers)
   char frame[256];
   int i, opened = 0, streaming = 0, later = 0;
 
+  /* valgrind keeps descriptors of its own above the limit and does not
+   * let the program lower it: this test runs in the other CI stages. */
+  if (NULL != getenv("TL_SERVER_WRAPPER")) {
+    fprintf(stderr, "fd-exhaustion: not run under a wrapper (valgrind)\n");
+    return;
+  }
   tl_server_nofile = 96;
   start(args);
   tl_server_nofile = 0;
