@@ -185,7 +185,8 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"buffered_bytes\":%llu,\"memory_cuts\":%llu,"
                "\"rejected_per_ip\":%llu,\"rate_limited\":%llu,"
                "\"unauthorized\":%llu,\"bad_requests\":%llu,"
-               "\"too_large\":%llu,\"direct_writes\":%llu,\"fds\":%d}\n",
+               "\"too_large\":%llu,\"headers_too_large\":%llu,"
+               "\"direct_writes\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -204,6 +205,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.unauthorized,
                (unsigned long long) st.bad_requests,
                (unsigned long long) st.too_large,
+               (unsigned long long) st.headers_too_large,
                (unsigned long long) st.direct_writes, fds_in_use());
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
@@ -297,16 +299,22 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
   struct ssehub *hub = cls;
+  enum ssehub_log_level level = SSEHUB_LOG_INFO;
+  char line[512];
+
+  vsnprintf(line, sizeof(line), fmt, ap);
+  /* MHD answers requests whose headers or URL do not fit the connection's
+   * memory itself (431, 414); this message is where we learn of them. */
+  if (NULL != strstr(line, "HTTP response code is 431")
+      || NULL != strstr(line, "HTTP response code is 414"))
+    sh_count(&hub->n.headers_too_large, 1);
   /* A failed send is how a vanished client is noticed, and an
    * "application error" is our reader ending a stream whose peer hung up
    * or fell too far behind (counted in /stats): routine, so debug. */
-  enum ssehub_log_level level =
-      NULL != strstr(fmt, "Failed to send")
-              || NULL != strstr(fmt, "application error")
-          ? SSEHUB_LOG_DEBUG
-          : SSEHUB_LOG_INFO;
-
-  sh_log_limited_v(&hub->log, level, fmt, ap);
+  if (NULL != strstr(line, "Failed to send")
+      || NULL != strstr(line, "application error"))
+    level = SSEHUB_LOG_DEBUG;
+  sh_log_limited(&hub->log, level, "%s", line);
 }
 
 /* Bind and listen ourselves rather than let MHD do it, so that a port in

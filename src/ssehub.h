@@ -199,6 +199,8 @@ struct ssehub_stats {
   uint64_t unauthorized;       /* 401/403 answers */
   uint64_t bad_requests;       /* 400 answers */
   uint64_t too_large;          /* 413 answers */
+  uint64_t headers_too_large;  /* 431/414: request headers or URL over
+                                  what connection_memory holds */
   uint64_t direct_writes;      /* batches written straight to an idle
                                   stream's socket (no resume needed) */
 };

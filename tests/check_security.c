@@ -208,6 +208,37 @@ START_TEST(test_security_publish_loopback_only_by_default)
 }
 END_TEST
 
+START_TEST(test_security_oversized_headers_and_url)
+{
+  static const char *const args[] = { "--connection-memory", "8K", NULL };
+  struct tl_response r;
+  char *req = malloc(20000);
+  int n;
+
+  start(args);
+  n = snprintf(req, 20000, "GET /sse HTTP/1.1\r\nHost: x\r\nCookie: ");
+  memset(req + n, 'c', 12000);
+  n += 12000;
+  n += snprintf(req + n, 20000 - (size_t) n, "\r\n\r\n");
+  ck_assert_int_eq(431, tl_http(srv.port, req, (size_t) n, &r));
+  n = snprintf(req, 20000, "GET /");
+  memset(req + n, 'u', 12000);
+  n += 12000;
+  n += snprintf(req + n, 20000 - (size_t) n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+  ck_assert_int_eq(414, tl_http(srv.port, req, (size_t) n, &r));
+  ck_assert_int_eq(2, tl_stat(srv.port, "headers_too_large"));
+  /* A browser-sized request (3 KiB of cookies) still gets its stream. */
+  n = snprintf(req, 20000, "HEAD /sse HTTP/1.1\r\nHost: x\r\n"
+               "Connection: close\r\nCookie: ");
+  memset(req + n, 'k', 3000);
+  n += 3000;
+  n += snprintf(req + n, 20000 - (size_t) n, "\r\n\r\n");
+  ck_assert_int_eq(200, tl_http(srv.port, req, (size_t) n, &r));
+  free(req);
+  stop_ok();
+}
+END_TEST
+
 START_TEST(test_security_per_ip_limit_and_publish_rate)
 {
   static const char *const args[] = { "--max-clients-per-ip", "2",
@@ -464,6 +495,7 @@ int main(void)
   tcase_add_test(access, test_security_publish_loopback_only_by_default);
   suite_add_tcase(s, access);
   tcase_set_timeout(limits, 60);
+  tcase_add_test(limits, test_security_oversized_headers_and_url);
   tcase_add_test(limits, test_security_per_ip_limit_and_publish_rate);
   tcase_add_test(limits, test_security_max_buffered_cuts_the_slowest);
   tcase_add_test(limits, test_security_fd_exhaustion_recovers);
