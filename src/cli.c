@@ -42,7 +42,8 @@ enum {
   OPT_PUBLISH_RATE,
   OPT_MAX_BUFFERED,
   OPT_TLS_CERT,
-  OPT_TLS_KEY
+  OPT_TLS_KEY,
+  OPT_HEADER_TIMEOUT
 };
 
 static const struct option long_opts[] = {
@@ -73,6 +74,7 @@ static const struct option long_opts[] = {
   { "max-buffered", required_argument, NULL, OPT_MAX_BUFFERED },
   { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
   { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+  { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
   { "quiet", no_argument, NULL, OPT_QUIET },
   { "verbose", no_argument, NULL, OPT_VERBOSE },
   { "help", no_argument, NULL, OPT_HELP },
@@ -105,6 +107,9 @@ void sh_cli_usage(FILE *out)
 "                            about 40% of it (default 12K)\n"
 "      --timeout=SECONDS     close connections stalled this long (default\n"
 "                            60; idle streams never time out); 0 = never\n"
+"      --header-timeout=SECONDS  close a connection whose request is not\n"
+"                            complete this long after it connected\n"
+"                            (slow-loris; default 10; 0 = never)\n"
 "      --retry-after=SECONDS Retry-After sent with 429 and 503 (default 5)\n"
 "      --history=N           events kept for Last-Event-ID resume\n"
 "                            (default 1000; 0 = none)\n"
@@ -402,6 +407,12 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
                     "invalid --max-buffered '%s' (expected 0 or 64K-1048576M)",
                     optarg);
       o->max_buffered = (size_t) v;
+      break;
+    case OPT_HEADER_TIMEOUT:
+      if (!parse_uint(optarg, 0, MAX_SECONDS, &v))
+        return fail(err, errlen,
+                    "invalid --header-timeout '%s' (expected 0-86400)", optarg);
+      o->header_timeout_s = (unsigned) v;
       break;
     case OPT_TLS_CERT:
       cfg->tls_cert_file = optarg;

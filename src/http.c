@@ -11,11 +11,13 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "http.h"
 #include "hub.h"
+#include "watch.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -186,6 +188,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"rejected_per_ip\":%llu,\"rate_limited\":%llu,"
                "\"unauthorized\":%llu,\"bad_requests\":%llu,"
                "\"too_large\":%llu,\"headers_too_large\":%llu,"
+               "\"header_timeouts\":%llu,"
                "\"direct_writes\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
@@ -206,6 +209,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.bad_requests,
                (unsigned long long) st.too_large,
                (unsigned long long) st.headers_too_large,
+               (unsigned long long) st.header_timeouts,
                (unsigned long long) st.direct_writes, fds_in_use());
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
@@ -228,6 +232,40 @@ bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k)
   return NULL != ci && sh_ipkey_of(ci->client_addr, k);
 }
 
+static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
+                                    const char *key, const char *value)
+{
+  const char **first = cls;
+
+  (void) kind;
+  if (0 != strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+    return MHD_YES;
+  if (NULL == *first) {
+    *first = value;
+    return MHD_YES;
+  }
+  if (0 != strcmp(*first, value)) {
+    *first = ""; /* two different lengths */
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
+/* RFC 9112 6.1 and 6.3: both framings, several different lengths, or a
+ * coding other than chunked make the request's end ambiguous (request
+ * smuggling) or unreadable. */
+static bool ambiguous_framing(struct MHD_Connection *conn)
+{
+  const char *te = MHD_lookup_connection_value(
+      conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+  const char *cl = NULL;
+
+  MHD_get_connection_values(conn, MHD_HEADER_KIND, &count_length, &cl);
+  if (NULL != cl && '\0' == cl[0])
+    return true;
+  return NULL != te && (0 != strcasecmp(te, "chunked") || NULL != cl);
+}
+
 static bool is(const char *a, const char *b)
 {
   return 0 == strcmp(a, b);
@@ -242,6 +280,18 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
   struct ssehub *hub = cls;
   bool get = is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD);
   bool opts = is(method, MHD_HTTP_METHOD_OPTIONS);
+
+  if (NULL == *con_cls) {
+    /* First call for this request: its headers are complete. Refuse
+     * and close rather than guess where an ambiguous body ends. */
+    sh_watch_admitted(hub, conn);
+    if (ambiguous_framing(conn)) {
+      sh_count(&hub->n.bad_requests, 1);
+      return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, true,
+                           "ambiguous request framing (Content-Length/Transfer-Encoding)\n",
+                           NULL);
+    }
+  }
 
   if (is(url, "/sse")) {
     if (opts)
@@ -289,6 +339,13 @@ void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
     sh_publish_free(*con_cls);
     *con_cls = NULL;
   }
+}
+
+void ssehub_mhd_connection(void *cls, struct MHD_Connection *conn,
+                           void **socket_context,
+                           enum MHD_ConnectionNotificationCode code)
+{
+  sh_watch_connection(cls, conn, socket_context, code);
 }
 
 /* MHD's own messages (one per failed send at worst) go through the rate
@@ -393,13 +450,14 @@ int sh_http_listen(struct ssehub *hub)
       { MHD_OPTION_CONNECTION_TIMEOUT,
         (intptr_t) hub->opt.connection_timeout_s, NULL },
       { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) &ssehub_mhd_completed, hub },
+      { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) &ssehub_mhd_connection, hub },
       { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) hub->opt.tls_cert_pem },
       { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) hub->opt.tls_key_pem },
       { MHD_OPTION_END, 0, NULL }
     };
 
     if (NULL == hub->opt.tls_cert_pem)
-      opts[7].option = MHD_OPTION_END; /* no TLS options */
+      opts[8].option = MHD_OPTION_END; /* no TLS options */
     hub->daemon = MHD_start_daemon(flags, 0, NULL, NULL, &ssehub_mhd_handler,
                                    hub, MHD_OPTION_ARRAY, opts,
                                    MHD_OPTION_END);

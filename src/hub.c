@@ -33,6 +33,7 @@ void ssehub_options_default(struct ssehub_options *o)
   o->retry_after_s = 5;
   o->connection_memory = 12 * 1024;
   o->connection_timeout_s = 60;
+  o->header_timeout_s = 10;
   o->history_size = 1000;
   o->retry_ms = 3000;
   o->demo_page = 1;
@@ -253,6 +254,7 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
 
 fail_watch:
   sh_watch_stop(hub);
+  sh_watch_destroy(hub);
 fail_iplimit:
   sh_iplimit_destroy(&hub->iplimit);
 fail_history:
@@ -400,6 +402,7 @@ void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
   st->too_large = atomic_load(&hub->n.too_large);
   st->direct_writes = atomic_load(&hub->n.direct_writes);
   st->headers_too_large = atomic_load(&hub->n.headers_too_large);
+  st->header_timeouts = atomic_load(&hub->n.header_timeouts);
 }
 
 void ssehub_stop(struct ssehub *hub)
@@ -431,6 +434,7 @@ void ssehub_free(struct ssehub *hub)
   if (NULL == hub)
     return;
   ssehub_stop(hub);
+  sh_watch_destroy(hub);
   sh_pubqueue_destroy(&hub->queue);
   sh_history_destroy(&hub->history);
   sh_iplimit_destroy(&hub->iplimit);

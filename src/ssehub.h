@@ -91,6 +91,9 @@ struct ssehub_options {
                                  progress this long (stalled reader,
                                  slow request); suspended idle streams
                                  never time out */
+  unsigned header_timeout_s;  /* close a connection whose first request
+                                 is not complete this long after it was
+                                 accepted (slow-loris); 0 = never */
   size_t history_size;        /* events kept for Last-Event-ID replay;
                                  0 = none */
   unsigned history_age_ms;    /* also forget events older than this;
@@ -201,6 +204,7 @@ struct ssehub_stats {
   uint64_t too_large;          /* 413 answers */
   uint64_t headers_too_large;  /* 431/414: request headers or URL over
                                   what connection_memory holds */
+  uint64_t header_timeouts;    /* connections closed by header_timeout */
   uint64_t direct_writes;      /* batches written straight to an idle
                                   stream's socket (no resume needed) */
 };
@@ -230,6 +234,8 @@ SSEHUB_API const char *ssehub_strerror(int err);
  *   would hold extra clients in the listen queue instead of answering 429),
  *   and pass ssehub_mhd_completed (with the hub as closure) as
  *   MHD_OPTION_NOTIFY_COMPLETED, or call it from your own callback.
+ *   Optionally pass ssehub_mhd_connection (hub as closure) as
+ *   MHD_OPTION_NOTIFY_CONNECTION for the header deadline (slow-loris).
  *   Route requests to ssehub_mhd_handler() with the hub as cls, passing
  *   con_cls through untouched; the hub owns *con_cls for those requests.
  *   url is matched as "/sse", "/publish" or "/stats" (strip your prefix).
@@ -249,6 +255,10 @@ SSEHUB_API enum MHD_Result ssehub_mhd_handler(void *cls,
 SSEHUB_API void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
                                      void **con_cls,
                                      enum MHD_RequestTerminationCode toe);
+
+SSEHUB_API void ssehub_mhd_connection(void *cls, struct MHD_Connection *conn,
+                                      void **socket_context,
+                                      enum MHD_ConnectionNotificationCode code);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "hub.h"
+#include "sync.h"
 #include "watch.h"
 
 #define EVENTS_PER_WAIT 256
@@ -18,14 +21,58 @@ static uint64_t key(int fd, uint32_t gen)
   return ((uint64_t) gen << 32) | (uint32_t) fd;
 }
 
+/* With plock held. */
+static void unlink_pending(struct sh_pending *p)
+{
+  if (!p->listed)
+    return;
+  p->prev->next = p->next;
+  p->next->prev = p->prev;
+  p->listed = false;
+}
+
+/* Shut down connections still without a complete request after the
+ * header deadline (oldest first, so the walk stops at the first young
+ * one). */
+static void expire_headers(struct ssehub *hub)
+{
+  struct sh_watch *w = &hub->watch;
+  long long cutoff = sh_now_ms() - w->header_timeout_ms;
+  unsigned n = 0;
+
+  sh_mutex_lock(&w->plock);
+  while (w->pending.next != &w->pending
+         && w->pending.next->start_ms < cutoff) {
+    struct sh_pending *p = w->pending.next;
+
+    unlink_pending(p);
+    shutdown(p->fd, SHUT_RDWR);
+    n++;
+  }
+  sh_mutex_unlock(&w->plock);
+  if (n > 0) {
+    sh_count(&hub->n.header_timeouts, n);
+    sh_log_limited(&hub->log, SSEHUB_LOG_INFO,
+                   "closed %u connection(s) that sent no complete request "
+                   "within %lld ms", n, w->header_timeout_ms);
+  }
+}
+
 static void *run(void *arg)
 {
   struct ssehub *hub = arg;
   struct epoll_event ev[EVENTS_PER_WAIT];
+  int tick = hub->watch.header_timeout_ms > 0 ? 500 : -1;
+  long long next_scan = sh_now_ms() + 500;
 
   for (;;) {
-    int n = epoll_wait(hub->watch.epfd, ev, EVENTS_PER_WAIT, -1);
+    int n = epoll_wait(hub->watch.epfd, ev, EVENTS_PER_WAIT, tick);
     int i;
+
+    if (tick > 0 && sh_now_ms() >= next_scan) {
+      expire_headers(hub);
+      next_scan = sh_now_ms() + 500;
+    }
 
     if (n < 0 && EINTR == errno)
       continue;
@@ -57,6 +104,12 @@ int sh_watch_start(struct ssehub *hub)
   sigset_t all, old;
   int rc;
 
+  if (!w->plock_ready) {
+    sh_mutex_init(&w->plock);
+    w->plock_ready = true;
+  }
+  w->pending.next = w->pending.prev = &w->pending;
+  w->header_timeout_ms = (long long) hub->opt.header_timeout_s * 1000;
   w->epfd = epoll_create1(EPOLL_CLOEXEC);
   w->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (w->epfd < 0 || w->stop_fd < 0
@@ -87,6 +140,7 @@ void sh_watch_stop(struct ssehub *hub)
 
   if (!w->running)
     return;
+  /* The pending entries are freed by MHD's close notifications. */
   eventfd_write(w->stop_fd, 1);
   pthread_join(w->thread, NULL);
   close(w->epfd);
@@ -105,4 +159,60 @@ void sh_watch_add(struct ssehub *hub, struct sh_client *c)
   if (0 != epoll_ctl(hub->watch.epfd, EPOLL_CTL_ADD, c->fd, &ev))
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "cannot watch a stream for hang-ups: %s", strerror(errno));
+}
+
+void sh_watch_connection(void *cls, struct MHD_Connection *conn,
+                         void **socket_context,
+                         enum MHD_ConnectionNotificationCode code)
+{
+  struct ssehub *hub = cls;
+  struct sh_watch *w = &hub->watch;
+  struct sh_pending *p = *socket_context;
+
+  if (MHD_CONNECTION_NOTIFY_STARTED == code) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    if (0 == w->header_timeout_ms || NULL == ci)
+      return;
+    p = calloc(1, sizeof(*p));
+    if (NULL == p)
+      return; /* only the deadline is lost for this connection */
+    p->fd = ci->connect_fd;
+    p->start_ms = sh_now_ms();
+    sh_mutex_lock(&w->plock);
+    p->prev = w->pending.prev;
+    p->next = &w->pending;
+    w->pending.prev->next = p;
+    w->pending.prev = p;
+    p->listed = true;
+    sh_mutex_unlock(&w->plock);
+    *socket_context = p;
+  } else if (NULL != p) { /* MHD_CONNECTION_NOTIFY_CLOSED */
+    sh_mutex_lock(&w->plock);
+    unlink_pending(p);
+    sh_mutex_unlock(&w->plock);
+    free(p);
+    *socket_context = NULL;
+  }
+}
+
+void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  struct sh_pending *p = NULL != ci ? ci->socket_context : NULL;
+
+  if (NULL == p)
+    return;
+  sh_mutex_lock(&hub->watch.plock);
+  unlink_pending(p);
+  sh_mutex_unlock(&hub->watch.plock);
+}
+
+void sh_watch_destroy(struct ssehub *hub)
+{
+  if (hub->watch.plock_ready)
+    sh_mutex_destroy(&hub->watch.plock);
+  hub->watch.plock_ready = false;
 }

@@ -1,4 +1,5 @@
-/* watch.h - notices peers that hang up while their stream is parked.
+/* watch.h - notices peers that hang up while their stream is parked, and
+ * requests that never finish their headers.
  *
  * DESIGN
  *   libmicrohttpd 0.9.75 does not watch a suspended connection's socket
@@ -19,6 +20,16 @@
  *   Peers that vanish without a FIN (network loss) are still found by the
  *   heartbeat.
  *
+ *   Header deadline (slow-loris): MHD's connection timeout counts idle
+ *   time, so a client that trickles one header byte every second keeps a
+ *   connection forever. Every connection is noted when MHD accepts it
+ *   (NOTIFY_CONNECTION) and forgotten when its first request reaches the
+ *   hub; the same thread shuts down, every half second, those older than
+ *   header_timeout. MHD then closes them as failed. Established streams
+ *   are never affected. The entry is freed in MHD's close notification,
+ *   which comes before MHD closes the socket, and the shutdown is done
+ *   under the same lock, so a reused fd number is never hit.
+ *
  * Threads: the watcher thread; sh_watch_add() from MHD worker threads
  * (epoll_ctl is thread-safe); start/stop from the control thread.
  */
@@ -28,21 +39,48 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include <microhttpd.h>
+
 struct ssehub;
 struct sh_client;
+
+/* A connection whose first request has not reached the hub yet. */
+struct sh_pending {
+  int fd;
+  long long start_ms;
+  bool listed;                   /* guarded by plock */
+  struct sh_pending *prev, *next; /* guarded by plock */
+};
 
 struct sh_watch {
   int epfd;          /* immutable while running */
   int stop_fd;       /* eventfd: written once to stop the thread */
   pthread_t thread;
   bool running;      /* control thread */
+  pthread_mutex_t plock;   /* guards the pending list */
+  struct sh_pending pending; /* list head; oldest first */
+  long long header_timeout_ms; /* immutable; 0 = no deadline */
+  bool plock_ready;        /* control thread */
 };
 
 /* Create the epoll set and start the thread. Returns 0 or -errno. */
 int sh_watch_start(struct ssehub *hub);
 
-/* Stop and join the thread; close the descriptors. */
+/* Stop and join the thread; close the descriptors. MHD may still send
+ * close notifications afterwards (while it stops). */
 void sh_watch_stop(struct ssehub *hub);
+
+/* Release what is left, once MHD has stopped (ssehub_free). */
+void sh_watch_destroy(struct ssehub *hub);
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the hub): notes new
+ * connections for the header deadline and forgets closed ones. */
+void sh_watch_connection(void *cls, struct MHD_Connection *conn,
+                         void **socket_context,
+                         enum MHD_ConnectionNotificationCode code);
+
+/* The connection's first request reached the hub: no deadline any more. */
+void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn);
 
 /* Watch c's socket (c registered, so c->gen is set). Failures only lose
  * the early notice (the heartbeat still finds the peer). */
