@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <stdio.h>
@@ -148,9 +150,9 @@ static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
  * stream parked meanwhile (a resume needs it), and the send never blocks
  * (MSG_DONTWAIT), so holding it across this one syscall is safe.
  * Returns 1 when written (queued > 0 frames in *queued), 0 when the caller
- * should queue the batch instead (the socket had no room: nothing was
- * written), -1 when the stream was ended here (a write error or a partial
- * write, which would leave a broken chunk; the client reconnects and
+ * should queue the batch instead (nothing was written), -1 when the stream
+ * was ended here (a write error, or a partial write despite the empty
+ * queue, which would leave a broken chunk; the client reconnects and
  * resumes from its last id). */
 static int direct(struct sh_client *c, struct sh_frame *const *frames,
                   size_t n, int *queued)
@@ -161,6 +163,7 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
   size_t k, bytes, want;
   uint64_t last;
   ssize_t w;
+  int outq;
 
   if (n > SH_DIRECT_BATCH)
     return 0;
@@ -170,6 +173,13 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
     return 1;
   }
   if (bytes > SH_DIRECT_MAX)
+    return 0;
+  /* Only into an empty send queue: then a write this small is taken
+   * whole, while into a partly full one it could be cut short, and half a
+   * chunk cannot be finished later (MHD frames what the reader returns as
+   * new chunks). A peer that has not taken everything yet goes through
+   * the ring, where partial sends are MHD's business. */
+  if (0 != ioctl(c->fd, SIOCOUTQ, &outq) || 0 != outq)
     return 0;
   if (SH_DIRECT_CHUNKED == c->direct) {
     iov[0].iov_base = head;

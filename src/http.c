@@ -283,8 +283,10 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
 
   if (NULL == *con_cls) {
     /* First call for this request: its headers are complete. Refuse
-     * and close rather than guess where an ambiguous body ends. */
-    sh_watch_admitted(hub, conn);
+     * and close rather than guess where an ambiguous body ends. A publish
+     * stays under the request deadline until its body is in too. */
+    if (!is(url, "/publish"))
+      sh_watch_admitted(hub, conn);
     if (ambiguous_framing(conn)) {
       sh_count(&hub->n.bad_requests, 1);
       return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, true,
@@ -331,9 +333,11 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
 void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
                           void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-  (void) cls;
-  (void) conn;
-  (void) toe;
+  struct ssehub *hub = cls;
+
+  /* Answered and kept alive: the next request gets its own deadline. */
+  if (MHD_REQUEST_TERMINATED_COMPLETED_OK == toe)
+    sh_watch_rearm(hub, conn);
   /* Only publish requests keep state of their own in *con_cls. */
   if (NULL != *con_cls && &sse_pending != *con_cls) {
     sh_publish_free(*con_cls);

@@ -25,6 +25,7 @@
 #include "pubfields.h"
 #include "sse_fmt.h"
 #include "sync.h"
+#include "watch.h"
 
 
 struct pubreq {
@@ -194,6 +195,7 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   uint64_t seq;
   int rc;
 
+  sh_watch_admitted(hub, conn); /* the whole request is in */
   if (req->too_big)
     return too_large(hub, conn);
   if (NULL == req->body && 0 != append(req, "", 0))

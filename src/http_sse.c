@@ -168,6 +168,39 @@ static enum sh_direct direct_mode(struct MHD_Connection *conn, bool head,
   return SH_DIRECT_NONE;
 }
 
+static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
+                           struct MHD_Response *resp)
+{
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          "text/event-stream; charset=utf-8");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
+   * default); this flag makes it send one, which some proxies and the
+   * seed's clients expect on a stream. */
+  MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
+  /* Tell nginx-style proxies not to buffer the stream. */
+  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+  sh_http_cors(hub, conn, resp);
+}
+
+/* HEAD /sse: the stream's headers, after the same checks, and no stream:
+ * libmicrohttpd 0.9.75 would end a HEAD answer of unknown length with a
+ * chunk terminator, a body a HEAD response must not have. */
+static enum MHD_Result head_only(struct ssehub *hub,
+                                 struct MHD_Connection *conn)
+{
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result ret;
+
+  if (NULL == resp)
+    return MHD_NO;
+  stream_headers(hub, conn, resp);
+  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
 enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
                             bool head, const char *version)
 {
@@ -191,6 +224,8 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad,
                          NULL);
   }
+  if (head)
+    return head_only(hub, conn);
   c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
                     SH_RING_MAX_SLOTS, hub->opt.client_buffer);
   if (NULL == c)
@@ -228,16 +263,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     return refuse(hub, conn, -ENOMEM);
   }
   sh_count(&hub->n.clients_total, 1);
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          "text/event-stream; charset=utf-8");
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
-   * default); this flag makes it send one, which some proxies and the
-   * seed's clients expect on a stream. */
-  MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
-  /* Tell nginx-style proxies not to buffer the stream. */
-  MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-  sh_http_cors(hub, conn, resp);
+  stream_headers(hub, conn, resp);
   /* If queueing fails, destroying the response runs stream_free(). */
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
@@ -58,20 +59,43 @@ static void expire_headers(struct ssehub *hub)
   }
 }
 
+/* Give memory back after many clients left. glibc keeps freed blocks
+ * (connection pools above all) in its arenas, so without this the RSS
+ * after a crowd has gone stays at its peak; malloc_trim() returns the
+ * whole free pages of every arena. Checked every 5 s, done when the
+ * client count fell by a quarter (and at least 256) since the last trim
+ * or peak. */
+static void trim_memory(struct ssehub *hub, size_t *peak)
+{
+  size_t now = sh_registry_count(&hub->reg);
+
+  if (now > *peak)
+    *peak = now;
+  if (*peak - now >= 256 && *peak - now >= *peak / 4) {
+    malloc_trim(0);
+    *peak = now;
+  }
+}
+
 static void *run(void *arg)
 {
   struct ssehub *hub = arg;
   struct epoll_event ev[EVENTS_PER_WAIT];
-  int tick = hub->watch.header_timeout_ms > 0 ? 500 : -1;
-  long long next_scan = sh_now_ms() + 500;
+  long long next_scan = sh_now_ms() + 500, next_trim = sh_now_ms() + 5000;
+  size_t peak = 0;
 
   for (;;) {
-    int n = epoll_wait(hub->watch.epfd, ev, EVENTS_PER_WAIT, tick);
+    int n = epoll_wait(hub->watch.epfd, ev, EVENTS_PER_WAIT, 500);
     int i;
 
-    if (tick > 0 && sh_now_ms() >= next_scan) {
-      expire_headers(hub);
+    if (sh_now_ms() >= next_scan) {
+      if (hub->watch.header_timeout_ms > 0)
+        expire_headers(hub);
       next_scan = sh_now_ms() + 500;
+    }
+    if (sh_now_ms() >= next_trim) {
+      trim_memory(hub, &peak);
+      next_trim = sh_now_ms() + 5000;
     }
 
     if (n < 0 && EINTR == errno)
@@ -215,4 +239,24 @@ void sh_watch_destroy(struct ssehub *hub)
   if (hub->watch.plock_ready)
     sh_mutex_destroy(&hub->watch.plock);
   hub->watch.plock_ready = false;
+}
+
+void sh_watch_rearm(struct ssehub *hub, struct MHD_Connection *conn)
+{
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  struct sh_pending *p = NULL != ci ? ci->socket_context : NULL;
+  struct sh_watch *w = &hub->watch;
+
+  if (NULL == p)
+    return;
+  sh_mutex_lock(&w->plock);
+  unlink_pending(p);
+  p->start_ms = sh_now_ms();
+  p->prev = w->pending.prev;
+  p->next = &w->pending;
+  w->pending.prev->next = p;
+  w->pending.prev = p;
+  p->listed = true;
+  sh_mutex_unlock(&w->plock);
 }

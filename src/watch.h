@@ -20,15 +20,20 @@
  *   Peers that vanish without a FIN (network loss) are still found by the
  *   heartbeat.
  *
- *   Header deadline (slow-loris): MHD's connection timeout counts idle
- *   time, so a client that trickles one header byte every second keeps a
- *   connection forever. Every connection is noted when MHD accepts it
- *   (NOTIFY_CONNECTION) and forgotten when its first request reaches the
- *   hub; the same thread shuts down, every half second, those older than
+ *   Request deadline (slow-loris): MHD's connection timeout counts idle
+ *   time, so a client that trickles one byte a second, or half-closes in
+ *   the middle of a request, keeps a connection for that long. Every
+ *   connection is noted when MHD accepts it (NOTIFY_CONNECTION) and
+ *   forgotten while a request is complete (headers, and for a publish
+ *   its body) until it has been answered, when a kept-alive connection's
+ *   clock starts again; the same thread shuts down, every half second, those older than
  *   header_timeout. MHD then closes them as failed. Established streams
  *   are never affected. The entry is freed in MHD's close notification,
  *   which comes before MHD closes the socket, and the shutdown is done
  *   under the same lock, so a reused fd number is never hit.
+ *
+ *   The same thread also gives freed memory back to the system after many
+ *   clients left (malloc_trim), so RSS returns near its baseline.
  *
  * Threads: the watcher thread; sh_watch_add() from MHD worker threads
  * (epoll_ctl is thread-safe); start/stop from the control thread.
@@ -81,6 +86,10 @@ void sh_watch_connection(void *cls, struct MHD_Connection *conn,
 
 /* The connection's first request reached the hub: no deadline any more. */
 void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn);
+
+/* A request was answered and the connection stays open for the next: the
+ * deadline runs again for that one. */
+void sh_watch_rearm(struct ssehub *hub, struct MHD_Connection *conn);
 
 /* Watch c's socket (c registered, so c->gen is set). Failures only lose
  * the early notice (the heartbeat still finds the peer). */
