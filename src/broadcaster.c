@@ -135,14 +135,17 @@ static void *run(void *arg)
   long long hb = hub->opt.heartbeat_ms;
   long long next_hb = sh_now_ms() + hb;
   bool closed = false;
+  size_t n = 1;
 
-  while (!closed) {
+  /* After the close, keep popping until the queue is empty: every event
+   * accepted before the close is delivered. */
+  while (!closed || n > 0) {
     /* Without a heartbeat, wake up hourly just to re-check; the queue's
      * close also wakes us. */
     long long deadline = hb > 0 ? next_hb : sh_now_ms() + 3600 * 1000LL;
-    size_t n = sh_pubqueue_pop(&hub->queue, batch, SH_BATCH_MAX, deadline,
-                               &closed);
     size_t i;
+
+    n = sh_pubqueue_pop(&hub->queue, batch, SH_BATCH_MAX, deadline, &closed);
 
     if (n > 0) {
       fan_out(hub, batch, n);

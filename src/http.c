@@ -70,23 +70,26 @@ enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
   struct MHD_Response *resp;
   enum MHD_Result ret;
   const char *name;
+  bool typed = false;
   va_list ap;
 
   resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)
     return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          "text/plain; charset=utf-8");
   if (close)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   va_start(ap, body);
   while (NULL != (name = va_arg(ap, const char *))) {
     const char *value = va_arg(ap, const char *);
 
+    typed |= 0 == strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE);
     MHD_add_response_header(resp, name, value);
   }
   va_end(ap);
+  if (!typed)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "text/plain; charset=utf-8");
   sh_http_cors(hub, conn, resp);
   ret = MHD_queue_response(conn, status, resp);
   MHD_destroy_response(resp);

@@ -36,9 +36,9 @@ int sh_http_listen(struct ssehub *hub);
 /* Stop the hub's own daemon, if any. */
 void sh_http_stop(struct ssehub *hub);
 
-/* Queue a short text/plain reply (with CORS headers when configured).
- * Extra headers follow as name, value pairs, ended by NULL. close adds
- * "Connection: close". */
+/* Queue a short reply (with CORS headers when configured). Extra headers
+ * follow as name, value pairs, ended by NULL; without a Content-Type among
+ * them it is text/plain. close adds "Connection: close". */
 enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
                               unsigned status, bool close, const char *body,
                               ...);

@@ -157,17 +157,18 @@ END_TEST
 
 START_TEST(test_hub_stop_delivers_what_was_accepted)
 {
-  struct ssehub *hub = new_hub(64);
+  struct ssehub *hub = new_hub(256);
   struct sh_client *c = add_client(hub, 1 << 20);
   int i;
 
+  /* More than one batch (64) waits when the stop comes. */
   sh_mutex_lock(&c->lock);
-  for (i = 0; i < 10; i++)
+  for (i = 0; i < 200; i++)
     publish(hub, "accepted", 0);
   sh_mutex_unlock(&c->lock);
   /* Stop joins the broadcaster only after it delivered the queue. */
   ssehub_stop(hub);
-  ck_assert_uint_eq(10, ring_count(c));
+  ck_assert_uint_eq(200, ring_count(c));
   publish(hub, "late", -ESHUTDOWN);
   remove_client(hub, c);
   ssehub_free(hub);

@@ -93,6 +93,12 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   ck_assert_str_eq(got, id2);
   ck_assert_str_eq(frame, "event: note\nretry: 1500\ndata: two");
 
+  /* The answer is JSON, with one Content-Type. */
+  ck_assert_int_eq(200, tl_publish_form(srv.port, "data=typed", &r));
+  ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: application/json"));
+  ck_assert_ptr_null(strstr(strstr(r.head, "Content-Type") + 1,
+                            "Content-Type"));
+  next_event(&s, frame, sizeof(frame), NULL, 0);
   /* A publisher's own id goes out as is, and is in the answer. */
   publish("data=mine&id=order%2F17", got, sizeof(got));
   ck_assert_str_eq(got, "order/17");
