@@ -174,12 +174,14 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
   }
   if (bytes > SH_DIRECT_MAX)
     return 0;
-  /* Only into an empty send queue: then a write this small is taken
-   * whole, while into a partly full one it could be cut short, and half a
-   * chunk cannot be finished later (MHD frames what the reader returns as
-   * new chunks). A peer that has not taken everything yet goes through
-   * the ring, where partial sends are MHD's business. */
-  if (0 != ioctl(c->fd, SIOCOUTQ, &outq) || 0 != outq)
+  /* Only when nothing is waiting unsent: the write then needs a new
+   * buffer, which the kernel either refuses (EAGAIN: nothing written) or
+   * fills with all of a write this small. Behind unsent data it could be
+   * cut short, and half a chunk cannot be finished later (MHD frames what
+   * the reader returns as new chunks). Data sent but not yet
+   * acknowledged does not matter. A peer that has not taken everything
+   * goes through the ring, where partial sends are MHD's business. */
+  if (0 != ioctl(c->fd, SIOCOUTQNSD, &outq) || 0 != outq)
     return 0;
   if (SH_DIRECT_CHUNKED == c->direct) {
     iov[0].iov_base = head;

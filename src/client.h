@@ -52,8 +52,8 @@ struct sh_topic;
  * straight to the socket, with the framing MHD would have used, instead of
  * queueing it and resuming the connection: one non-blocking send instead
  * of a resume, an eventfd wake-up, two reader calls and a suspend in a
- * worker thread. Only when the socket's send queue is empty (the peer has
- * taken everything): otherwise, or for large batches, the ring and MHD.
+ * worker thread. Only when the socket has no unsent data: otherwise, or
+ * for large batches, the ring and MHD.
  * Not possible over TLS (the bytes must go through the TLS session). */
 enum sh_direct {
   SH_DIRECT_NONE,      /* always go through the ring (TLS, HEAD, tests) */
