@@ -22,6 +22,16 @@ static uint64_t key(int fd, uint32_t gen)
   return ((uint64_t) gen << 32) | (uint32_t) fd;
 }
 
+/* With plock held: append p (the newest) at the tail. */
+static void link_pending(struct sh_watch *w, struct sh_pending *p)
+{
+  p->prev = w->pending.prev;
+  p->next = &w->pending;
+  w->pending.prev->next = p;
+  w->pending.prev = p;
+  p->listed = true;
+}
+
 /* With plock held. */
 static void unlink_pending(struct sh_pending *p)
 {
@@ -205,11 +215,7 @@ void sh_watch_connection(void *cls, struct MHD_Connection *conn,
     p->fd = ci->connect_fd;
     p->start_ms = sh_now_ms();
     sh_mutex_lock(&w->plock);
-    p->prev = w->pending.prev;
-    p->next = &w->pending;
-    w->pending.prev->next = p;
-    w->pending.prev = p;
-    p->listed = true;
+    link_pending(w, p);
     sh_mutex_unlock(&w->plock);
     *socket_context = p;
   } else if (NULL != p) { /* MHD_CONNECTION_NOTIFY_CLOSED */
@@ -253,10 +259,6 @@ void sh_watch_rearm(struct ssehub *hub, struct MHD_Connection *conn)
   sh_mutex_lock(&w->plock);
   unlink_pending(p);
   p->start_ms = sh_now_ms();
-  p->prev = w->pending.prev;
-  p->next = &w->pending;
-  w->pending.prev->next = p;
-  w->pending.prev = p;
-  p->listed = true;
+  link_pending(w, p);
   sh_mutex_unlock(&w->plock);
 }
