@@ -224,8 +224,13 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad,
                          NULL);
   }
-  if (head)
+  /* HEAD answers what a GET would get now (the demo page asks it why its
+   * EventSource was refused), without opening a stream. */
+  if (head) {
+    if (sh_registry_count(&hub->reg) >= hub->opt.max_clients)
+      return refuse_full(hub, conn);
     return head_only(hub, conn);
+  }
   c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
                     SH_RING_MAX_SLOTS, hub->opt.client_buffer);
   if (NULL == c)

@@ -279,6 +279,13 @@ START_TEST(test_server_max_clients_429_then_admits_after_leave)
   ck_assert_ptr_nonnull(strstr(r.body, "too many clients"));
   ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
   ck_assert_int_eq(1, tl_stat(srv.port, "rejected_full"));
+  /* HEAD tells what a GET would get (the demo page relies on it). */
+  {
+    static const char head[] = "HEAD /sse HTTP/1.1\r\nHost: x\r\n"
+                               "Connection: close\r\n\r\n";
+
+    ck_assert_int_eq(429, tl_http(srv.port, head, sizeof(head) - 1, &r));
+  }
 
   /* One leaves; once the server noticed, a newcomer is admitted. */
   tl_sse_close(&s[0]);
