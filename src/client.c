@@ -163,7 +163,7 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
   size_t k, bytes, want;
   uint64_t last;
   ssize_t w;
-  int outq;
+  int outq = 0; /* set, for tools (valgrind) that do not know this ioctl */
 
   if (n > SH_DIRECT_BATCH)
     return 0;
