@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """bench.py - ssehub against its peers, side by side, in one run.
 
-Runs ssehub, nchan (Debian nginx + libnginx-mod-nchan) and the seed post's
-Node.js design (express + ssestream, scripts/bench/seed-server.js) through
+Runs ssehub, nchan (Debian nginx + libnginx-mod-nchan), the seed post's
+Node.js design (express + ssestream, scripts/bench/seed-server.js) and the
+bare epoll loop that is the floor for one send per event per client
+(scripts/bench/floor.c, a reference, not a server) through
 the same scenarios with the same load client (scripts/loadgen.c), the
 server pinned to one core and the client to the other:
 
@@ -20,7 +22,9 @@ It prints one table, the ratios the README states as targets, and writes
 the raw figures as JSON (bench-results/). Loopback only; every process is
 started here and stopped by its PID; every scenario is bounded in time.
 
-  scripts/bench.py [--quick] [--servers ssehub,nchan,seed] [--skip-setup]
+  scripts/bench.py [--quick] [--servers ssehub,nchan,seed,floor]
+                   [--scenarios memory,fanout1,fanout10,tput,limit,extras]
+                   [--skip-setup]
 """
 import argparse
 import json
@@ -36,6 +40,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = os.path.join(ROOT, "scripts", "bench")
 LOADGEN = os.path.join(ROOT, "scripts", "loadgen")
+FLOOR = os.path.join(BENCH, "floor")
 SSEHUB = os.path.join(ROOT, "src", "ssehub")
 NCHAN_MODULE = "/usr/lib/nginx/modules/ngx_nchan_module.so"
 SERVER_CPU, CLIENT_CPU = "0", "1"
@@ -84,7 +89,8 @@ def setup():
     if not os.path.isdir(os.path.join(BENCH, "node_modules")):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                        cwd=BENCH, check=True)
-    subprocess.run(["make", "-s", "-C", ROOT, "src/ssehub", "scripts/loadgen"], check=True)
+    subprocess.run(["make", "-s", "-C", ROOT, "src/ssehub", "scripts/loadgen",
+                    "scripts/bench/floor"], check=True)
 
 
 # ---- processes ---------------------------------------------------------------
@@ -161,6 +167,8 @@ class Server:
             path = os.path.join(self.tmp, "nginx.conf")
             open(path, "w").write(conf)
             return ["nginx", "-c", path, "-p", self.tmp]
+        if self.name == "floor":
+            return [FLOOR, str(self.port)]
         return ["node", os.path.join(BENCH, "seed-server.js"), str(self.port),
                 str(self.limit or 0)]
 
@@ -229,7 +237,9 @@ def loadgen(port, args, timeout, on_line=None):
 
 # ---- scenarios ---------------------------------------------------------------
 
-def memory(name, n, hold_s):
+def memory(name, n, hold_s, cookie=0):
+    """Hold n idle subscribers; with cookie > 0 each request carries a
+    Cookie header that long (browser-sized headers)."""
     with Server(name) as s:
         time.sleep(0.5)
         base = rss_kib(s.proc.pid)
@@ -243,11 +253,13 @@ def memory(name, n, hold_s):
                 time.sleep(min(3, hold_s / 3))
                 figures["idle_cpu_pct"] = 100 * (cpu_s(s.proc.pid) - c0) / (time.time() - t0)
 
-        r = loadgen(s.port, ["--clients", n, "--hold", "--duration", hold_s],
-                    hold_s + 10, at_line)
+        r = loadgen(s.port, ["--clients", n, "--hold", "--duration", hold_s,
+                             "--cookie", cookie], hold_s + 10, at_line)
         held = r["clients"]["connected"] if r else 0
         rss = figures.get("rss_kib", base)
-        return {"subscribers": held, "rss_base_kib": base, "rss_kib": rss,
+        return {"subscribers": held, "cookie_bytes": cookie,
+                "refused": (r["clients"]["http_429"] + r["clients"]["other_status"]) if r else None,
+                "rss_base_kib": base, "rss_kib": rss,
                 "kib_per_subscriber": round((rss - base) / held, 2) if held else None,
                 "idle_cpu_pct": round(figures.get("idle_cpu_pct", 0), 2)}
 
@@ -378,8 +390,9 @@ def fmt(v, nd=1):
 def report(res):
     rows = []
     for name, r in res["servers"].items():
-        f1, f10, tp, mem, lim = (r.get(k, {}) for k in
-                                 ("fanout1", "fanout10", "tput", "memory", "limit"))
+        f1, f10, tp, mem, mem4, lim = (r.get(k, {}) for k in
+                                       ("fanout1", "fanout10", "tput", "memory",
+                                        "memory4k", "limit"))
         rows.append([
             name,
             f"{fmt(f1.get('latency_ms', {}).get('p50'))} / {fmt(f1.get('latency_ms', {}).get('p99'))}",
@@ -389,11 +402,12 @@ def report(res):
             fmt(tp.get("server_cpu_s_per_1m"), 2),
             f"{tp.get('lost', '-')}/{tp.get('duplicated', '-')}/{tp.get('reordered', '-')}",
             fmt(mem.get("kib_per_subscriber"), 2),
+            f"{fmt(mem4.get('kib_per_subscriber'), 2)} ({mem4.get('refused', '-')} refused)",
             f"{lim.get('connected', '-')} ok, {lim.get('http_429', '-')} x 429",
         ])
     head = ["server", "fan-out 10k@1/s p50/p99 ms", "10k@10/s p50/p99 ms",
             "deliv/s 1k closed", "p99 ms", "CPU s/1M", "lost/dup/reord",
-            "KiB/idle sub", "limit 100, 150 clients"]
+            "KiB/idle sub", "with 4 KiB cookie", "limit 100, 150 clients"]
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths))
     print(line(head))
@@ -404,10 +418,18 @@ def report(res):
     try:
         print("\nratios against nchan (targets in README):")
         print(f"  fan-out p99 10k@1/s   {s['fanout1']['latency_ms']['p99'] / n['fanout1']['latency_ms']['p99']:.2f}x (target <= 0.75)")
+        fl = res["servers"].get("floor", {}).get("fanout1", {}).get("latency_ms", {}).get("p99")
+        if fl:
+            print(f"  fan-out p99 vs floor  {s['fanout1']['latency_ms']['p99'] / fl:.2f}x (the bare loop: {fl:.1f} ms)")
         print(f"  deliveries/s 1k       {s['tput']['deliveries_per_s'] / n['tput']['deliveries_per_s']:.2f}x (target >= 1.5)")
-        print(f"  ssehub CPU s/1M       {s['tput']['server_cpu_s_per_1m']:.2f} (target < 8.8, the bare-loop floor)")
+        fl = res["servers"].get("floor", {}).get("tput", {}).get("server_cpu_s_per_1m")
+        print(f"  ssehub CPU s/1M       {s['tput']['server_cpu_s_per_1m']:.2f} (target < 8.8, the bare-loop floor"
+              + (f"; measured here {fl:.2f})" if fl else ")"))
         print(f"  ssehub tput p99       {s['tput']['latency_ms']['p99']:.1f} ms (target < 100)")
         print(f"  KiB per idle sub      {s['memory']['kib_per_subscriber']:.2f} (target <= 8; nchan {n['memory']['kib_per_subscriber']:.2f})")
+        m4 = s.get("memory4k", {})
+        if m4:
+            print(f"  with 4 KiB cookies    {m4['kib_per_subscriber']:.2f} KiB, {m4['subscribers']} held, {m4['refused']} refused")
     except (KeyError, TypeError, ZeroDivisionError):
         pass
     for k in ("idle19k", "bigevent"):
@@ -418,7 +440,8 @@ def report(res):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs, fewer subscribers")
-    ap.add_argument("--servers", default="ssehub,nchan,seed")
+    ap.add_argument("--servers", default="ssehub,nchan,seed,floor")
+    ap.add_argument("--scenarios", default="memory,fanout1,fanout10,tput,limit,extras")
     ap.add_argument("--skip-setup", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     a = ap.parse_args()
@@ -431,19 +454,27 @@ def main():
     tp_d, tp_w = (8, 3) if a.quick else (15, 3)
     res = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "quick": a.quick,
            "kernel": os.uname().release, "servers": {}}
+    want = set(a.scenarios.split(","))
     for name in a.servers.split(","):
         log(f"bench: {name}")
         r = res["servers"][name] = {}
-        r["memory"] = memory(name, n, hold)
-        log(f"  memory {r['memory']}")
-        r["fanout1"] = timed_run(name, ["--clients", n, "--rate", 1], fan_d, fan_w)
-        log(f"  fanout1 p99 {r['fanout1'].get('latency_ms', {}).get('p99')}")
-        r["fanout10"] = timed_run(name, ["--clients", n, "--rate", 10], fan_d, fan_w)
-        log(f"  fanout10 p99 {r['fanout10'].get('latency_ms', {}).get('p99')}")
-        r["tput"] = timed_run(name, ["--clients", 1000, "--closed-loop"], tp_d, tp_w)
-        log(f"  tput {r['tput'].get('deliveries_per_s')}/s")
-        r["limit"] = limit(name)
-    if "ssehub" in a.servers.split(","):
+        if "memory" in want:
+            r["memory"] = memory(name, n, hold)
+            log(f"  memory {r['memory']}")
+            r["memory4k"] = memory(name, n, hold, cookie=4096)
+            log(f"  memory, 4 KiB cookies {r['memory4k']}")
+        if "fanout1" in want:
+            r["fanout1"] = timed_run(name, ["--clients", n, "--rate", 1], fan_d, fan_w)
+            log(f"  fanout1 p99 {r['fanout1'].get('latency_ms', {}).get('p99')}")
+        if "fanout10" in want:
+            r["fanout10"] = timed_run(name, ["--clients", n, "--rate", 10], fan_d, fan_w)
+            log(f"  fanout10 p99 {r['fanout10'].get('latency_ms', {}).get('p99')}")
+        if "tput" in want:
+            r["tput"] = timed_run(name, ["--clients", 1000, "--closed-loop"], tp_d, tp_w)
+            log(f"  tput {r['tput'].get('deliveries_per_s')}/s")
+        if "limit" in want and name != "floor":  # the floor has no limit
+            r["limit"] = limit(name)
+    if "ssehub" in a.servers.split(",") and "extras" in want:
         log("bench: ssehub extras")
         res["idle19k"] = idle19k(a.quick)
         res["bigevent"] = big_event(a.quick)

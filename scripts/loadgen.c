@@ -87,7 +87,7 @@ struct options {
   double rate;
   int closed_loop, rate_given;
   double duration, warmup, connect_rate;
-  size_t size;
+  size_t size, cookie;
   const char *json, *path, *publish_path;
   int hold, http10;
 };
@@ -288,7 +288,7 @@ struct worker {
   struct rusage ru0, ru1;
   int64_t ru_t0, ru_t1;
   size_t req_len;
-  char req[512];
+  char req[62 * 1024]; /* the subscribe request (with --cookie) */
   uint64_t err_errno[MAX_ERRNO];
   struct hist lat;
   char rdbuf[RDBUF_SIZE];
@@ -1278,6 +1278,8 @@ static void usage(FILE *f)
     "(default 2000)\n"
     "  --threads T          subscriber epoll threads (default 1)\n"
     "  --path PATH          stream path (default /sse)\n"
+    "  --cookie BYTES       send a Cookie header this long with each\n"
+    "                       subscribe request (browser-sized headers)\n"
     "  --publish-path PATH  publish path (default /publish)\n"
     "  --publish-port P2    publish port (default: --port)\n"
     "  --http1.0            subscribe with HTTP/1.0 (identity body)\n"
@@ -1404,7 +1406,7 @@ static void parse_args(int argc, char **argv)
         && 0 != strcmp(name, "--json") && 0 != strcmp(name, "--threads")
         && 0 != strcmp(name, "--path") && 0 != strcmp(name, "--publish-path")
         && 0 != strcmp(name, "--publish-port")
-        && 0 != strcmp(name, "--warmup"))
+        && 0 != strcmp(name, "--warmup") && 0 != strcmp(name, "--cookie"))
       usage_error("unknown option '%s'", name);
     if (NULL != eq)
       v = eq + 1;
@@ -1434,6 +1436,8 @@ static void parse_args(int argc, char **argv)
       O.warmup = arg_double(name, v, 0, 86400);
     } else if (0 == strcmp(name, "--size")) {
       O.size = (size_t) arg_uint(name, v, 1, 64ULL << 20, 1);
+    } else if (0 == strcmp(name, "--cookie")) {
+      O.cookie = (size_t) arg_uint(name, v, 0, 60000, 1);
     } else if (0 == strcmp(name, "--connect-rate")) {
       O.connect_rate = arg_double(name, v, 0, 1e7);
     } else if (0 == strcmp(name, "--threads")) {
@@ -1933,8 +1937,16 @@ int main(int argc, char **argv)
     }
     n = snprintf(w->req, sizeof(w->req),
                  "GET %s HTTP/1.%d\r\nHost: %s:%d\r\n"
-                 "Accept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n",
+                 "Accept: text/event-stream\r\nCache-Control: no-cache\r\n",
                  O.path, O.http10 ? 0 : 1, O.host_str, O.port);
+    if (O.cookie > 0) { /* "Cookie: " + name=value pairs, O.cookie bytes */
+      n += snprintf(w->req + n, sizeof(w->req) - (size_t) n, "Cookie: ");
+      for (size_t b = 0; b < O.cookie; b++)
+        w->req[n++] = (0 == b % 40 && b > 0) ? ';' : (char) ('a' + b % 26);
+      w->req[n++] = '\r';
+      w->req[n++] = '\n';
+    }
+    n += snprintf(w->req + n, sizeof(w->req) - (size_t) n, "\r\n");
     w->req_len = (size_t) n;
     g_w[i] = w;
   }
