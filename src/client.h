@@ -90,6 +90,11 @@ struct sh_client {
                                    direct writes; or NULL */
   enum sh_direct direct;        /* immutable: how a parked stream may be
                                    written to directly (above) */
+  bool scratch_clean;           /* reader thread only: MHD's buffer has
+                                   been released (pages.h) and not
+                                   written past its first page since */
+  uintptr_t scratch_dirty;      /* reader thread only: end of the bytes
+                                   the reader has written since */
 };
 
 /* A client's place in one topic's subscriber list (registry.c). */
