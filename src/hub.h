@@ -58,6 +58,7 @@ struct sh_counters {
   atomic_uint_fast64_t bad_requests;
   atomic_uint_fast64_t too_large;
   atomic_uint_fast64_t direct_writes;
+  atomic_uint_fast64_t direct_tails;
   atomic_uint_fast64_t headers_too_large;
   atomic_uint_fast64_t header_timeouts;
 };

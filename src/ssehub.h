@@ -207,6 +207,8 @@ struct ssehub_stats {
   uint64_t header_timeouts;    /* connections closed by header_timeout */
   uint64_t direct_writes;      /* batches written straight to an idle
                                   stream's socket (no resume needed) */
+  uint64_t direct_tails;       /* of those, taken only in part by the
+                                  socket and finished when writable */
 };
 
 /* Snapshot of the counters. Safe from any thread. */
