@@ -1,6 +1,7 @@
 /* pages.c - give the kernel back the pages of a scratch buffer (pages.h). */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -9,14 +10,17 @@
 
 size_t sh_page_size(void)
 {
-  static size_t page; /* benign race: every thread computes the same value */
+  /* Any thread may be first; all compute the same value. */
+  static atomic_size_t page;
+  size_t v = atomic_load_explicit(&page, memory_order_relaxed);
 
-  if (0 == page) {
+  if (0 == v) {
     long p = sysconf(_SC_PAGESIZE);
 
-    page = p > 0 ? (size_t) p : 4096;
+    v = p > 0 ? (size_t) p : 4096;
+    atomic_store_explicit(&page, v, memory_order_relaxed);
   }
-  return page;
+  return v;
 }
 
 size_t sh_pages_release(void *buf, size_t len)
