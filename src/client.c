@@ -417,20 +417,28 @@ out:
 }
 
 /* The reader is parking the stream: hand the pages of MHD's buffer back
- * to the kernel (pages.h), unless they are already back and the reader
- * has written only into the first page since (small events, the common
- * case: no syscall). The bytes just before buf (the chunk header) and
+ * to the kernel (pages.h), the first time at once (what every idle
+ * stream costs), later only if the reader wrote past the buffer's first
+ * page since and at most every SH_SCRATCH_RELEASE_MS: a stream that keeps
+ * getting large batches would otherwise pay a madvise() and the page
+ * faults to refill the buffer on every one. Small events (the common
+ * case) add no syscall. The bytes just before buf (the chunk header) and
  * right after what was written (its CRLF) are MHD's and in kept pages. */
 static void tidy_scratch(struct sh_client *c, char *buf, size_t max)
 {
   uintptr_t first = ((uintptr_t) buf + sh_page_size() - 1)
                     & ~(uintptr_t) (sh_page_size() - 1);
+  long long now;
 
   if (NULL == c->conn || (c->scratch_clean && c->scratch_dirty <= first))
+    return;
+  now = sh_now_ms();
+  if (c->scratch_clean && now - c->scratch_ms < SH_SCRATCH_RELEASE_MS)
     return;
   sh_pages_release(buf, max);
   c->scratch_clean = true;
   c->scratch_dirty = 0;
+  c->scratch_ms = now;
 }
 
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)

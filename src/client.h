@@ -109,6 +109,7 @@ struct sh_client {
                                    written past its first page since */
   uintptr_t scratch_dirty;      /* reader thread only: end of the bytes
                                    the reader has written since */
+  long long scratch_ms;         /* reader thread only: when released */
 };
 
 /* A client's place in one topic's subscriber list (registry.c). */
@@ -148,6 +149,10 @@ void sh_client_watch(struct sh_client *c, int epfd, uint64_t key);
 /* Hang-up watcher: c's socket became writable; send what is left of a
  * direct write, and once it is all out let MHD send what queued up. */
 void sh_client_writable(struct sh_client *c);
+
+/* A parked stream gives MHD's unused buffer back at most this often
+ * after the first time (client.c, tidy_scratch). */
+#define SH_SCRATCH_RELEASE_MS 10000
 
 /* Largest batch written directly, in bytes and in frames; larger ones go
  * through the ring. */

@@ -8,18 +8,25 @@
 #include "fanpool.h"
 #include "sync.h"
 
-/* Claim slices of the current job until none is left. */
-static void drain(struct sh_fanpool *p, sh_fanpool_work *work, void *arg,
-                  size_t count)
+/* One job; lives on the caller's stack for the duration of sh_fanpool_run. */
+struct sh_fanjob {
+  sh_fanpool_work *work;
+  void *arg;
+  size_t count;
+  atomic_size_t next; /* next unclaimed item */
+};
+
+/* Claim slices of job j until none is left. */
+static void drain(struct sh_fanjob *j)
 {
   for (;;) {
-    size_t from = atomic_fetch_add_explicit(&p->next, SH_FANPOOL_SLICE,
+    size_t from = atomic_fetch_add_explicit(&j->next, SH_FANPOOL_SLICE,
                                             memory_order_relaxed);
 
-    if (from >= count)
+    if (from >= j->count)
       return;
-    work(arg, from, from + SH_FANPOOL_SLICE < count ? from + SH_FANPOOL_SLICE
-                                                     : count);
+    j->work(j->arg, from, from + SH_FANPOOL_SLICE < j->count
+                              ? from + SH_FANPOOL_SLICE : j->count);
   }
 }
 
@@ -30,21 +37,21 @@ static void *helper(void *arg)
 
   sh_mutex_lock(&p->lock);
   for (;;) {
+    struct sh_fanjob *j;
+
     while (!p->stop && p->gen == seen)
       sh_cond_wait(&p->go, &p->lock);
     if (p->stop)
       break;
     seen = p->gen;
-    {
-      sh_fanpool_work *work = p->work;
-      void *warg = p->arg;
-      size_t count = p->count;
-
-      sh_mutex_unlock(&p->lock);
-      drain(p, work, warg, count);
-      sh_mutex_lock(&p->lock);
-    }
-    if (++p->finished == p->nhelpers)
+    j = p->job;
+    if (NULL == j)
+      continue; /* woke after that job closed: nothing to do */
+    p->active++;
+    sh_mutex_unlock(&p->lock);
+    drain(j);
+    sh_mutex_lock(&p->lock);
+    if (0 == --p->active)
       sh_cond_signal(&p->done);
   }
   sh_mutex_unlock(&p->lock);
@@ -59,9 +66,9 @@ int sh_fanpool_start(struct sh_fanpool *p, unsigned threads)
   p->nhelpers = 0;
   p->helpers = NULL;
   p->gen = 0;
-  p->finished = 0;
+  p->active = 0;
+  p->job = NULL;
   p->stop = false;
-  atomic_init(&p->next, 0);
   sh_mutex_init(&p->lock);
   sh_cond_init(&p->go);
   sh_cond_init(&p->done);
@@ -84,28 +91,28 @@ int sh_fanpool_start(struct sh_fanpool *p, unsigned threads)
 void sh_fanpool_run(struct sh_fanpool *p, sh_fanpool_work *work, void *arg,
                     size_t count)
 {
+  struct sh_fanjob j = { .work = work, .arg = arg, .count = count };
+
   if (0 == p->nhelpers || count < 2 * SH_FANPOOL_SLICE) {
     if (count > 0)
       work(arg, 0, count);
     return;
   }
+  atomic_init(&j.next, 0);
   sh_mutex_lock(&p->lock);
-  p->work = work;
-  p->arg = arg;
-  p->count = count;
-  p->finished = 0;
-  atomic_store_explicit(&p->next, 0, memory_order_relaxed);
+  p->job = &j;
   p->gen++;
   sh_cond_broadcast(&p->go);
   sh_mutex_unlock(&p->lock);
 
-  drain(p, work, arg, count);
+  drain(&j);
 
-  /* Every helper takes part in every job, if only to find nothing left:
-   * one that woke late must not still be claiming slices (with this job's
-   * work and arg) when the next job resets the counter. */
+  /* Close the job, then wait only for the helpers that joined it: one
+   * that wakes later finds no job, and the caller never waits for a
+   * helper the scheduler has not run yet. */
   sh_mutex_lock(&p->lock);
-  while (p->finished < p->nhelpers)
+  p->job = NULL;
+  while (p->active > 0)
     sh_cond_wait(&p->done, &p->lock);
   sh_mutex_unlock(&p->lock);
 }

@@ -18,11 +18,12 @@
  *   than it saves. With one usable core there are no helpers at all.
  *
  * Threads: sh_fanpool_start/stop/run from the broadcaster thread only;
- * the helpers run the work function. `lock` guards the job fields, gen,
- * finished and stop; the slice counter `next` is atomic. Every helper
- * takes part in every job (if only to find nothing left), and a job ends
- * when all have: so none is still claiming slices of one job when the
- * next begins.
+ * the helpers run the work function. `lock` guards job, gen, active and
+ * stop; a job's slice counter is atomic and belongs to that job, so a
+ * helper can never claim slices of a later one. The caller closes the job
+ * when its own share is done and waits only for the helpers that joined:
+ * a helper the scheduler has not run yet (the host is busy) delays
+ * nothing, it finds the job closed when it wakes.
  */
 #ifndef SH_FANPOOL_H
 #define SH_FANPOOL_H
@@ -38,6 +39,8 @@
 /* Runs the work for items [from, to) of the current job. */
 typedef void sh_fanpool_work(void *arg, size_t from, size_t to);
 
+struct sh_fanjob;
+
 struct sh_fanpool {
   unsigned nhelpers;          /* immutable after start */
   pthread_t *helpers;
@@ -45,13 +48,9 @@ struct sh_fanpool {
   pthread_cond_t go;          /* a job (or stop) for the helpers */
   pthread_cond_t done;        /* the last helper left the job */
   uint64_t gen;               /* guarded by lock: job number */
-  unsigned finished;          /* guarded by lock: helpers done with
-                                 the current job */
+  struct sh_fanjob *job;      /* guarded by lock: the open job, or NULL */
+  unsigned active;            /* guarded by lock: helpers in the job */
   bool stop;                  /* guarded by lock */
-  sh_fanpool_work *work;      /* guarded by lock: the current job */
-  void *arg;
-  size_t count;
-  atomic_size_t next;         /* next unclaimed item of the job */
 };
 
 /* Start helpers so that `threads` threads in all (the caller included)
