@@ -55,14 +55,6 @@ bool tl_server_log_contains(const struct tl_server *s, const char *text);
 int tl_scale(void);
 
 long long tl_now_ms(void);
-
-/* A process's resident memory (VmRSS) in KiB, or -1. */
-long tl_rss_kib(pid_t pid);
-
-/* Whether the server runs under ASan, TSan or valgrind, whose allocators
- * keep freed memory (quarantine) and add their own: its RSS says nothing
- * then. */
-bool tl_instrumented(pid_t pid);
 void tl_sleep_ms(int ms);
 
 /* ---- plain HTTP ---------------------------------------------------------- */
