@@ -227,11 +227,18 @@ void sh_watch_connection(void *cls, struct MHD_Connection *conn,
   }
 }
 
-void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn)
+/* The deadline entry sh_watch_connection() gave conn, or NULL. */
+static struct sh_pending *pending_of(struct MHD_Connection *conn)
 {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-  struct sh_pending *p = NULL != ci ? ci->socket_context : NULL;
+
+  return NULL != ci ? ci->socket_context : NULL;
+}
+
+void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn)
+{
+  struct sh_pending *p = pending_of(conn);
 
   if (NULL == p)
     return;
@@ -249,9 +256,7 @@ void sh_watch_destroy(struct ssehub *hub)
 
 void sh_watch_rearm(struct ssehub *hub, struct MHD_Connection *conn)
 {
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-  struct sh_pending *p = NULL != ci ? ci->socket_context : NULL;
+  struct sh_pending *p = pending_of(conn);
   struct sh_watch *w = &hub->watch;
 
   if (NULL == p)

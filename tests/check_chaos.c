@@ -21,7 +21,6 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -126,24 +125,6 @@ static long rss_kib(pid_t pid)
       kib = atol(line + 6);
   fclose(f);
   return kib;
-}
-
-static int count_fds(pid_t pid)
-{
-  char path[64];
-  struct dirent *e;
-  DIR *d;
-  int n = 0;
-
-  snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
-  d = opendir(path);
-  if (NULL == d)
-    return -1;
-  while (NULL != (e = readdir(d)))
-    if ('.' != e->d_name[0])
-      n++;
-  closedir(d);
-  return n;
 }
 
 /* A counter that may not exist in this version of /stats: 0 then. */
@@ -529,7 +510,7 @@ static int publish(struct pub *p, const char *query, const char *data,
       snprintf(p->error, sizeof(p->error), "no answer after %lld ms: %.100s",
                took, answer);
       fprintf(stderr, "publish stalled at %lld ms into the run; fds %d\n",
-              tl_now_ms() - p->t0, count_fds(srv.pid));
+              tl_now_ms() - p->t0, tl_count_fds(srv.pid));
       snprintf(cmd, sizeof(cmd), "ss -ltn 'sport = :%u' >&2; ss -tan "
                "'sport = :%u' | awk '{print $1}' | sort | uniq -c >&2",
                srv.port, srv.port);
@@ -741,7 +722,7 @@ START_TEST(test_chaos_5000_clients)
   start(args);
   tl_sleep_ms(200);
   base_rss = rss_kib(srv.pid);
-  base_fds = count_fds(srv.pid);
+  base_fds = tl_count_fds(srv.pid);
   ck_assert_int_gt(base_rss, 0);
   ck_assert_int_gt(base_fds, 0);
 
@@ -864,7 +845,7 @@ START_TEST(test_chaos_5000_clients)
   ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0,
                                    10000 * tl_scale()));
   now = tl_now_ms();
-  while ((fds = count_fds(srv.pid)) > base_fds + 2
+  while ((fds = tl_count_fds(srv.pid)) > base_fds + 2
          && tl_now_ms() - now < 5000 * tl_scale())
     tl_sleep_ms(50);
   while ((rss = rss_kib(srv.pid)) > base_rss + 16 * 1024

@@ -20,7 +20,6 @@
 #include "config.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -352,24 +351,6 @@ static int still_serving(const char *what)
   ck_assert_msg(atomic_load(&by.received) > steady,
                 "%s: the steady run stopped at %d events", what, steady);
   return sync_marker();
-}
-
-static int count_fds(pid_t pid)
-{
-  char path[64];
-  struct dirent *e;
-  DIR *d;
-  int n = 0;
-
-  snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
-  d = opendir(path);
-  if (NULL == d)
-    return -1;
-  while (NULL != (e = readdir(d)))
-    if ('.' != e->d_name[0])
-      n++;
-  closedir(d);
-  return n;
 }
 
 /* ---- raw exchanges ------------------------------------------------------ */
@@ -994,7 +975,7 @@ START_TEST(test_hostile_truncated_request_then_close)
             lingering, NCASES * ROUNDS);
 
   /* Full close: the server's descriptors must come back down. */
-  fd0 = count_fds(srv.pid);
+  fd0 = tl_count_fds(srv.pid);
   m0 = sync_marker();
   for (r = 0; r < 10; r++)
     for (i = 0; i < NCASES; i++) {
@@ -1007,7 +988,7 @@ START_TEST(test_hostile_truncated_request_then_close)
   m1 = still_serving("truncated requests, closed");
   expect_between(m0, m1, NULL, 0, "truncated requests, closed");
   tl_sleep_ms(1500);
-  fd1 = count_fds(srv.pid);
+  fd1 = tl_count_fds(srv.pid);
   EXPECT(fd1 <= fd0 + 3, "server descriptors %d before, %d 1.5 s after "
             "%d truncated requests whose clients closed: the server holds "
             "them until --timeout", fd0, fd1, NCASES * 10);

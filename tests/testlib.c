@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -23,6 +24,24 @@
 
 enum { ST_HEAD, ST_SIZE, ST_DATA, ST_DATA_CRLF, ST_TRAILER, ST_IDENTITY,
        ST_DONE };
+
+int tl_count_fds(pid_t pid)
+{
+  char path[64];
+  struct dirent *e;
+  DIR *d;
+  int n = 0;
+
+  snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+  d = opendir(path);
+  if (NULL == d)
+    return -1;
+  while (NULL != (e = readdir(d)))
+    if ('.' != e->d_name[0])
+      n++;
+  closedir(d);
+  return n;
+}
 
 long long tl_now_ms(void)
 {

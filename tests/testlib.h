@@ -55,6 +55,9 @@ bool tl_server_log_contains(const struct tl_server *s, const char *text);
 int tl_scale(void);
 
 long long tl_now_ms(void);
+
+/* Open file descriptors of a process (/proc/PID/fd), or -1. */
+int tl_count_fds(pid_t pid);
 void tl_sleep_ms(int ms);
 
 /* ---- plain HTTP ---------------------------------------------------------- */
