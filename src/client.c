@@ -261,6 +261,29 @@ out:
   return rc;
 }
 
+/* End a stream that was cut off or whose peer hung up; returns what the
+ * reader returns.
+ *
+ * Why not simply MHD_CONTENT_READER_END_WITH_ERROR: libmicrohttpd 0.9.75
+ * then marks the connection closed but does not move it to its cleanup
+ * list (MHD_connection_handle_idle leaves its state loop on the reader's
+ * error). A connection still in MHD's epoll set is cleaned up at its next
+ * event; one that was just resumed is not in that set, and waits for the
+ * timeout scan, which stops at the oldest live connection. Behind one
+ * client that stopped reading (oldest until its 60 s timeout), every
+ * hung-up stream kept its socket and its place under the connection
+ * limit, and the server stopped accepting. So the socket is shut down and
+ * the reader returns one byte: MHD's send of it fails at once (EPIPE),
+ * and MHD cleans up after a failed send. The byte never leaves. */
+static ssize_t end_now(struct sh_client *c, char *buf, size_t max)
+{
+  if (c->fd < 0 || 0 == max)
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+  shutdown(c->fd, SHUT_RDWR);
+  buf[0] = '\n';
+  return 1;
+}
+
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
 {
   ssize_t rc;
@@ -268,7 +291,7 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
 
   sh_mutex_lock(&c->lock);
   if (c->cut || c->hung_up) {
-    rc = MHD_CONTENT_READER_END_WITH_ERROR;
+    rc = end_now(c, buf, max);
     goto out;
   }
   n = sh_ring_drain(&c->ring, buf, max);
@@ -301,15 +324,19 @@ void sh_client_end(struct sh_client *c)
   sh_mutex_unlock(&c->lock);
 }
 
-void sh_client_hangup(struct sh_client *c)
+bool sh_client_hangup(struct sh_client *c)
 {
+  bool fresh;
+
   sh_mutex_lock(&c->lock);
-  if (!c->gone) {
+  fresh = !c->gone && !c->hung_up && !c->cut;
+  if (fresh) {
     c->hung_up = true;
     clear(c);
     wake(c);
   }
   sh_mutex_unlock(&c->lock);
+  return fresh;
 }
 
 void sh_client_gone(struct sh_client *c)

@@ -141,8 +141,10 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
 
 /* MHD content reader body: copy pending bytes into buf. Returns the byte
  * count, or 0 after suspending the connection (ring empty), or
- * MHD_CONTENT_READER_END_OF_STREAM when ending cleanly, or
- * MHD_CONTENT_READER_END_WITH_ERROR when cut off. */
+ * MHD_CONTENT_READER_END_OF_STREAM when ending cleanly. A stream cut off
+ * or hung up ends with a failed send: its socket is shut down and 1 is
+ * returned (see end_now() in client.c for why); without a socket (unit
+ * tests), MHD_CONTENT_READER_END_WITH_ERROR. */
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
 
 /* Control thread: end the stream once its ring is drained; wakes it. */
@@ -155,8 +157,10 @@ size_t sh_client_cut(struct sh_client *c);
 /* Unsent bytes queued for the client (takes the lock). */
 size_t sh_client_pending(struct sh_client *c);
 
-/* Watcher: the peer closed its end; end the stream now (wakes it). */
-void sh_client_hangup(struct sh_client *c);
+/* Watcher: the peer closed its end; end the stream now (wakes it).
+ * Returns false if the stream was already ending that way or cut off (our
+ * own shutdown() of its socket wakes the watcher again). */
+bool sh_client_hangup(struct sh_client *c);
 
 /* Free callback: the connection is going away; never touch conn again. */
 void sh_client_gone(struct sh_client *c);

@@ -121,8 +121,8 @@ static void *run(void *arg)
                            (uint32_t) (ev[i].data.u64 >> 32));
       if (NULL == c)
         continue;
-      sh_client_hangup(c);
-      sh_count(&hub->n.hangups, 1);
+      if (sh_client_hangup(c))
+        sh_count(&hub->n.hangups, 1);
       sh_client_unref(c);
     }
   }

@@ -544,8 +544,9 @@ START_TEST(test_client_hangup_ends_with_error)
 
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 1);
   ck_assert_uint_eq(frame_refs(f), 2);
-  sh_client_hangup(c);
+  ck_assert(sh_client_hangup(c));
   ck_assert(c->hung_up);
+  ck_assert(!sh_client_hangup(c)); /* counted once */
   ck_assert_uint_eq(frame_refs(f), 1);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 0);

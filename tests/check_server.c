@@ -395,6 +395,74 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
 }
 END_TEST
 
+/* Streams that end while another client is stalled are closed at once.
+ * libmicrohttpd 0.9.75 leaves a resumed connection whose reader ends it
+ * with an error in its list, closed but not cleaned up, until its timeout
+ * scan reaches it; that scan stops at the oldest live connection, and a
+ * client that stopped reading stays the oldest until its timeout (60 s).
+ * Every peer that hung up meanwhile kept its descriptor and its place
+ * under the connection limit, and after a few dozen the server stopped
+ * accepting anyone. */
+START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
+{
+  static const char *const args[] = { "--heartbeat", "0", "--max-clients",
+                                      "4", "--threads", "1",
+                                      "--client-buffer", "16M", NULL };
+  enum { SIZE = 16 * 1024, CYCLES = 200 };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  char *payload = malloc(SIZE);
+  char frame[64];
+  int stalled, rcv = 4096, i, base_fds, fds;
+  long long deadline;
+
+  start(args);
+  base_fds = (int) tl_stat(srv.port, "fds");
+  stalled = tl_connect(srv.port, NULL);
+  ck_assert_int_ge(stalled, 0);
+  setsockopt(stalled, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  ck_assert_int_eq((int) sizeof(req) - 1,
+                   (int) send(stalled, req, sizeof(req) - 1, 0));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 2000));
+
+  /* Fill the stalled client's socket until the server holds events for it
+   * (its send is blocked), without reaching its 16 MiB buffer. */
+  memset(payload, 'x', SIZE);
+  for (i = 0; i < 1000 && tl_stat(srv.port, "buffered_bytes") < 4 * SIZE;
+       i++)
+    ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+  ck_assert_msg(tl_stat(srv.port, "buffered_bytes") >= 4 * SIZE,
+                "the stalled client's socket never filled (%d events)", i);
+
+  /* Others come, read their ":ok" and leave, one after the other: far
+   * more than the connection limit (4 + 64) in all. */
+  for (i = 0; i < CYCLES; i++) {
+    struct tl_sse s;
+
+    ck_assert_msg(0 == tl_sse_open(&s, srv.port, "/sse", NULL, NULL),
+                  "connect %d: %s", i, strerror(errno));
+    ck_assert_msg(tl_sse_next(&s, frame, sizeof(frame), 3000) >= 0
+                  && 200 == s.status && 0 == strncmp(frame, ":ok\n", 4),
+                  "client %d of %d got no stream (server fds %lld)", i,
+                  CYCLES, tl_stat(srv.port, "fds"));
+    tl_sse_close(&s);
+  }
+  ck_assert_int_eq(CYCLES, tl_wait_stat(srv.port, "hangups", CYCLES, 3000));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 3000));
+  /* Their descriptors are closed: only the stalled one is left. */
+  deadline = tl_now_ms() + 2000 * tl_scale();
+  while ((fds = (int) tl_stat(srv.port, "fds")) > base_fds + 1
+         && tl_now_ms() < deadline)
+    tl_sleep_ms(20);
+  ck_assert_msg(fds <= base_fds + 1, "server fds %d after %d clients left, "
+                "%d before they came (+1 for the stalled one)", fds, CYCLES,
+                base_fds);
+  ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
+  close(stalled);
+  free(payload);
+  stop_ok();
+}
+END_TEST
+
 /* ---- scale ------------------------------------------------------------------------ */
 
 /* Open n streams from several source addresses, non-blocking, and wait for
@@ -559,6 +627,7 @@ static Suite *server_suite(void)
   tcase_add_test(limits, test_server_max_clients_429_then_admits_after_leave);
   tcase_add_test(limits, test_server_killed_client_is_removed);
   tcase_add_test(limits, test_server_non_reading_client_dropped_others_unharmed);
+  tcase_add_test(limits, test_server_hangups_behind_a_stalled_reader_are_closed);
   suite_add_tcase(s, limits);
 
   tcase_set_timeout(scale, 120);
