@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "pages.h"
 #include "sync.h"
 
 struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
@@ -284,6 +285,31 @@ static ssize_t end_now(struct sh_client *c, char *buf, size_t max)
   return 1;
 }
 
+/* The reader is parking the stream: hand the pages of MHD's buffer back
+ * to the kernel (pages.h), the first time at once (what every idle
+ * stream costs), later only if the reader wrote past the buffer's first
+ * page since and at most every SH_SCRATCH_RELEASE_MS: a stream that keeps
+ * getting large batches would otherwise pay a madvise() and the page
+ * faults to refill the buffer on every one. Small events (the common
+ * case) add no syscall. The bytes just before buf (the chunk header) and
+ * right after what was written (its CRLF) are MHD's and in kept pages. */
+static void tidy_scratch(struct sh_client *c, char *buf, size_t max)
+{
+  uintptr_t first = ((uintptr_t) buf + sh_page_size() - 1)
+                    & ~(uintptr_t) (sh_page_size() - 1);
+  long long now;
+
+  if (NULL == c->conn || (c->scratch_clean && c->scratch_dirty <= first))
+    return;
+  now = sh_now_ms();
+  if (c->scratch_clean && now - c->scratch_ms < SH_SCRATCH_RELEASE_MS)
+    return;
+  sh_pages_release(buf, max);
+  c->scratch_clean = true;
+  c->scratch_dirty = 0;
+  c->scratch_ms = now;
+}
+
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
 {
   ssize_t rc;
@@ -299,6 +325,8 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
   if (n > 0) {
     /* Never suspend in a call that returns data: MHD would hold the bytes
      * until the next resume (one event late). */
+    if ((uintptr_t) buf + n + 2 > c->scratch_dirty)
+      c->scratch_dirty = (uintptr_t) buf + n + 2; /* + MHD's chunk CRLF */
     rc = (ssize_t) n;
     goto out;
   }
@@ -308,7 +336,11 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max)
   }
   c->suspended = true;
   MHD_suspend_connection(c->conn);
-  rc = 0;
+  sh_mutex_unlock(&c->lock);
+  /* Outside the lock (the broadcaster must not wait for a syscall); the
+   * buffer is ours until this call returns, resumed or not. */
+  tidy_scratch(c, buf, max);
+  return 0;
 out:
   sh_mutex_unlock(&c->lock);
   return rc;

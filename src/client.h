@@ -90,6 +90,12 @@ struct sh_client {
                                    direct writes; or NULL */
   enum sh_direct direct;        /* immutable: how a parked stream may be
                                    written to directly (above) */
+  bool scratch_clean;           /* reader thread only: MHD's buffer has
+                                   been released (pages.h) and not
+                                   written past its first page since */
+  uintptr_t scratch_dirty;      /* reader thread only: end of the bytes
+                                   the reader has written since */
+  long long scratch_ms;         /* reader thread only: when released */
 };
 
 /* A client's place in one topic's subscriber list (registry.c). */
@@ -121,6 +127,10 @@ void sh_client_unref(struct sh_client *c);
 /* Queue a frame before the stream starts (the ":ok" preamble); the caller
  * is the only user of the client. Returns 0 or a sh_ring_push() error. */
 int sh_client_preload(struct sh_client *c, struct sh_frame *f);
+
+/* A parked stream gives MHD's unused buffer back at most this often
+ * after the first time (client.c, tidy_scratch). */
+#define SH_SCRATCH_RELEASE_MS 10000
 
 /* Largest batch written directly, in bytes and in frames; larger ones go
  * through the ring. */

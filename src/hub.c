@@ -31,7 +31,7 @@ void ssehub_options_default(struct ssehub_options *o)
   o->publish_queue = 2 * SH_BATCH_MAX;
   o->heartbeat_ms = 15 * 1000;
   o->retry_after_s = 5;
-  o->connection_memory = 12 * 1024;
+  o->connection_memory = 32 * 1024;
   o->connection_timeout_s = 60;
   o->header_timeout_s = 10;
   o->history_size = 1000;

@@ -84,9 +84,9 @@ struct ssehub_options {
   unsigned heartbeat_ms;      /* comment frame interval; 0 = none */
   unsigned retry_after_s;     /* Retry-After sent with 429/503 */
   size_t connection_memory;   /* MHD per-connection pool: bounds request
-                                 headers (about 40% of it: 12 KiB takes
-                                 4 KiB of cookies) and is most of an idle
-                                 stream's memory */
+                                 headers (about half of it; cookies a
+                                 quarter: 32 KiB takes 8 KiB of them);
+                                 parked streams give the unused part back */
   unsigned connection_timeout_s; /* close a connection that makes no
                                  progress this long (stalled reader,
                                  slow request); suspended idle streams
@@ -129,7 +129,7 @@ struct ssehub_options {
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 128-event publish queue, 15 s
- * heartbeat, 12 KiB connection memory, 60 s connection timeout, 1000
+ * heartbeat, 32 KiB connection memory, 60 s connection timeout, 1000
  * events of history, retry 3000 ms, demo page on, no CORS, publishing
  * from loopback only, 256 MiB max_buffered, no other limits, no TLS. */
 SSEHUB_API void ssehub_options_default(struct ssehub_options *o);

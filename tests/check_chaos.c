@@ -76,24 +76,6 @@ static void raise_nofile(void)
 /* cond is what the server must do; the message says what it did. */
 #define EXPECT(cond, ...) ck_assert_msg(cond, __VA_ARGS__)
 
-/* Whether the server runs under ASan or valgrind, whose allocators keep
- * freed memory (quarantine): its RSS says nothing then. */
-static bool instrumented(pid_t pid)
-{
-  const char *w = getenv("TL_SERVER_WRAPPER");
-  char path[64], line[512];
-  bool found = NULL != w && '\0' != w[0];
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
-  f = fopen(path, "r");
-  while (!found && NULL != f && NULL != fgets(line, sizeof(line), f))
-    found = NULL != strstr(line, "libasan") || NULL != strstr(line, "libtsan");
-  if (NULL != f)
-    fclose(f);
-  return found;
-}
-
 /* Show the server's log (a sanitizer report, ...) in the test's output. */
 static void dump_log(void)
 {
@@ -109,23 +91,6 @@ static void dump_log(void)
 }
 
 /* ---- the server's figures ----------------------------------------------- */
-
-static long rss_kib(pid_t pid)
-{
-  char path[64], line[256];
-  long kib = -1;
-  FILE *f;
-
-  snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
-  f = fopen(path, "r");
-  if (NULL == f)
-    return -1;
-  while (NULL != fgets(line, sizeof(line), f))
-    if (0 == strncmp(line, "VmRSS:", 6))
-      kib = atol(line + 6);
-  fclose(f);
-  return kib;
-}
 
 /* A counter that may not exist in this version of /stats: 0 then. */
 static long long stat0(const char *name)
@@ -721,7 +686,7 @@ START_TEST(test_chaos_5000_clients)
   raise_nofile();
   start(args);
   tl_sleep_ms(200);
-  base_rss = rss_kib(srv.pid);
+  base_rss = tl_rss_kib(srv.pid);
   base_fds = tl_count_fds(srv.pid);
   ck_assert_int_gt(base_rss, 0);
   ck_assert_int_gt(base_fds, 0);
@@ -848,7 +813,7 @@ START_TEST(test_chaos_5000_clients)
   while ((fds = tl_count_fds(srv.pid)) > base_fds + 2
          && tl_now_ms() - now < 5000 * tl_scale())
     tl_sleep_ms(50);
-  while ((rss = rss_kib(srv.pid)) > base_rss + 16 * 1024
+  while ((rss = tl_rss_kib(srv.pid)) > base_rss + 16 * 1024
          && tl_now_ms() - now < 12000 * tl_scale())
     tl_sleep_ms(50);
   printf("chaos: server VmRSS %ld KiB before, %ld KiB after (+%ld); "
@@ -859,7 +824,7 @@ START_TEST(test_chaos_5000_clients)
                 fds);
   /* The server gives freed connection memory back (malloc_trim, checked
    * every 5 s) once the crowd has gone. */
-  if (instrumented(srv.pid))
+  if (tl_instrumented(srv.pid))
     printf("chaos: (the server is instrumented: VmRSS not checked)\n");
   else
     EXPECT(rss <= base_rss + 16 * 1024, "server VmRSS %ld KiB before, "

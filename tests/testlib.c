@@ -43,6 +43,39 @@ int tl_count_fds(pid_t pid)
   return n;
 }
 
+long tl_rss_kib(pid_t pid)
+{
+  char path[64], line[256];
+  long kib = -1;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+  f = fopen(path, "r");
+  if (NULL == f)
+    return -1;
+  while (NULL != fgets(line, sizeof(line), f))
+    if (0 == strncmp(line, "VmRSS:", 6))
+      kib = atol(line + 6);
+  fclose(f);
+  return kib;
+}
+
+bool tl_instrumented(pid_t pid)
+{
+  const char *w = getenv("TL_SERVER_WRAPPER");
+  char path[64], line[512];
+  bool found = NULL != w && '\0' != w[0];
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/maps", (int) pid);
+  f = fopen(path, "r");
+  while (!found && NULL != f && NULL != fgets(line, sizeof(line), f))
+    found = NULL != strstr(line, "libasan") || NULL != strstr(line, "libtsan");
+  if (NULL != f)
+    fclose(f);
+  return found;
+}
+
 long long tl_now_ms(void)
 {
   struct timespec ts;

@@ -58,6 +58,14 @@ long long tl_now_ms(void);
 
 /* Open file descriptors of a process (/proc/PID/fd), or -1. */
 int tl_count_fds(pid_t pid);
+
+/* A process's resident memory (VmRSS) in KiB, or -1. */
+long tl_rss_kib(pid_t pid);
+
+/* Whether the server runs under ASan, TSan or valgrind, whose allocators
+ * keep freed memory (quarantine) and add their own: its RSS says nothing
+ * then. */
+bool tl_instrumented(pid_t pid);
 void tl_sleep_ms(int ms);
 
 /* ---- plain HTTP ---------------------------------------------------------- */
