@@ -11,27 +11,48 @@
 #include "hub.h"
 #include "sync.h"
 
-/* Deliver frames[0..n) to the snapshot clients[0..count), then drop the
- * snapshot's references. */
-static void deliver(struct ssehub *hub, struct sh_client **clients,
-                    size_t count, struct sh_frame *const *frames, size_t n)
+/* One fan-out: frames[0..n) to clients[0..). */
+struct fan_job {
+  struct ssehub *hub;
+  struct sh_client **clients;
+  struct sh_frame *const *frames;
+  size_t n;
+};
+
+/* Deliver the job to clients [from, to): on the broadcaster or a fan-out
+ * helper (fanpool.h). */
+static void deliver_slice(void *arg, size_t from, size_t to)
 {
-  uint64_t queued = 0;
+  struct fan_job *j = arg;
+  struct ssehub *hub = j->hub;
+  uint64_t queued = 0, slow = 0;
   size_t i;
 
-  for (i = 0; i < count; i++) {
-    int rc = sh_client_deliver(clients[i], frames, n);
+  for (i = from; i < to; i++) {
+    int rc = sh_client_deliver(j->clients[i], j->frames, j->n);
 
     if (rc >= 0) {
       queued += (uint64_t) rc;
       continue;
     }
-    sh_count(&hub->n.slow_disconnects, 1);
+    slow++;
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "client too slow: more than %zu bytes pending, disconnected",
                    hub->opt.client_buffer);
   }
   sh_count(&hub->n.frames_queued, queued);
+  if (slow > 0)
+    sh_count(&hub->n.slow_disconnects, slow);
+}
+
+/* Deliver frames[0..n) to the snapshot clients[0..count), then drop the
+ * snapshot's references. */
+static void deliver(struct ssehub *hub, struct sh_client **clients,
+                    size_t count, struct sh_frame *const *frames, size_t n)
+{
+  struct fan_job j = { hub, clients, frames, n };
+
+  sh_fanpool_run(&hub->fanpool, deliver_slice, &j, count);
   sh_registry_release(clients, count);
 }
 
@@ -137,6 +158,13 @@ static void *run(void *arg)
   bool closed = false;
   size_t n = 1;
 
+  /* Fan-out helpers, one per further usable core (hub.c: threads). They
+   * inherit this thread's signal mask. Without them (no memory, one
+   * core) every fan-out simply runs here. */
+  if (0 != sh_fanpool_start(&hub->fanpool, hub->opt.threads))
+    sh_log(&hub->log, SSEHUB_LOG_WARNING,
+           "fan-out helper threads unavailable; fanning out on one thread");
+
   /* After the close, keep popping until the queue is empty: every event
    * accepted before the close is delivered. */
   while (!closed || n > 0) {
@@ -159,6 +187,7 @@ static void *run(void *arg)
       next_hb = sh_now_ms() + hb;
     }
   }
+  sh_fanpool_stop(&hub->fanpool);
   return NULL;
 }
 

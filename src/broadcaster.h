@@ -3,12 +3,16 @@
  * DESIGN
  *   One thread per hub. It pops up to SH_BATCH_MAX frames from the publish
  *   queue, snapshots the registry (references, not locks, keep clients
- *   alive meanwhile), and for each client appends the whole batch to its
- *   ring under the client lock and resumes the connection once if it was
- *   parked. Per client and batch that is one lock, up to SH_BATCH_MAX
- *   pointer stores and at most one MHD_resume_connection(); no allocation
- *   and no I/O (the MHD worker threads do the sends). A client whose ring
- *   overflows is cut off (client.h) without slowing anyone else.
+ *   alive meanwhile), and hands each client the whole batch under the
+ *   client lock: an idle parked stream gets it as one non-blocking write
+ *   (client.h, direct writes), any other has it appended to its ring and
+ *   its connection resumed once if it was parked. Per client and batch
+ *   that is one lock and one send, or up to SH_BATCH_MAX pointer stores
+ *   and at most one MHD_resume_connection(); no allocation. A client whose
+ *   ring overflows is cut off (client.h) without slowing anyone else.
+ *   With several usable cores the snapshot is split among the broadcaster
+ *   and fan-out helpers (fanpool.h); one batch is done everywhere before
+ *   the next starts, so order per client holds.
  *
  *   When no event has been fanned out for heartbeat_ms, it fans out the
  *   shared heartbeat comment instead: proxies see traffic, and a send to a

@@ -4,8 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <stdio.h>
@@ -30,8 +29,18 @@ struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
   atomic_init(&c->refs, 1);
   c->conn = conn;
   c->fd = fd;
+  c->watch_fd = -1;
   return c;
 }
+
+/* The unsent rest of a direct write: the segments of the write (chunk
+ * header, frames, CRLF) and how many of their bytes went out. */
+struct sh_tail {
+  struct iovec seg[SH_DIRECT_BATCH + 2];
+  struct sh_frame *frames[SH_DIRECT_BATCH]; /* references held */
+  size_t nseg, nframes, total, done;
+  char head[20];
+};
 
 /* Keep the hub's total of unsent bytes: once per batch or read, not per
  * frame, so the shared counter is not a hot spot. */
@@ -41,9 +50,27 @@ static void account(struct sh_client *c, int64_t delta)
     atomic_fetch_add_explicit(c->buffered, delta, memory_order_relaxed);
 }
 
-/* Drop everything queued (with the lock held, or before sharing). */
+static void drop_tail(struct sh_client *c)
+{
+  struct sh_tail *t = c->tail;
+  size_t i;
+
+  if (NULL == t)
+    return;
+  account(c, -(int64_t) (t->total - t->done));
+  for (i = 0; i < t->nframes; i++)
+    sh_frame_unref(t->frames[i]);
+  free(t);
+  c->tail = NULL;
+}
+
+/* Drop everything queued, the tail of a direct write included (with the
+ * lock held, or before sharing). A stream that loses its tail is ending:
+ * the chunk on the wire stays cut, which the peer sees as a broken
+ * stream and reconnects from its last complete event. */
 static void clear(struct sh_client *c)
 {
+  drop_tail(c);
   account(c, -(int64_t) sh_ring_pending(&c->ring));
   sh_ring_clear(&c->ring);
 }
@@ -78,6 +105,7 @@ void sh_client_unref(struct sh_client *c)
     free(c->topics[i]);
   free(c->topics);
   free(c->links);
+  drop_tail(c);
   account(c, -(int64_t) sh_ring_pending(&c->ring));
   sh_ring_destroy(&c->ring);
   sh_mutex_destroy(&c->lock);
@@ -123,11 +151,11 @@ static void cut_off(struct sh_client *c)
 }
 
 /* The frames of a batch this client has not had, for a direct write:
- * fills iov (from slot 1; slot 0 is for the chunk header) and returns the
- * count, with their total size in *bytes. */
+ * fills iov (from slot 1; slot 0 is for the chunk header) and picked, and
+ * returns the count, with their total size in *bytes. */
 static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
-                      size_t n, struct iovec *iov, size_t *bytes,
-                      uint64_t *last)
+                      size_t n, struct iovec *iov, struct sh_frame **picked,
+                      size_t *bytes, uint64_t *last)
 {
   size_t i, k = 0;
 
@@ -138,6 +166,7 @@ static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
       continue;
     iov[1 + k].iov_base = frames[i]->bytes;
     iov[1 + k].iov_len = frames[i]->len;
+    picked[k] = frames[i];
     *bytes += frames[i]->len;
     if (0 != frames[i]->seq)
       *last = frames[i]->seq;
@@ -146,47 +175,134 @@ static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
   return k;
 }
 
+/* "<hex>\r\n" for a chunk of n > 0 bytes into buf; returns its length. */
+static size_t chunk_head(char *buf, size_t n)
+{
+  static const char hex[] = "0123456789abcdef";
+  char tmp[16];
+  size_t k = 0, i;
+
+  do {
+    tmp[k++] = hex[n & 0xf];
+    n >>= 4;
+  } while (0 != n);
+  for (i = 0; i < k; i++)
+    buf[i] = tmp[k - 1 - i];
+  buf[k] = '\r';
+  buf[k + 1] = '\n';
+  return k + 2;
+}
+
+/* Point the watcher's registration of our socket at hang-ups only, or
+ * at hang-ups and writability. */
+static int watch_events(struct sh_client *c, bool writable)
+{
+  struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLET,
+                            .data.u64 = c->watch_key };
+
+  if (writable)
+    ev.events |= EPOLLOUT;
+  return epoll_ctl(c->watch_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Keep what the socket did not take of a direct write (done of total
+ * bytes went out; seg[0..nseg) are the write's segments, picked[0..k)
+ * its frames) and ask the watcher for EPOLLOUT. Returns 0, or -1 when
+ * that is not possible (no watcher, no memory): the stream must end. */
+static int keep_tail(struct sh_client *c, const struct iovec *seg,
+                     size_t nseg, struct sh_frame *const *picked, size_t k,
+                     size_t total, size_t done)
+{
+  struct sh_tail *t;
+  size_t i;
+
+  if (c->watch_fd < 0 || NULL == (t = calloc(1, sizeof(*t))))
+    return -1;
+  memcpy(t->seg, seg, nseg * sizeof(*seg));
+  if (SH_DIRECT_CHUNKED == c->direct) {
+    memcpy(t->head, seg[0].iov_base, seg[0].iov_len);
+    t->seg[0].iov_base = t->head;
+  }
+  for (i = 0; i < k; i++)
+    t->frames[i] = sh_frame_ref(picked[i]);
+  t->nseg = nseg;
+  t->nframes = k;
+  t->total = total;
+  t->done = done;
+  c->tail = t;
+  if (NULL != c->direct_tails)
+    atomic_fetch_add_explicit(c->direct_tails, 1, memory_order_relaxed);
+  account(c, (int64_t) (total - done));
+  if (0 != watch_events(c, true)) {
+    drop_tail(c);
+    return -1;
+  }
+  return 0;
+}
+
+/* Send more of the tail. Returns 1 when it is all out, 0 when the socket
+ * is full again, -1 on a send error. */
+static int send_tail(struct sh_client *c)
+{
+  struct sh_tail *t = c->tail;
+  struct iovec iov[SH_DIRECT_BATCH + 2];
+  struct msghdr msg = { .msg_iov = iov };
+  size_t skip = t->done, i, k = 0;
+  ssize_t w;
+
+  for (i = 0; i < t->nseg; i++) {
+    if (skip >= t->seg[i].iov_len) {
+      skip -= t->seg[i].iov_len;
+      continue;
+    }
+    iov[k].iov_base = (char *) t->seg[i].iov_base + skip;
+    iov[k].iov_len = t->seg[i].iov_len - skip;
+    skip = 0;
+    k++;
+  }
+  msg.msg_iovlen = k;
+  w = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (w < 0)
+    return (EAGAIN == errno || EWOULDBLOCK == errno || EINTR == errno) ? 0 : -1;
+  t->done += (size_t) w;
+  account(c, -(int64_t) w);
+  if (NULL != c->sent)
+    atomic_fetch_add_explicit(c->sent, (uint64_t) w, memory_order_relaxed);
+  return t->done == t->total ? 1 : 0;
+}
+
 /* Try to write the batch straight to the socket of a parked, idle stream
  * (enum sh_direct). Called with the lock held: the lock is what keeps the
  * stream parked meanwhile (a resume needs it), and the send never blocks
  * (MSG_DONTWAIT), so holding it across this one syscall is safe.
- * Returns 1 when written (queued > 0 frames in *queued), 0 when the caller
- * should queue the batch instead (nothing was written), -1 when the stream
- * was ended here (a write error, or a partial write despite the empty
- * queue, which would leave a broken chunk; the client reconnects and
- * resumes from its last id). */
+ * Returns 1 when written or kept as a tail (queued > 0 frames in
+ * *queued), 0 when the caller should queue the batch instead (nothing was
+ * written), -1 when the stream was ended here (a send error, or a tail
+ * that cannot be kept; the client reconnects and resumes from its last
+ * id). */
 static int direct(struct sh_client *c, struct sh_frame *const *frames,
                   size_t n, int *queued)
 {
   struct iovec iov[SH_DIRECT_BATCH + 2];
-  char head[24];
+  struct sh_frame *picked[SH_DIRECT_BATCH];
+  char head[20];
   struct msghdr msg = { .msg_iov = iov };
-  size_t k, bytes, want;
+  size_t k, bytes, want, i;
   uint64_t last;
   ssize_t w;
-  int outq = 0; /* set, for tools (valgrind) that do not know this ioctl */
 
   if (n > SH_DIRECT_BATCH)
     return 0;
-  k = collect(c, frames, n, iov, &bytes, &last);
+  k = collect(c, frames, n, iov, picked, &bytes, &last);
   if (0 == k) {
     *queued = 0;
     return 1;
   }
   if (bytes > SH_DIRECT_MAX)
     return 0;
-  /* Only when nothing is waiting unsent: the write then needs a new
-   * buffer, which the kernel either refuses (EAGAIN: nothing written) or
-   * fills with all of a write this small. Behind unsent data it could be
-   * cut short, and half a chunk cannot be finished later (MHD frames what
-   * the reader returns as new chunks). Data sent but not yet
-   * acknowledged does not matter. A peer that has not taken everything
-   * goes through the ring, where partial sends are MHD's business. */
-  if (0 != ioctl(c->fd, SIOCOUTQNSD, &outq) || 0 != outq)
-    return 0;
   if (SH_DIRECT_CHUNKED == c->direct) {
     iov[0].iov_base = head;
-    iov[0].iov_len = (size_t) snprintf(head, sizeof(head), "%zx\r\n", bytes);
+    iov[0].iov_len = chunk_head(head, bytes);
     iov[1 + k].iov_base = (void *) "\r\n";
     iov[1 + k].iov_len = 2;
     msg.msg_iov = iov;
@@ -196,13 +312,15 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
     msg.msg_iovlen = k;
   }
   want = 0;
-  for (size_t i = 0; i < msg.msg_iovlen; i++)
+  for (i = 0; i < msg.msg_iovlen; i++)
     want += msg.msg_iov[i].iov_len;
   w = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (w < 0 && (EAGAIN == errno || EWOULDBLOCK == errno || EINTR == errno))
     return 0;
-  if (w < 0 || (size_t) w != want) {
-    /* Peer gone, or a partial chunk on the wire: end the stream. */
+  if (w < 0 || ((size_t) w < want
+                && 0 != keep_tail(c, msg.msg_iov, msg.msg_iovlen, picked, k,
+                                  want, (size_t) w))) {
+    /* Peer gone, or a cut chunk we cannot finish: end the stream. */
     c->hung_up = true;
     clear(c);
     wake(c);
@@ -217,6 +335,40 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
   return 1;
 }
 
+void sh_client_watch(struct sh_client *c, int epfd, uint64_t key)
+{
+  sh_mutex_lock(&c->lock);
+  c->watch_fd = epfd;
+  c->watch_key = key;
+  sh_mutex_unlock(&c->lock);
+}
+
+void sh_client_writable(struct sh_client *c)
+{
+  int r;
+
+  sh_mutex_lock(&c->lock);
+  if (NULL == c->tail || c->gone)
+    goto out;
+  r = send_tail(c);
+  if (0 == r)
+    goto out;
+  if (r < 0) {
+    c->hung_up = true;
+    clear(c);
+    wake(c);
+    goto out;
+  }
+  drop_tail(c);
+  /* Back to hang-ups only, or every ACK would wake the watcher. A failure
+   * costs only such wake-ups. */
+  (void) watch_events(c, false);
+  if (!sh_ring_empty(&c->ring))
+    wake(c); /* MHD sends what queued up behind the tail */
+out:
+  sh_mutex_unlock(&c->lock);
+}
+
 int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
                       size_t n)
 {
@@ -226,7 +378,8 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
   sh_mutex_lock(&c->lock);
   if (c->gone || c->cut || c->hung_up || c->closing)
     goto out;
-  if (c->suspended && SH_DIRECT_NONE != c->direct && sh_ring_empty(&c->ring)) {
+  if (c->suspended && SH_DIRECT_NONE != c->direct && sh_ring_empty(&c->ring)
+      && NULL == c->tail) {
     int d = direct(c, frames, n, &rc);
 
     if (0 != d) {
@@ -254,8 +407,9 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
     rc++;
   }
   account(c, (int64_t) (sh_ring_pending(&c->ring) - before));
-  /* One resume per batch, not per frame: the reader coalesces the batch. */
-  if (rc > 0)
+  /* One resume per batch, not per frame: the reader coalesces the batch.
+   * Behind a tail, the watcher resumes once the tail is out. */
+  if (rc > 0 && NULL == c->tail)
     wake(c);
 out:
   sh_mutex_unlock(&c->lock);
@@ -351,6 +505,7 @@ void sh_client_end(struct sh_client *c)
   sh_mutex_lock(&c->lock);
   if (!c->gone) {
     c->closing = true;
+    drop_tail(c); /* a peer that far behind would hold up the stop */
     wake(c);
   }
   sh_mutex_unlock(&c->lock);
@@ -399,6 +554,8 @@ size_t sh_client_pending(struct sh_client *c)
 
   sh_mutex_lock(&c->lock);
   n = sh_ring_pending(&c->ring);
+  if (NULL != c->tail)
+    n += c->tail->total - c->tail->done;
   sh_mutex_unlock(&c->lock);
   return n;
 }

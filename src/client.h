@@ -7,13 +7,14 @@
  * (suspends) the connection when the ring is empty. Parked connections
  * cost no CPU: MHD takes them out of its epoll set.
  *
- * Thread-safety: `lock` guards ring, suspended, closing, cut, hung_up and
- * gone.
+ * Thread-safety: `lock` guards ring, suspended, closing, cut, hung_up,
+ * gone, tail and the watch fields.
  *   - MHD worker thread owning the connection: sh_client_read(),
- *     sh_client_gone() (from the response's free callback).
+ *     sh_client_gone() (from the response's free callback),
+ *     sh_client_watch() (at admission).
  *   - broadcaster thread: sh_client_deliver().
  *   - control thread (ssehub_stop): sh_client_end().
- *   - hang-up watcher thread: sh_client_hangup().
+ *   - hang-up watcher thread: sh_client_hangup(), sh_client_writable().
  * Lock order: (MHD response mutex, held around the reader) -> client lock
  * -> MHD's internal cleanup mutex (taken by suspend/resume). The registry
  * lock is never taken while a client lock is held.
@@ -45,6 +46,7 @@
 #include "ring.h"
 
 struct sh_topic;
+struct sh_tail;
 
 /* Direct writes. A parked (suspended) stream with an empty ring is idle
  * for libmicrohttpd: MHD has sent everything it had and does not touch the
@@ -52,8 +54,13 @@ struct sh_topic;
  * straight to the socket, with the framing MHD would have used, instead of
  * queueing it and resuming the connection: one non-blocking send instead
  * of a resume, an eventfd wake-up, two reader calls and a suspend in a
- * worker thread. Only when the socket has no unsent data: otherwise, or
- * for large batches, the ring and MHD.
+ * worker thread.
+ * If the socket takes only part of the write (a peer far behind), the
+ * rest is a "tail": the client keeps references to its frames, the
+ * hang-up watcher is asked for EPOLLOUT and finishes it, and until then
+ * new frames wait in the ring and the connection stays parked (MHD must
+ * not write between the two halves of a chunk). Batches over
+ * SH_DIRECT_MAX go through the ring and MHD.
  * Not possible over TLS (the bytes must go through the TLS session). */
 enum sh_direct {
   SH_DIRECT_NONE,      /* always go through the ring (TLS, HEAD, tests) */
@@ -86,10 +93,17 @@ struct sh_client {
                                    bytes, kept up to date here; or NULL */
   atomic_uint_fast64_t *sent;   /* immutable: the hub's bytes_sent, for
                                    direct writes; or NULL */
+  atomic_uint_fast64_t *direct_tails; /* immutable: the hub's count of
+                                   tails (below); or NULL */
   atomic_uint_fast64_t *direct_writes; /* immutable: the hub's count of
                                    direct writes; or NULL */
   enum sh_direct direct;        /* immutable: how a parked stream may be
                                    written to directly (above) */
+  struct sh_tail *tail;         /* guarded by lock: the unsent rest of a
+                                   direct write, or NULL (above) */
+  int watch_fd;                 /* guarded by lock: the hang-up watcher's
+                                   epoll set (finishes tails), or -1 */
+  uint64_t watch_key;           /* guarded by lock: our key in that set */
   bool scratch_clean;           /* reader thread only: MHD's buffer has
                                    been released (pages.h) and not
                                    written past its first page since */
@@ -127,6 +141,14 @@ void sh_client_unref(struct sh_client *c);
 /* Queue a frame before the stream starts (the ":ok" preamble); the caller
  * is the only user of the client. Returns 0 or a sh_ring_push() error. */
 int sh_client_preload(struct sh_client *c, struct sh_frame *f);
+
+/* The hang-up watcher watches c's socket in epoll set epfd under key:
+ * where a direct write's tail asks for EPOLLOUT. */
+void sh_client_watch(struct sh_client *c, int epfd, uint64_t key);
+
+/* Hang-up watcher: c's socket became writable; send what is left of a
+ * direct write, and once it is all out let MHD send what queued up. */
+void sh_client_writable(struct sh_client *c);
 
 /* A parked stream gives MHD's unused buffer back at most this often
  * after the first time (client.c, tidy_scratch). */

@@ -192,7 +192,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"unauthorized\":%llu,\"bad_requests\":%llu,"
                "\"too_large\":%llu,\"headers_too_large\":%llu,"
                "\"header_timeouts\":%llu,"
-               "\"direct_writes\":%llu,\"fds\":%d}\n",
+               "\"direct_writes\":%llu,\"direct_tails\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -213,7 +213,8 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.too_large,
                (unsigned long long) st.headers_too_large,
                (unsigned long long) st.header_timeouts,
-               (unsigned long long) st.direct_writes, fds_in_use());
+               (unsigned long long) st.direct_writes,
+               (unsigned long long) st.direct_tails, fds_in_use());
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)

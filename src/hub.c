@@ -401,6 +401,7 @@ void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
   st->bad_requests = atomic_load(&hub->n.bad_requests);
   st->too_large = atomic_load(&hub->n.too_large);
   st->direct_writes = atomic_load(&hub->n.direct_writes);
+  st->direct_tails = atomic_load(&hub->n.direct_tails);
   st->headers_too_large = atomic_load(&hub->n.headers_too_large);
   st->header_timeouts = atomic_load(&hub->n.header_timeouts);
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fanpool.h"
 #include "frame.h"
 #include "limits.h"
 #include "history.h"
@@ -58,6 +59,7 @@ struct sh_counters {
   atomic_uint_fast64_t bad_requests;
   atomic_uint_fast64_t too_large;
   atomic_uint_fast64_t direct_writes;
+  atomic_uint_fast64_t direct_tails;
   atomic_uint_fast64_t headers_too_large;
   atomic_uint_fast64_t header_timeouts;
 };
@@ -74,6 +76,7 @@ struct ssehub {
   struct sh_client **snap;       /* broadcaster only: snapshot buffer */
   struct sh_client **tsnap;      /* broadcaster only: topic snapshots */
   size_t tsnap_cap;              /* broadcaster only */
+  struct sh_fanpool fanpool;     /* broadcaster only (fanpool.h) */
   pthread_t broadcaster;         /* control thread */
   bool broadcaster_running;      /* control thread */
   struct sh_watch watch;         /* hang-up watcher (watch.h) */

@@ -70,7 +70,8 @@ typedef void (*ssehub_log_fn)(void *cls, enum ssehub_log_level level,
 struct ssehub_options {
   const char *bind_address;   /* IPv4/IPv6 literal; NULL = all addresses */
   uint16_t port;              /* TCP port; 0 = any free port (ssehub_port()) */
-  unsigned threads;           /* MHD worker threads; 0 = the cores this
+  unsigned threads;           /* MHD worker threads, and threads that
+                                 share each fan-out; 0 = the cores this
                                  process may run on */
   unsigned max_clients;       /* stream limit (429 above it); 0 = derived
                                  from RLIMIT_NOFILE */
@@ -207,6 +208,8 @@ struct ssehub_stats {
   uint64_t header_timeouts;    /* connections closed by header_timeout */
   uint64_t direct_writes;      /* batches written straight to an idle
                                   stream's socket (no resume needed) */
+  uint64_t direct_tails;       /* of those, taken only in part by the
+                                  socket and finished when writable */
 };
 
 /* Snapshot of the counters. Safe from any thread. */

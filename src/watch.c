@@ -121,8 +121,12 @@ static void *run(void *arg)
                            (uint32_t) (ev[i].data.u64 >> 32));
       if (NULL == c)
         continue;
-      if (sh_client_hangup(c))
-        sh_count(&hub->n.hangups, 1);
+      if (0 != (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+        if (sh_client_hangup(c))
+          sh_count(&hub->n.hangups, 1);
+      } else if (0 != (ev[i].events & EPOLLOUT)) {
+        sh_client_writable(c); /* the rest of a direct write (client.h) */
+      }
       sh_client_unref(c);
     }
   }
@@ -190,9 +194,12 @@ void sh_watch_add(struct ssehub *hub, struct sh_client *c)
 
   if (c->fd < 0 || !hub->watch.running)
     return;
-  if (0 != epoll_ctl(hub->watch.epfd, EPOLL_CTL_ADD, c->fd, &ev))
+  if (0 != epoll_ctl(hub->watch.epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "cannot watch a stream for hang-ups: %s", strerror(errno));
+    return;
+  }
+  sh_client_watch(c, hub->watch.epfd, ev.data.u64);
 }
 
 void sh_watch_connection(void *cls, struct MHD_Connection *conn,

@@ -20,6 +20,10 @@
  *   Peers that vanish without a FIN (network loss) are still found by the
  *   heartbeat.
  *
+ *   The same registration finishes direct writes the socket took only in
+ *   part (client.h): the client switches it to EPOLLOUT as well until its
+ *   tail is out, and back, so writability wakes this thread only then.
+ *
  *   Request deadline (slow-loris): MHD's connection timeout counts idle
  *   time, so a client that trickles one byte a second, or half-closes in
  *   the middle of a request, keeps a connection for that long. Every

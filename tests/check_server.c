@@ -4,6 +4,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -463,6 +464,76 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
 }
 END_TEST
 
+/* A reader that stops reading fills its socket: a direct write is then
+ * taken only in part, and the rest ("tail") must go out before anything
+ * MHD sends, or the chunked stream would be cut in two. Once it reads
+ * again it must get every event whole, once, in order. */
+START_TEST(test_server_paused_reader_gets_every_event_whole)
+{
+  static const char *const args[] = { "--heartbeat", "0", "--client-buffer",
+                                      "8M", NULL };
+  enum { SIZE = 3000, MAX_EVENTS = 3000 };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  char *payload = malloc(SIZE + 1), *frame = malloc(SIZE + 64);
+  struct sockaddr_in addr = { .sin_family = AF_INET };
+  struct tl_sse s;
+  int rcv = 8192, sent = 0, next = 0, extra;
+  long long deadline;
+
+  start(args);
+  memset(&s, 0, sizeof(s));
+  /* A small receive buffer, set before connecting so the window is
+   * small from the start (shrinking it later makes TCP trickle). */
+  s.fd = socket(AF_INET, SOCK_STREAM, 0);
+  ck_assert_int_ge(s.fd, 0);
+  setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  addr.sin_port = htons(srv.port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ck_assert_int_eq(0, connect(s.fd, (struct sockaddr *) &addr, sizeof(addr)));
+  ck_assert_int_eq((int) sizeof(req) - 1,
+                   (int) send(s.fd, req, sizeof(req) - 1, 0));
+  ck_assert_int_ge(tl_sse_next(&s, frame, SIZE + 64, 2000), 0);
+  ck_assert_int_eq(200, s.status);
+  /* Publish without reading until a write is cut short, then some more
+   * (they queue behind the tail). */
+  for (extra = -1; sent < MAX_EVENTS && extra != 0; sent++) {
+    int n = snprintf(payload, SIZE + 1, "%06d:", sent);
+
+    memset(payload + n, 'a' + sent % 26, SIZE - (size_t) n);
+    ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+    if (extra < 0 && tl_stat(srv.port, "direct_tails") > 0)
+      extra = 20;
+    else if (extra > 0)
+      extra--;
+  }
+  ck_assert_msg(0 == extra, "no direct write was cut short in %d events",
+                sent);
+  deadline = tl_now_ms() + 20000;
+  while (next < sent && tl_now_ms() < deadline) {
+    while (tl_sse_take(&s, frame, SIZE + 64) >= 0) {
+      char want[32];
+
+      ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
+      snprintf(want, sizeof(want), "data: %06d:", next);
+      ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
+                    "event %d out of order or torn: %.20s", next, frame);
+      ck_assert_int_eq((int) strlen(frame), 6 + SIZE);
+      next++;
+    }
+    if (next < sent)
+      ck_assert_int_ge(tl_sse_pump(&s, 1000), 0);
+  }
+  ck_assert_int_eq(next, sent);
+  printf("server: paused reader: %d events of %d bytes, %lld tail(s), all "
+         "whole and in order\n", sent, SIZE, tl_stat(srv.port, "direct_tails"));
+  ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
+  tl_sse_close(&s);
+  free(payload);
+  free(frame);
+  stop_ok();
+}
+END_TEST
+
 /* ---- scale ------------------------------------------------------------------------ */
 
 /* Open n streams from several source addresses, non-blocking, and wait for
@@ -639,6 +710,7 @@ static Suite *server_suite(void)
   tcase_add_test(limits, test_server_killed_client_is_removed);
   tcase_add_test(limits, test_server_non_reading_client_dropped_others_unharmed);
   tcase_add_test(limits, test_server_hangups_behind_a_stalled_reader_are_closed);
+  tcase_add_test(limits, test_server_paused_reader_gets_every_event_whole);
   suite_add_tcase(s, limits);
 
   tcase_set_timeout(scale, 120);
