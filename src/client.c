@@ -131,6 +131,18 @@ static void wake(struct sh_client *c)
   }
 }
 
+/* End the stream now: the peer went away (peer_gone, counted once per
+ * stream) or the stream cannot go on. Called with the lock held, on a
+ * stream that is not ending yet. */
+static void hang_up(struct sh_client *c, bool peer_gone)
+{
+  c->hung_up = true;
+  if (peer_gone && NULL != c->hangups)
+    atomic_fetch_add_explicit(c->hangups, 1, memory_order_relaxed);
+  clear(c);
+  wake(c);
+}
+
 /* Cut a client whose ring overflowed. Called with the lock held.
  *
  * Why shutdown(): a peer that stopped reading leaves its socket write-
@@ -321,9 +333,7 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
                 && 0 != keep_tail(c, msg.msg_iov, msg.msg_iovlen, picked, k,
                                   want, (size_t) w))) {
     /* Peer gone, or a cut chunk we cannot finish: end the stream. */
-    c->hung_up = true;
-    clear(c);
-    wake(c);
+    hang_up(c, w < 0);
     return -1;
   }
   c->last_seq = last;
@@ -354,9 +364,7 @@ void sh_client_writable(struct sh_client *c)
   if (0 == r)
     goto out;
   if (r < 0) {
-    c->hung_up = true;
-    clear(c);
-    wake(c);
+    hang_up(c, true);
     goto out;
   }
   drop_tail(c);
@@ -517,11 +525,8 @@ bool sh_client_hangup(struct sh_client *c)
 
   sh_mutex_lock(&c->lock);
   fresh = !c->gone && !c->hung_up && !c->cut;
-  if (fresh) {
-    c->hung_up = true;
-    clear(c);
-    wake(c);
-  }
+  if (fresh)
+    hang_up(c, true);
   sh_mutex_unlock(&c->lock);
   return fresh;
 }

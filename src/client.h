@@ -97,6 +97,8 @@ struct sh_client {
                                    tails (below); or NULL */
   atomic_uint_fast64_t *direct_writes; /* immutable: the hub's count of
                                    direct writes; or NULL */
+  atomic_uint_fast64_t *hangups; /* immutable: the hub's count of peers
+                                   that went away; or NULL */
   enum sh_direct direct;        /* immutable: how a parked stream may be
                                    written to directly (above) */
   struct sh_tail *tail;         /* guarded by lock: the unsent rest of a
@@ -190,8 +192,10 @@ size_t sh_client_cut(struct sh_client *c);
 size_t sh_client_pending(struct sh_client *c);
 
 /* Watcher: the peer closed its end; end the stream now (wakes it).
- * Returns false if the stream was already ending that way or cut off (our
- * own shutdown() of its socket wakes the watcher again). */
+ * A stream's hang-up is counted once, whoever notices it first (this, or
+ * a direct write that fails). Returns false if the stream was already
+ * ending that way or cut off (our own shutdown() of its socket wakes the
+ * watcher again). */
 bool sh_client_hangup(struct sh_client *c);
 
 /* Free callback: the connection is going away; never touch conn again. */

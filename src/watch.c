@@ -122,8 +122,7 @@ static void *run(void *arg)
       if (NULL == c)
         continue;
       if (0 != (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        if (sh_client_hangup(c))
-          sh_count(&hub->n.hangups, 1);
+        sh_client_hangup(c); /* counts it (client.h) */
       } else if (0 != (ev[i].events & EPOLLOUT)) {
         sh_client_writable(c); /* the rest of a direct write (client.h) */
       }
