@@ -23,29 +23,13 @@ size_t sh_page_size(void)
   return v;
 }
 
-/* Under AddressSanitizer the release is skipped: there, releasing and
- * refilling connection buffers made the chaos test's server so slow that
- * its publishers starved (publish latency up to 60 s; without ASan the
- * same test publishes within 80 ms), for reasons not yet understood. An
- * ASan build only costs more memory for it; valgrind still runs this. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SH_PAGES_RELEASE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SH_PAGES_RELEASE 0
-#endif
-#endif
-#ifndef SH_PAGES_RELEASE
-#define SH_PAGES_RELEASE 1
-#endif
-
 size_t sh_pages_release(void *buf, size_t len)
 {
   size_t page = sh_page_size();
   uintptr_t lo = ((uintptr_t) buf + page - 1) & ~(uintptr_t) (page - 1);
   uintptr_t hi = ((uintptr_t) buf + len) & ~(uintptr_t) (page - 1);
 
-  if (!SH_PAGES_RELEASE || hi <= lo)
+  if (hi <= lo)
     return 0;
   if (0 != madvise((void *) lo, hi - lo, MADV_DONTNEED))
     return 0;
