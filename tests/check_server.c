@@ -408,8 +408,11 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
 {
   static const char *const args[] = { "--heartbeat", "0", "--max-clients",
                                       "4", "--threads", "1",
-                                      "--client-buffer", "16M", NULL };
-  enum { SIZE = 16 * 1024, CYCLES = 200 };
+                                      "--client-buffer", "64M", NULL };
+  /* Events over SH_DIRECT_MAX (16 KiB) always go through libmicrohttpd,
+   * so the stalled stream ends up as the bug needs it: live, not parked,
+   * waiting to write. */
+  enum { SIZE = 32 * 1024, CYCLES = 200 };
   static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
   char *payload = malloc(SIZE);
   char frame[64];
@@ -426,13 +429,16 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
   ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 2000));
 
   /* Fill the stalled client's socket until the server holds events for it
-   * (its send is blocked), without reaching its 16 MiB buffer. */
+   * (its send is blocked), without reaching its 64 MiB buffer; whatever
+   * the kernel's buffers take (a few MiB), the rest stays queued. */
   memset(payload, 'x', SIZE);
-  for (i = 0; i < 1000 && tl_stat(srv.port, "buffered_bytes") < 4 * SIZE;
+  for (i = 0; i < 1000 && tl_stat(srv.port, "buffered_bytes") < 8 * SIZE;
        i++)
     ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+  tl_sleep_ms(200);
   ck_assert_msg(tl_stat(srv.port, "buffered_bytes") >= 4 * SIZE,
-                "the stalled client's socket never filled (%d events)", i);
+                "the stalled client's socket never filled (%d events, "
+                "%lld bytes queued)", i, tl_stat(srv.port, "buffered_bytes"));
 
   /* Others come, read their ":ok" and leave, one after the other: far
    * more than the connection limit (4 + 64) in all. */
