@@ -33,13 +33,13 @@ struct sh_client *sh_client_new(struct MHD_Connection *conn, int fd,
   return c;
 }
 
-/* The unsent rest of a direct write: the segments of the write (chunk
- * header, frames, CRLF) and how many of their bytes went out. */
+/* The unsent rest of a direct write: the segments of the write (one per
+ * frame, pointing into the frames, which it holds references to) and how
+ * many of their bytes went out. */
 struct sh_tail {
-  struct iovec seg[SH_DIRECT_BATCH + 2];
+  struct iovec seg[SH_DIRECT_BATCH];
   struct sh_frame *frames[SH_DIRECT_BATCH]; /* references held */
   size_t nseg, nframes, total, done;
-  char head[20];
 };
 
 /* Keep the hub's total of unsent bytes: once per batch or read, not per
@@ -163,8 +163,9 @@ static void cut_off(struct sh_client *c)
 }
 
 /* The frames of a batch this client has not had, for a direct write:
- * fills iov (from slot 1; slot 0 is for the chunk header) and picked, and
- * returns the count, with their total size in *bytes. */
+ * fills iov (one segment per frame: the frame as its own chunk for
+ * HTTP/1.1, its bytes for HTTP/1.0) and picked, and returns the count,
+ * with the segments' total size in *bytes. */
 static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
                       size_t n, struct iovec *iov, struct sh_frame **picked,
                       size_t *bytes, uint64_t *last)
@@ -176,33 +177,21 @@ static size_t collect(struct sh_client *c, struct sh_frame *const *frames,
   for (i = 0; i < n; i++) {
     if (0 != frames[i]->seq && frames[i]->seq <= *last)
       continue;
-    iov[1 + k].iov_base = frames[i]->bytes;
-    iov[1 + k].iov_len = frames[i]->len;
+    if (0 == frames[i]->len)
+      continue; /* nothing to send; as a chunk it would end the stream */
+    if (SH_DIRECT_CHUNKED == c->direct) {
+      iov[k].iov_base = (void *) sh_frame_chunk(frames[i], &iov[k].iov_len);
+    } else {
+      iov[k].iov_base = frames[i]->bytes;
+      iov[k].iov_len = frames[i]->len;
+    }
     picked[k] = frames[i];
-    *bytes += frames[i]->len;
+    *bytes += iov[k].iov_len;
     if (0 != frames[i]->seq)
       *last = frames[i]->seq;
     k++;
   }
   return k;
-}
-
-/* "<hex>\r\n" for a chunk of n > 0 bytes into buf; returns its length. */
-static size_t chunk_head(char *buf, size_t n)
-{
-  static const char hex[] = "0123456789abcdef";
-  char tmp[16];
-  size_t k = 0, i;
-
-  do {
-    tmp[k++] = hex[n & 0xf];
-    n >>= 4;
-  } while (0 != n);
-  for (i = 0; i < k; i++)
-    buf[i] = tmp[k - 1 - i];
-  buf[k] = '\r';
-  buf[k + 1] = '\n';
-  return k + 2;
 }
 
 /* Point the watcher's registration of our socket at hang-ups only, or
@@ -231,10 +220,6 @@ static int keep_tail(struct sh_client *c, const struct iovec *seg,
   if (c->watch_fd < 0 || NULL == (t = calloc(1, sizeof(*t))))
     return -1;
   memcpy(t->seg, seg, nseg * sizeof(*seg));
-  if (SH_DIRECT_CHUNKED == c->direct) {
-    memcpy(t->head, seg[0].iov_base, seg[0].iov_len);
-    t->seg[0].iov_base = t->head;
-  }
   for (i = 0; i < k; i++)
     t->frames[i] = sh_frame_ref(picked[i]);
   t->nseg = nseg;
@@ -257,7 +242,7 @@ static int keep_tail(struct sh_client *c, const struct iovec *seg,
 static int send_tail(struct sh_client *c)
 {
   struct sh_tail *t = c->tail;
-  struct iovec iov[SH_DIRECT_BATCH + 2];
+  struct iovec iov[SH_DIRECT_BATCH];
   struct msghdr msg = { .msg_iov = iov };
   size_t skip = t->done, i, k = 0;
   ssize_t w;
@@ -295,11 +280,10 @@ static int send_tail(struct sh_client *c)
 static int direct(struct sh_client *c, struct sh_frame *const *frames,
                   size_t n, int *queued)
 {
-  struct iovec iov[SH_DIRECT_BATCH + 2];
+  struct iovec iov[SH_DIRECT_BATCH];
   struct sh_frame *picked[SH_DIRECT_BATCH];
-  char head[20];
   struct msghdr msg = { .msg_iov = iov };
-  size_t k, bytes, want, i;
+  size_t k, bytes;
   uint64_t last;
   ssize_t w;
 
@@ -312,26 +296,20 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
   }
   if (bytes > SH_DIRECT_MAX)
     return 0;
-  if (SH_DIRECT_CHUNKED == c->direct) {
-    iov[0].iov_base = head;
-    iov[0].iov_len = chunk_head(head, bytes);
-    iov[1 + k].iov_base = (void *) "\r\n";
-    iov[1 + k].iov_len = 2;
-    msg.msg_iov = iov;
-    msg.msg_iovlen = k + 2;
+  /* One event (the usual case at low rates) is one contiguous segment: a
+   * plain send() spares the kernel the msghdr and iovec copies. */
+  if (1 == k) {
+    w = send(c->fd, iov[0].iov_base, iov[0].iov_len,
+             MSG_DONTWAIT | MSG_NOSIGNAL);
   } else {
-    msg.msg_iov = iov + 1;
     msg.msg_iovlen = k;
+    w = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   }
-  want = 0;
-  for (i = 0; i < msg.msg_iovlen; i++)
-    want += msg.msg_iov[i].iov_len;
-  w = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (w < 0 && (EAGAIN == errno || EWOULDBLOCK == errno || EINTR == errno))
     return 0;
-  if (w < 0 || ((size_t) w < want
-                && 0 != keep_tail(c, msg.msg_iov, msg.msg_iovlen, picked, k,
-                                  want, (size_t) w))) {
+  if (w < 0 || ((size_t) w < bytes
+                && 0 != keep_tail(c, iov, k, picked, k, bytes,
+                                  (size_t) w))) {
     /* Peer gone, or a cut chunk we cannot finish: end the stream. */
     hang_up(c, w < 0);
     return -1;

@@ -64,7 +64,8 @@ struct sh_tail;
  * Not possible over TLS (the bytes must go through the TLS session). */
 enum sh_direct {
   SH_DIRECT_NONE,      /* always go through the ring (TLS, HEAD, tests) */
-  SH_DIRECT_CHUNKED,   /* HTTP/1.1: "<hex>\r\n<bytes>\r\n" */
+  SH_DIRECT_CHUNKED,   /* HTTP/1.1: each frame as its own chunk, as
+                          the frame holds it (sh_frame_chunk()) */
   SH_DIRECT_IDENTITY   /* HTTP/1.0: the bytes as they are */
 };
 

@@ -1,18 +1,42 @@
 /* frame.c - reference-counted, preformatted event bytes (see frame.h). */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
 
-struct sh_frame *sh_frame_new(size_t len)
+/* head[] must end where bytes[] starts (sh_frame_chunk()). */
+_Static_assert(offsetof(struct sh_frame, bytes)
+                   == offsetof(struct sh_frame, head) + SH_FRAME_HEAD_MAX,
+               "the chunk header must run into the frame's bytes");
+
+/* Write "<hex of len>\r\n" so that it ends at the end of head[]. */
+static void frame_chunk_head(struct sh_frame *f)
+{
+  static const char hex[] = "0123456789abcdef";
+  char *p = f->head + SH_FRAME_HEAD_MAX;
+  size_t n = f->len;
+
+  *--p = '\n';
+  *--p = '\r';
+  do {
+    *--p = hex[n & 0xf];
+    n >>= 4;
+  } while (0 != n);
+  f->head_len = (unsigned char) (f->head + SH_FRAME_HEAD_MAX - p);
+}
+
+/* A frame of len wire bytes (uninitialised; their chunk framing set),
+ * with extra bytes of room after the trailing CRLF. */
+static struct sh_frame *frame_alloc(size_t len, size_t extra)
 {
   struct sh_frame *f;
 
-  if (len > SIZE_MAX - sizeof(*f))
+  if (len > SIZE_MAX - sizeof(*f) - 2 - extra)
     return NULL;
-  f = malloc(sizeof(*f) + len);
+  f = malloc(sizeof(*f) + len + 2 + extra);
   if (NULL == f)
     return NULL;
   atomic_init(&f->refs, 1);
@@ -22,7 +46,15 @@ struct sh_frame *sh_frame_new(size_t len)
   f->topics = NULL;
   f->ntopics = 0;
   f->len = len;
+  frame_chunk_head(f);
+  f->bytes[len] = '\r';
+  f->bytes[len + 1] = '\n';
   return f;
+}
+
+struct sh_frame *sh_frame_new(size_t len)
+{
+  return frame_alloc(len, 0);
 }
 
 struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
@@ -40,12 +72,12 @@ struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
     extra += strlen(topics[i]) + 1;
   if (len > SIZE_MAX - extra)
     return NULL;
-  f = sh_frame_new(len + extra);
+  f = frame_alloc(len, extra);
   if (NULL == f)
     return NULL;
-  f->len = len;
-  /* Layout after the wire bytes: topic pointers (aligned), names, id. */
-  p = f->bytes + len;
+  /* Layout after the wire bytes and their CRLF: topic pointers (aligned),
+   * names, id. */
+  p = f->bytes + len + 2;
   p += (sizeof(char *) - (uintptr_t) p % sizeof(char *)) % sizeof(char *);
   names = (const char **) p;
   p += ntopics * sizeof(char *);
