@@ -34,7 +34,8 @@ static struct sh_frame *frame_alloc(size_t len, size_t extra)
 {
   struct sh_frame *f;
 
-  if (len > SIZE_MAX - sizeof(*f) - 2 - extra)
+  if (extra > SIZE_MAX - sizeof(*f) - 2
+      || len > SIZE_MAX - sizeof(*f) - 2 - extra)
     return NULL;
   f = malloc(sizeof(*f) + len + 2 + extra);
   if (NULL == f)
@@ -70,9 +71,7 @@ struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
 
   for (i = 0; i < ntopics; i++)
     extra += strlen(topics[i]) + 1;
-  if (len > SIZE_MAX - extra)
-    return NULL;
-  f = frame_alloc(len, extra);
+  f = frame_alloc(len, extra); /* checks len + extra for overflow */
   if (NULL == f)
     return NULL;
   /* Layout after the wire bytes and their CRLF: topic pointers (aligned),
