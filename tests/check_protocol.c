@@ -186,16 +186,26 @@ START_TEST(test_protocol_missed_notice_reasons)
 {
   static const char *const args[] = { "--heartbeat", "0", "--history", "5",
                                       NULL };
-  char ids[20][64], hdr[160], frame[256], want[32], old[64];
+  char ids[20][64], hdr[160], frame[256], want[32], old[64], got[64];
   unsigned long long epoch, seq;
-  struct tl_sse s;
+  struct tl_sse s, live;
   int i;
 
   start(args);
+  /* A publish is answered once queued; the broadcaster records it in the
+   * history just before it hands it out. A live stream that has seen e19
+   * therefore proves e19 is in the history (else e14..e18 would be
+   * replayed and e19 come live: right, but not what is checked here). */
+  open_stream(&live, "/sse", NULL);
   for (i = 0; i < 20; i++) {
     snprintf(frame, sizeof(frame), "data=e%d", i);
     publish(frame, ids[i], sizeof(ids[i]));
   }
+  for (i = 0; i < 20; i++)
+    next_event(&live, frame, sizeof(frame), got, sizeof(got));
+  ck_assert_str_eq(frame, "data: e19");
+  ck_assert_str_eq(got, ids[19]);
+  tl_sse_close(&live);
   /* Expired: older than the 5 retained; the 5 follow the notice. */
   snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", ids[2]);
   open_stream(&s, "/sse", hdr);
