@@ -24,6 +24,7 @@ enum {
   OPT_CLIENT_BUFFER,
   OPT_MAX_EVENT_SIZE,
   OPT_PUBLISH_QUEUE,
+  OPT_PUBLISH_WAIT,
   OPT_HEARTBEAT,
   OPT_TICK,
   OPT_CONN_MEMORY,
@@ -54,6 +55,7 @@ static const struct option long_opts[] = {
   { "client-buffer", required_argument, NULL, OPT_CLIENT_BUFFER },
   { "max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE },
   { "publish-queue", required_argument, NULL, OPT_PUBLISH_QUEUE },
+  { "publish-wait", required_argument, NULL, OPT_PUBLISH_WAIT },
   { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
   { "tick", required_argument, NULL, OPT_TICK },
   { "connection-memory", required_argument, NULL, OPT_CONN_MEMORY },
@@ -98,8 +100,13 @@ void sh_cli_usage(FILE *out)
 "      --client-buffer=BYTES unsent bytes queued per client before it is\n"
 "                            disconnected as too slow (default 1M)\n"
 "      --max-event-size=BYTES  largest event data; larger is 413 (default 64K)\n"
-"      --publish-queue=N     events waiting for fan-out before publish\n"
-"                            is refused with 503 (default 128)\n"
+"      --publish-queue=N     events waiting for fan-out (default 32); a\n"
+"                            shorter queue means lower delivery latency\n"
+"                            under a publish flood, a longer one absorbs\n"
+"                            bigger bursts without holding publishers\n"
+"      --publish-wait=SECONDS  with the queue full, hold a publish this\n"
+"                            long for room before answering 503\n"
+"                            (default 5; 0 = answer 503 at once)\n"
 "      --heartbeat=SECONDS   comment sent when idle this long; 0 = off\n"
 "                            (default 15)\n"
 "      --tick=SECONDS        demo: publish \"It is <date> now!\" this often\n"
@@ -306,6 +313,13 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
         return fail(err, errlen,
                     "invalid --publish-queue '%s' (expected 1-1000000)", optarg);
       o->publish_queue = (unsigned) v;
+      break;
+    case OPT_PUBLISH_WAIT:
+      if (!parse_seconds(optarg, 0, 60000, &v))
+        return fail(err, errlen,
+                    "invalid --publish-wait '%s' (expected 0-60 seconds)",
+                    optarg);
+      o->publish_wait_ms = (unsigned) v;
       break;
     case OPT_HEARTBEAT:
       if (!parse_seconds(optarg, 0, MAX_SECONDS * 1000ull, &v)

@@ -177,7 +177,7 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
   struct ssehub_stats st;
   struct MHD_Response *resp;
   enum MHD_Result ret;
-  char body[1024];
+  char body[1536]; /* every counter at 20 digits fits */
   int n;
 
   ssehub_get_stats(hub, &st);
@@ -192,7 +192,8 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                "\"unauthorized\":%llu,\"bad_requests\":%llu,"
                "\"too_large\":%llu,\"headers_too_large\":%llu,"
                "\"header_timeouts\":%llu,"
-               "\"direct_writes\":%llu,\"direct_tails\":%llu,\"fds\":%d}\n",
+               "\"direct_writes\":%llu,\"direct_tails\":%llu,"
+               "\"publish_held\":%llu,\"fds\":%d}\n",
                (unsigned long long) st.clients,
                (unsigned long long) st.clients_total,
                (unsigned long long) st.rejected_full,
@@ -214,7 +215,10 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
                (unsigned long long) st.headers_too_large,
                (unsigned long long) st.header_timeouts,
                (unsigned long long) st.direct_writes,
-               (unsigned long long) st.direct_tails, fds_in_use());
+               (unsigned long long) st.direct_tails,
+               (unsigned long long) st.publish_held, fds_in_use());
+  if (n < 0 || (size_t) n >= sizeof(body))
+    return MHD_NO;
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)

@@ -11,10 +11,21 @@
  * The body is buffered (bounded: a request over the limit is answered 413
  * without storing the excess) because the data must be complete before
  * the event can be formatted once for all clients.
+ *
+ * Queue full: the request is held, not refused. It parks on the publish
+ * queue (pubqueue.h) and its connection is suspended; the broadcaster's
+ * next pop resumes it and MHD calls the handler again, which publishes
+ * the already-parsed event. Only when publish_wait_ms passes with the
+ * queue still full is the answer 503. So a publisher faster than the
+ * fan-out is paced, one answer per event, instead of refused, and the
+ * queue can stay short enough to bound delivery latency (measured in
+ * README: the publish queue's trade-off). A held request costs its
+ * connection and this struct, nothing per subscriber.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +34,15 @@
 #include "http.h"
 #include "hub.h"
 #include "pubfields.h"
+#include "pubqueue.h"
 #include "sse_fmt.h"
 #include "sync.h"
 #include "watch.h"
 
 
+/* One publish request. Touched by the MHD worker that owns the connection;
+ * while parked, `waiter` is also on the queue's list (guarded by its lock)
+ * and the broadcaster reads conn to resume it. */
 struct pubreq {
   char *body;      /* len bytes plus a spare byte for form.h */
   size_t len;
@@ -35,6 +50,12 @@ struct pubreq {
   size_t limit;    /* most body bytes accepted */
   bool form;       /* urlencoded (else text/plain) */
   bool too_big;
+  bool parsed;     /* f holds the validated event (points into body) */
+  bool held;       /* has parked at least once (counted once) */
+  struct sh_pubfields f;
+  long long wait_until;        /* monotonic ms: hold no longer */
+  struct MHD_Connection *conn; /* for the waiter's callbacks */
+  struct sh_pubwaiter waiter;
 };
 
 void sh_publish_free(void *p)
@@ -72,6 +93,24 @@ static enum MHD_Result bad_request(struct ssehub *hub,
 {
   sh_count(&hub->n.bad_requests, 1);
   return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, reason, NULL);
+}
+
+/* The waiter's callbacks. Suspending a connection from its own access
+ * handler is what MHD documents; resuming is safe from any thread. */
+static void park_suspend(struct sh_pubwaiter *w)
+{
+  struct pubreq *req = (struct pubreq *) ((char *) w
+                                          - offsetof(struct pubreq, waiter));
+
+  MHD_suspend_connection(req->conn);
+}
+
+static void park_wake(struct sh_pubwaiter *w)
+{
+  struct pubreq *req = (struct pubreq *) ((char *) w
+                                          - offsetof(struct pubreq, waiter));
+
+  MHD_resume_connection(req->conn);
 }
 
 /* First call: check the headers and set up the body buffer. */
@@ -113,6 +152,9 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == req)
     return MHD_NO;
   req->form = form;
+  req->conn = conn;
+  req->waiter.suspend = park_suspend;
+  req->waiter.wake = park_wake;
   /* Percent-encoding can triple the data; leave room for other fields. */
   req->limit = form ? hub->opt.max_event_size * 3 + 4096
                     : hub->opt.max_event_size;
@@ -187,42 +229,80 @@ static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
                        MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL);
 }
 
+/* Parse and validate the body into req->f; NULL or a 400 reason. */
+static const char *parse(struct MHD_Connection *conn, struct pubreq *req)
+{
+  struct sh_pubfields *f = &req->f;
+
+  req->body[req->len] = '\0';
+  sh_pubfields_init(f);
+  if (req->form) {
+    sh_pubfields_from_form(f, req->body, req->len);
+  } else {
+    f->have_data = true;
+    f->ev.data = req->body;
+    f->ev.data_len = req->len;
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field,
+                                f);
+  }
+  sh_pubfields_finish(f);
+  return f->bad;
+}
+
+/* Publish req->f, holding the request while the queue is full. Returns 1
+ * when parked (the connection is suspended; MHD calls the handler again
+ * once woken), else 0 with the publish's result in *rc. */
+static int publish_or_park(struct ssehub *hub, struct pubreq *req,
+                           uint64_t *seq, int *rc)
+{
+  for (;;) {
+    *rc = sh_hub_publish(hub, &req->f.ev, seq);
+    if (-EAGAIN != *rc || sh_now_ms() >= req->wait_until)
+      return 0;
+    if (sh_pubqueue_park(&hub->queue, &req->waiter)) {
+      if (!req->held)
+        sh_count(&hub->n.publish_held, 1);
+      req->held = true;
+      return 1;
+    }
+    /* Room appeared (or the queue closed) meanwhile: try again. */
+  }
+}
+
 static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
                               struct pubreq *req)
 {
-  struct sh_pubfields f;
   char retry[16];
   uint64_t seq;
   int rc;
 
-  sh_watch_admitted(hub, conn); /* the whole request is in */
-  if (req->too_big)
-    return too_large(hub, conn);
-  if (NULL == req->body && 0 != append(req, "", 0))
-    return MHD_NO;
-  req->body[req->len] = '\0';
-  sh_pubfields_init(&f);
-  if (req->form) {
-    sh_pubfields_from_form(&f, req->body, req->len);
-  } else {
-    f.have_data = true;
-    f.ev.data = req->body;
-    f.ev.data_len = req->len;
-    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field,
-                                &f);
+  if (!req->parsed) {
+    const char *bad;
+
+    sh_watch_admitted(hub, conn); /* the whole request is in */
+    if (req->too_big)
+      return too_large(hub, conn);
+    if (NULL == req->body && 0 != append(req, "", 0))
+      return MHD_NO;
+    bad = parse(conn, req);
+    if (NULL != bad)
+      return bad_request(hub, conn, bad);
+    req->parsed = true;
+    req->wait_until = sh_now_ms() + hub->opt.publish_wait_ms;
+    req->waiter.deadline_ms = req->wait_until;
   }
-  sh_pubfields_finish(&f);
-  if (NULL != f.bad)
-    return bad_request(hub, conn, f.bad);
-  rc = ssehub_publish(hub, &f.ev, &seq);
+  if (publish_or_park(hub, req, &seq, &rc))
+    return MHD_YES;
   switch (rc) {
   case 0:
-    return accepted(hub, conn, &f.ev, seq);
+    return accepted(hub, conn, &req->f.ev, seq);
   case -EMSGSIZE:
     return too_large(hub, conn);
   case -EINVAL:
     return bad_request(hub, conn, "invalid event fields\n");
   case -EAGAIN:
+    sh_count(&hub->n.publish_refused, 1);
+    /* fall through */
   case -ESHUTDOWN:
     snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
     return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false,

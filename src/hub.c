@@ -28,7 +28,8 @@ void ssehub_options_default(struct ssehub_options *o)
   o->port = 8888;
   o->client_buffer = 1024 * 1024;
   o->max_event_size = 64 * 1024;
-  o->publish_queue = 2 * SH_BATCH_MAX;
+  o->publish_queue = SH_BATCH_MAX / 2;
+  o->publish_wait_ms = 5000;
   o->heartbeat_ms = 15 * 1000;
   o->retry_after_s = 5;
   o->connection_memory = 32 * 1024;
@@ -94,7 +95,7 @@ static int check_options(const struct ssehub_options *o)
 
   if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
       || o->threads > 1024 || o->connection_memory < 4096
-      || o->history_size > 1000000
+      || o->history_size > 1000000 || o->publish_wait_ms > 60000
       || (o->ncors_origins > 0 && NULL == o->cors_origins)
       || ((NULL == o->tls_cert_pem) != (NULL == o->tls_key_pem))
       || (NULL != o->publish_token && '\0' == o->publish_token[0])
@@ -325,6 +326,16 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq)
 {
+  int rc = sh_hub_publish(hub, ev, seq);
+
+  if (-EAGAIN == rc)
+    sh_count(&hub->n.publish_refused, 1);
+  return rc;
+}
+
+int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                   uint64_t *seq)
+{
   struct sh_event e = { .data = ev->data, .data_len = ev->data_len,
                         .event = ev->event, .id = ev->id,
                         .retry = ev->retry };
@@ -342,11 +353,8 @@ int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
    * the frame is formatted while the queue is reserved (pubqueue.h). The
    * format is a few memcpy calls; the allocation is one per event. */
   rc = sh_pubqueue_reserve(&hub->queue, &next);
-  if (0 != rc) {
-    if (-EAGAIN == rc)
-      sh_count(&hub->n.publish_refused, 1);
+  if (0 != rc)
     return rc;
-  }
   if (NULL == e.id) {
     ssehub_event_id(hub, next, id, sizeof(id));
     e.id = id;
@@ -404,6 +412,7 @@ void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st)
   st->direct_tails = atomic_load(&hub->n.direct_tails);
   st->headers_too_large = atomic_load(&hub->n.headers_too_large);
   st->header_timeouts = atomic_load(&hub->n.header_timeouts);
+  st->publish_held = atomic_load(&hub->n.publish_held);
 }
 
 void ssehub_stop(struct ssehub *hub)

@@ -62,6 +62,7 @@ struct sh_counters {
   atomic_uint_fast64_t direct_tails;
   atomic_uint_fast64_t headers_too_large;
   atomic_uint_fast64_t header_timeouts;
+  atomic_uint_fast64_t publish_held;
 };
 
 struct ssehub {
@@ -88,6 +89,11 @@ struct ssehub {
   atomic_int_fast64_t buffered;  /* unsent bytes in all rings (client.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
 };
+
+/* ssehub_publish() without counting -EAGAIN as a refusal: for a
+ * publisher that will wait and try again (http_publish.c). */
+int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                   uint64_t *seq);
 
 static inline void sh_count(atomic_uint_fast64_t *c, uint64_t v)
 {

@@ -21,6 +21,8 @@ int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap)
   q->count = 0;
   q->last_seq = 0;
   q->closed = false;
+  q->waiters = NULL;
+  q->waiters_tail = &q->waiters;
   return 0;
 }
 
@@ -66,9 +68,69 @@ void sh_pubqueue_cancel(struct sh_pubqueue *q)
   sh_mutex_unlock(&q->lock);
 }
 
+bool sh_pubqueue_park(struct sh_pubqueue *q, struct sh_pubwaiter *w)
+{
+  bool parked = false;
+
+  sh_mutex_lock(&q->lock);
+  if (!q->closed && q->count == q->cap) {
+    w->suspend(w);
+    w->next = NULL;
+    *q->waiters_tail = w;
+    q->waiters_tail = &w->next;
+    parked = true;
+  }
+  sh_mutex_unlock(&q->lock);
+  return parked;
+}
+
+/* Detach the waiters; call with q->lock held, then wake_all() without. */
+static struct sh_pubwaiter *take_waiters(struct sh_pubqueue *q)
+{
+  struct sh_pubwaiter *w = q->waiters;
+
+  q->waiters = NULL;
+  q->waiters_tail = &q->waiters;
+  return w;
+}
+
+static void wake_all(struct sh_pubwaiter *w)
+{
+  while (NULL != w) {
+    struct sh_pubwaiter *next = w->next; /* w may be gone after wake */
+
+    w->wake(w);
+    w = next;
+  }
+}
+
+void sh_pubqueue_wake_expired(struct sh_pubqueue *q, long long now_ms)
+{
+  struct sh_pubwaiter *expired = NULL, **etail = &expired, **link;
+
+  sh_mutex_lock(&q->lock);
+  link = &q->waiters;
+  while (NULL != *link) {
+    struct sh_pubwaiter *w = *link;
+
+    if (w->deadline_ms > now_ms) {
+      link = &w->next;
+      continue;
+    }
+    *link = w->next;
+    w->next = NULL;
+    *etail = w;
+    etail = &w->next;
+  }
+  q->waiters_tail = link;
+  sh_mutex_unlock(&q->lock);
+  wake_all(expired);
+}
+
 size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
                        long long deadline_ms, bool *closed)
 {
+  struct sh_pubwaiter *woken = NULL;
   size_t n = 0;
 
   sh_mutex_lock(&q->lock);
@@ -83,14 +145,21 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
     q->count--;
   }
   *closed = q->closed;
+  if (n > 0)
+    woken = take_waiters(q);
   sh_mutex_unlock(&q->lock);
+  wake_all(woken);
   return n;
 }
 
 void sh_pubqueue_close(struct sh_pubqueue *q)
 {
+  struct sh_pubwaiter *woken;
+
   sh_mutex_lock(&q->lock);
   q->closed = true;
+  woken = take_waiters(q);
   sh_cond_broadcast(&q->nonempty);
   sh_mutex_unlock(&q->lock);
+  wake_all(woken);
 }

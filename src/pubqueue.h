@@ -7,8 +7,18 @@
  * memory. Sequence numbers are assigned at push time under the queue lock,
  * so their order is exactly the order clients receive events in.
  *
- * Thread-safety: `lock` guards every field but cap. Any thread may push;
- * only the broadcaster pops; the control thread closes.
+ * A publisher that would rather wait than be refused parks a waiter
+ * (sh_pubqueue_park); the next pop that takes frames out, or the close,
+ * wakes every parked waiter to try again. This is how POST /publish holds
+ * a request while the queue is full (http_publish.c): a closed-loop
+ * publisher is slowed to the broadcaster's pace instead of being refused,
+ * so the queue can stay short, and a short queue is what bounds how long
+ * an accepted event waits.
+ *
+ * Thread-safety: `lock` guards every field but cap. Any thread may push
+ * or park; only the broadcaster pops; the control thread closes. Lock
+ * order: q->lock, then whatever a waiter's suspend callback takes (MHD's
+ * cleanup mutex); wake callbacks run with no queue lock held.
  *
  * Ownership: a successful push takes over the caller's frame reference;
  * pop hands references to the caller.
@@ -23,6 +33,15 @@
 
 #include "frame.h"
 
+/* A publisher parked until there may be room. */
+struct sh_pubwaiter {
+  struct sh_pubwaiter *next;                /* guarded by the queue's lock */
+  long long deadline_ms;                    /* monotonic; see wake_expired */
+  void (*suspend)(struct sh_pubwaiter *w);  /* called under the lock */
+  void (*wake)(struct sh_pubwaiter *w);     /* called without it; w may be
+                                               freed by the time it returns */
+};
+
 struct sh_pubqueue {
   pthread_mutex_t lock;
   pthread_cond_t nonempty;   /* signalled on push and on close */
@@ -32,6 +51,7 @@ struct sh_pubqueue {
   size_t count;              /* guarded by lock */
   uint64_t last_seq;         /* guarded by lock */
   bool closed;               /* guarded by lock */
+  struct sh_pubwaiter *waiters, **waiters_tail; /* guarded by lock; FIFO */
 };
 
 /* Returns 0, -EINVAL (cap == 0) or -ENOMEM. */
@@ -56,6 +76,19 @@ int sh_pubqueue_reserve(struct sh_pubqueue *q, uint64_t *seq);
 void sh_pubqueue_commit(struct sh_pubqueue *q, struct sh_frame *f);
 void sh_pubqueue_cancel(struct sh_pubqueue *q);
 
+/* The queue was full: park w. Returns false, parking nothing, when there
+ * is room again or the queue is closed (try again at once). Otherwise
+ * calls w->suspend(w) under the lock, so no wake can overtake it, queues w
+ * and returns true; w->wake(w) follows exactly once, from the next pop
+ * that takes frames out or from the close. A woken publisher may find the
+ * queue full again (others were woken too) and park again. */
+bool sh_pubqueue_park(struct sh_pubqueue *q, struct sh_pubwaiter *w);
+
+/* Wake the waiters whose deadline_ms is at or before now_ms, so they can
+ * give up (a pop may be long in coming while one fan-out round runs).
+ * The hang-up watcher calls it twice a second (watch.h). */
+void sh_pubqueue_wake_expired(struct sh_pubqueue *q, long long now_ms);
+
 /* Pop up to max frames, waiting until at least one is queued, the queue is
  * closed, or the monotonic deadline_ms passes. Returns the number popped;
  * 0 means deadline reached or (closed && empty). Frames queued before the
@@ -63,7 +96,7 @@ void sh_pubqueue_cancel(struct sh_pubqueue *q);
 size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
                        long long deadline_ms, bool *closed);
 
-/* Refuse further pushes and wake the popper. */
+/* Refuse further pushes and parks; wake the popper and every waiter. */
 void sh_pubqueue_close(struct sh_pubqueue *q);
 
 #endif /* SH_PUBQUEUE_H */

@@ -78,10 +78,11 @@ struct ssehub_options {
   size_t client_buffer;       /* max unsent bytes queued per client; a
                                  client over it is disconnected */
   size_t max_event_size;      /* max data bytes per event (413 above) */
-  unsigned publish_queue;     /* events waiting for the broadcaster
-                                 before publish is refused (503); it
-                                 bounds how long an accepted event waits
-                                 (two batches by default) */
+  unsigned publish_queue;     /* events waiting for the broadcaster;
+                                 it bounds how long an accepted event
+                                 waits (half a batch by default). Over it
+                                 ssehub_publish() returns -EAGAIN and
+                                 POST /publish waits (publish_wait_ms) */
   unsigned heartbeat_ms;      /* comment frame interval; 0 = none */
   unsigned retry_after_s;     /* Retry-After sent with 429/503 */
   size_t connection_memory;   /* MHD per-connection pool: bounds request
@@ -126,10 +127,14 @@ struct ssehub_options {
   ssehub_log_fn log;          /* NULL = stderr */
   void *log_cls;
   enum ssehub_log_level log_level;
+  unsigned publish_wait_ms;   /* POST /publish with the queue full: hold
+                                 the request this long for room before
+                                 answering 503; 0 = refuse at once */
 };
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
- * 1 MiB client buffer, 64 KiB events, 128-event publish queue, 15 s
+ * 1 MiB client buffer, 64 KiB events, 32-event publish queue (5 s hold
+ * for POST /publish when full), 15 s
  * heartbeat, 32 KiB connection memory, 60 s connection timeout, 1000
  * events of history, retry 3000 ms, demo page on, no CORS, publishing
  * from loopback only, 256 MiB max_buffered, no other limits, no TLS. */
@@ -190,7 +195,8 @@ struct ssehub_stats {
   uint64_t rejected_full;      /* 429 answers (over max_clients) */
   uint64_t slow_disconnects;   /* clients cut off for overflowing */
   uint64_t published;          /* events accepted by ssehub_publish() */
-  uint64_t publish_refused;    /* publishes refused with -EAGAIN */
+  uint64_t publish_refused;    /* publishes refused with -EAGAIN (for
+                                  POST /publish: once its wait ran out) */
   uint64_t frames_queued;      /* frames placed in client rings */
   uint64_t bytes_sent;         /* bytes handed to MHD by stream readers */
   uint64_t hangups;            /* streams ended because the peer closed */
@@ -210,6 +216,8 @@ struct ssehub_stats {
                                   stream's socket (no resume needed) */
   uint64_t direct_tails;       /* of those, taken only in part by the
                                   socket and finished when writable */
+  uint64_t publish_held;       /* POST /publish requests that found the
+                                  queue full and waited for room */
 };
 
 /* Snapshot of the counters. Safe from any thread. */

@@ -101,6 +101,8 @@ static void *run(void *arg)
     if (sh_now_ms() >= next_scan) {
       if (hub->watch.header_timeout_ms > 0)
         expire_headers(hub);
+      /* Held publishes answer 503 on time even during a long fan-out. */
+      sh_pubqueue_wake_expired(&hub->queue, sh_now_ms());
       next_scan = sh_now_ms() + 500;
     }
     if (sh_now_ms() >= next_trim) {

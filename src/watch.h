@@ -36,6 +36,9 @@
  *   which comes before MHD closes the socket, and the shutdown is done
  *   under the same lock, so a reused fd number is never hit.
  *
+ *   Every half second it also wakes held publishes whose wait ran out
+ *   (pubqueue.h), so their 503 is not late behind a long fan-out round.
+ *
  *   The same thread also gives freed memory back to the system after many
  *   clients left (malloc_trim), so RSS returns near its baseline.
  *

@@ -345,6 +345,16 @@ START_TEST(test_cli_other_options)
   ck_assert_uint_eq(r.cfg.hub.retry_after_s, 9);
   ck_assert_uint_eq(r.cfg.hub.connection_memory, 8192);
   ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_ERROR);
+  ck_assert_uint_eq(r.cfg.hub.publish_wait_ms, 5000); /* the default */
+  parse(&r, "--publish-wait", "0.25", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.publish_wait_ms, 250);
+  parse(&r, "--publish-wait", "0", NULL);
+  ck_assert_uint_eq(r.cfg.hub.publish_wait_ms, 0);
+  parse(&r, "--publish-wait", "61", NULL);
+  expect_error(&r, "--publish-wait", NULL);
+  parse(&r, "--publish-wait", "soon", NULL);
+  expect_error(&r, "--publish-wait", NULL);
   parse(&r, "-v", NULL);
   ck_assert_int_eq(r.rc, SH_CLI_RUN);
   ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_DEBUG);

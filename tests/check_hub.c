@@ -1,10 +1,12 @@
 /* check_hub.c - the hub's publish path and broadcaster through internal
- * state: refusal when the publish queue is full, order, and a slow
+ * state: refusal when the publish queue is full, POST /publish held while
+ * it is full (and its 503 once the wait runs out), order, and a slow
  * client being cut off without affecting the others. */
 #include "config.h"
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,7 @@
 #include "fanpool.h"
 #include "hub.h"
 #include "sync.h"
+#include "testlib.h"
 
 static struct ssehub *new_hub(unsigned queue)
 {
@@ -177,6 +180,185 @@ START_TEST(test_hub_stop_delivers_what_was_accepted)
 }
 END_TEST
 
+/* ---- POST /publish while the queue is full ---------------------------- */
+
+struct http_pub {
+  uint16_t port;
+  const char *form;
+  struct tl_response r;
+  long long ms;          /* how long the answer took */
+  atomic_bool done;
+};
+
+static void *http_pub_run(void *arg)
+{
+  struct http_pub *p = arg;
+  long long t0 = sh_now_ms();
+
+  tl_publish_form(p->port, p->form, &p->r);
+  p->ms = sh_now_ms() - t0;
+  atomic_store(&p->done, true);
+  return NULL;
+}
+
+static void http_pub_start(struct http_pub *p, pthread_t *t, uint16_t port,
+                           const char *form)
+{
+  memset(p, 0, sizeof(*p));
+  p->port = port;
+  p->form = form;
+  atomic_init(&p->done, false);
+  ck_assert_int_eq(0, pthread_create(t, NULL, http_pub_run, p));
+}
+
+static bool done_within(struct http_pub *p, int ms)
+{
+  int i;
+
+  for (i = 0; i < ms && !atomic_load(&p->done); i++)
+    usleep(1000);
+  return atomic_load(&p->done);
+}
+
+/* A hub on HTTP with a one-event queue, and a client whose lock the test
+ * holds so the broadcaster blocks in the first fan-out: the next publish
+ * fills the queue, and a POST after it finds the queue full. */
+static struct ssehub *blocked_hub(unsigned wait_ms, struct sh_client **c)
+{
+  struct ssehub_options o;
+  struct ssehub *hub;
+  int i;
+
+  ssehub_options_default(&o);
+  o.bind_address = "127.0.0.1";
+  o.port = 0;
+  o.heartbeat_ms = 0;
+  o.publish_queue = 1;
+  o.publish_wait_ms = wait_ms;
+  o.max_clients = 16;
+  hub = ssehub_new(&o, NULL);
+  ck_assert_ptr_nonnull(hub);
+  ck_assert_int_eq(0, ssehub_listen(hub));
+  *c = add_client(hub, 1 << 20);
+  sh_mutex_lock(&(*c)->lock);
+  publish(hub, "e1", 0);
+  for (i = 0; i < 2000 && queued(hub) > 0; i++)
+    usleep(1000);
+  ck_assert_uint_eq(0, queued(hub)); /* the broadcaster holds e1 */
+  publish(hub, "e2", 0);
+  publish(hub, "e3", -EAGAIN);       /* full */
+  return hub;
+}
+
+static void expect_ring(struct ssehub *hub, struct sh_client *c,
+                        const char *const *data, int n)
+{
+  char buf[1024], want[1024], id[48];
+  size_t len, off = 0;
+  int i;
+
+  wait_for(c, (uint32_t) n);
+  for (i = 0; i < n; i++) {
+    ssehub_event_id(hub, (uint64_t) i + 1, id, sizeof(id));
+    off += (size_t) snprintf(want + off, sizeof(want) - off,
+                             "id: %s\ndata: %s\n\n", id, data[i]);
+  }
+  sh_mutex_lock(&c->lock);
+  len = sh_ring_drain(&c->ring, buf, sizeof(buf) - 1);
+  sh_mutex_unlock(&c->lock);
+  buf[len] = '\0';
+  ck_assert_str_eq(buf, want);
+}
+
+START_TEST(test_hub_http_publish_held_until_room)
+{
+  static const char *const want[] = { "e1", "e2", "held" };
+  struct sh_client *c;
+  struct ssehub *hub = blocked_hub(5000, &c);
+  struct ssehub_stats st;
+  struct http_pub p;
+  pthread_t t;
+
+  http_pub_start(&p, &t, ssehub_port(hub), "data=held");
+  /* Not refused: no answer while the queue stays full. */
+  ck_assert_msg(!done_within(&p, 700), "answered %d while the queue was full",
+                p.r.status);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(1, st.publish_held);
+  ck_assert_uint_eq(1, st.publish_refused); /* only the direct e3 */
+  /* The broadcaster moves on: the held publish gets in, and its answer. */
+  sh_mutex_unlock(&c->lock);
+  ck_assert(done_within(&p, 5000));
+  pthread_join(t, NULL);
+  ck_assert_int_eq(200, p.r.status);
+  ck_assert_ptr_nonnull(strstr(p.r.body, "\"seq\":3"));
+  expect_ring(hub, c, want, 3);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(3, st.published);
+  ck_assert_uint_eq(1, st.publish_refused);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
+START_TEST(test_hub_http_publish_refused_when_wait_runs_out)
+{
+  static const char *const want[] = { "e1", "e2" };
+  struct sh_client *c;
+  struct ssehub *hub = blocked_hub(300, &c);
+  struct ssehub_stats st;
+  struct http_pub p;
+  pthread_t t;
+  bool answered;
+
+  http_pub_start(&p, &t, ssehub_port(hub), "data=late");
+  /* The broadcaster stays blocked: the 503 must come from the wait's
+   * end (noticed within the watcher's half-second tick), not a pop. */
+  answered = done_within(&p, 5000);
+  if (!answered)
+    sh_mutex_unlock(&c->lock); /* let the thread finish before failing */
+  ck_assert_msg(answered, "no answer 5 s into a 300 ms wait");
+  pthread_join(t, NULL);
+  ck_assert_int_eq(503, p.r.status);
+  ck_assert_ptr_nonnull(strstr(p.r.body, "publish queue full"));
+  ck_assert_ptr_nonnull(strstr(p.r.head, "Retry-After: 5"));
+  ck_assert_int_ge(p.ms, 300);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(1, st.publish_held);
+  ck_assert_uint_eq(2, st.publish_refused);
+  /* Refused means not published: the client gets e1 and e2 only. */
+  sh_mutex_unlock(&c->lock);
+  expect_ring(hub, c, want, 2);
+  usleep(100 * 1000);
+  ck_assert_uint_eq(0, ring_count(c));
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
+START_TEST(test_hub_http_publish_held_answered_at_stop)
+{
+  struct sh_client *c;
+  struct ssehub *hub = blocked_hub(5000, &c);
+  struct http_pub p;
+  pthread_t t;
+
+  http_pub_start(&p, &t, ssehub_port(hub), "data=held");
+  ck_assert(!done_within(&p, 300));
+  /* What ssehub_stop() does first: close the queue. The held request is
+   * woken and told the server is stopping, without waiting 5 s. */
+  sh_pubqueue_close(&hub->queue);
+  ck_assert(done_within(&p, 2000));
+  pthread_join(t, NULL);
+  ck_assert_int_eq(503, p.r.status);
+  ck_assert_ptr_nonnull(strstr(p.r.body, "shutting down"));
+  sh_mutex_unlock(&c->lock);
+  ssehub_stop(hub);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
 /* The fan-out pool: every item of a job is handed out exactly once, the
  * call returns only when all are done, and no slice of a job runs after
  * it (a late helper must not touch the next job): what keeps each client
@@ -265,6 +447,9 @@ int main(void)
   tcase_add_test(tc, test_hub_publish_refused_when_queue_full_never_dropped);
   tcase_add_test(tc, test_hub_slow_client_cut_others_keep_everything);
   tcase_add_test(tc, test_hub_stop_delivers_what_was_accepted);
+  tcase_add_test(tc, test_hub_http_publish_held_until_room);
+  tcase_add_test(tc, test_hub_http_publish_refused_when_wait_runs_out);
+  tcase_add_test(tc, test_hub_http_publish_held_answered_at_stop);
   tcase_add_test(tc, test_hub_fanpool_every_item_once_per_job);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
