@@ -288,7 +288,7 @@ START_TEST(test_hub_http_publish_held_until_room)
   ck_assert_uint_eq(1, st.publish_refused); /* only the direct e3 */
   /* The broadcaster moves on: the held publish gets in, and its answer. */
   sh_mutex_unlock(&c->lock);
-  ck_assert(done_within(&p, 5000));
+  ck_assert(done_within(&p, 5000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(200, p.r.status);
   ck_assert_ptr_nonnull(strstr(p.r.body, "\"seq\":3"));
@@ -314,7 +314,7 @@ START_TEST(test_hub_http_publish_refused_when_wait_runs_out)
   http_pub_start(&p, &t, ssehub_port(hub), "data=late");
   /* The broadcaster stays blocked: the 503 must come from the wait's
    * end (noticed within the watcher's half-second tick), not a pop. */
-  answered = done_within(&p, 5000);
+  answered = done_within(&p, 5000 * tl_scale());
   if (!answered)
     sh_mutex_unlock(&c->lock); /* let the thread finish before failing */
   ck_assert_msg(answered, "no answer 5 s into a 300 ms wait");
@@ -348,7 +348,7 @@ START_TEST(test_hub_http_publish_held_answered_at_stop)
   /* What ssehub_stop() does first: close the queue. The held request is
    * woken and told the server is stopping, without waiting 5 s. */
   sh_pubqueue_close(&hub->queue);
-  ck_assert(done_within(&p, 2000));
+  ck_assert(done_within(&p, 2000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(503, p.r.status);
   ck_assert_ptr_nonnull(strstr(p.r.body, "shutting down"));
