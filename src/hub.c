@@ -304,6 +304,9 @@ static bool topic_ok(const char *t)
   return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
 }
 
+static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
+                         uint64_t *seq, bool wait, long long deadline_ms);
+
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
   unsigned i;
@@ -333,8 +336,30 @@ int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
   return rc;
 }
 
+int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
+                        uint64_t *seq, long timeout_ms)
+{
+  int rc;
+
+  if (0 == timeout_ms)
+    return ssehub_publish(hub, ev, seq);
+  rc = publish_until(hub, ev, seq, true,
+                     timeout_ms < 0 ? -1 : sh_now_ms() + timeout_ms);
+  if (-EAGAIN == rc)
+    sh_count(&hub->n.publish_refused, 1);
+  return rc;
+}
+
 int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq)
+{
+  return publish_until(hub, ev, seq, false, 0);
+}
+
+/* Check, reserve a place in the queue (waiting for one until deadline_ms
+ * if wait; < 0: no limit), format the frame and queue it. */
+static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
+                         uint64_t *seq, bool wait, long long deadline_ms)
 {
   struct sh_event e = { .data = ev->data, .data_len = ev->data_len,
                         .event = ev->event, .id = ev->id,
@@ -352,7 +377,8 @@ int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
   /* The id holds the sequence number, which must follow queue order, so
    * the frame is formatted while the queue is reserved (pubqueue.h). The
    * format is a few memcpy calls; the allocation is one per event. */
-  rc = sh_pubqueue_reserve(&hub->queue, &next);
+  rc = wait ? sh_pubqueue_reserve_wait(&hub->queue, &next, deadline_ms)
+            : sh_pubqueue_reserve(&hub->queue, &next);
   if (0 != rc)
     return rc;
   if (NULL == e.id) {

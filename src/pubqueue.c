@@ -16,6 +16,8 @@ int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap)
     return -ENOMEM;
   sh_mutex_init(&q->lock);
   sh_cond_init(&q->nonempty);
+  sh_cond_init(&q->room);
+  q->sleepers = 0;
   q->cap = cap;
   q->head = 0;
   q->count = 0;
@@ -36,6 +38,7 @@ void sh_pubqueue_destroy(struct sh_pubqueue *q)
     q->count--;
   }
   sh_cond_destroy(&q->nonempty);
+  sh_cond_destroy(&q->room);
   sh_mutex_destroy(&q->lock);
   free(q->items);
   q->items = NULL;
@@ -49,6 +52,33 @@ int sh_pubqueue_reserve(struct sh_pubqueue *q, uint64_t *seq)
 
     sh_mutex_unlock(&q->lock);
     return rc;
+  }
+  *seq = q->last_seq + 1;
+  return 0;
+}
+
+int sh_pubqueue_reserve_wait(struct sh_pubqueue *q, uint64_t *seq,
+                             long long deadline_ms)
+{
+  sh_mutex_lock(&q->lock);
+  while (!q->closed && q->count == q->cap) {
+    int timed_out = 0;
+
+    q->sleepers++;
+    if (deadline_ms < 0)
+      sh_cond_wait(&q->room, &q->lock);
+    else
+      timed_out = ETIMEDOUT == sh_cond_wait_until(&q->room, &q->lock,
+                                                  deadline_ms);
+    q->sleepers--;
+    if (timed_out && !q->closed && q->count == q->cap) {
+      sh_mutex_unlock(&q->lock);
+      return -EAGAIN;
+    }
+  }
+  if (q->closed) {
+    sh_mutex_unlock(&q->lock);
+    return -ESHUTDOWN;
   }
   *seq = q->last_seq + 1;
   return 0;
@@ -145,8 +175,11 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
     q->count--;
   }
   *closed = q->closed;
-  if (n > 0)
+  if (n > 0) {
     woken = take_waiters(q);
+    if (q->sleepers > 0)
+      sh_cond_broadcast(&q->room);
+  }
   sh_mutex_unlock(&q->lock);
   wake_all(woken);
   return n;
@@ -160,6 +193,7 @@ void sh_pubqueue_close(struct sh_pubqueue *q)
   q->closed = true;
   woken = take_waiters(q);
   sh_cond_broadcast(&q->nonempty);
+  sh_cond_broadcast(&q->room);
   sh_mutex_unlock(&q->lock);
   wake_all(woken);
 }

@@ -13,7 +13,9 @@
  * a request while the queue is full (http_publish.c): a closed-loop
  * publisher is slowed to the broadcaster's pace instead of being refused,
  * so the queue can stay short, and a short queue is what bounds how long
- * an accepted event waits.
+ * an accepted event waits. A thread that may block instead sleeps in
+ * sh_pubqueue_reserve_wait() (ssehub_publish_wait(), --stdin) until the
+ * same pop broadcasts `room`.
  *
  * Thread-safety: `lock` guards every field but cap. Any thread may push
  * or park; only the broadcaster pops; the control thread closes. Lock
@@ -45,6 +47,10 @@ struct sh_pubwaiter {
 struct sh_pubqueue {
   pthread_mutex_t lock;
   pthread_cond_t nonempty;   /* signalled on push and on close */
+  pthread_cond_t room;       /* broadcast by a pop that takes frames out
+                                while threads sleep in reserve_wait, and
+                                on close */
+  unsigned sleepers;         /* guarded by lock: threads in reserve_wait */
   struct sh_frame **items;   /* guarded by lock; circular, cap entries */
   size_t cap;                /* immutable */
   size_t head;               /* guarded by lock */
@@ -73,6 +79,14 @@ void sh_pubqueue_destroy(struct sh_pubqueue *q);
  * is then not held). After commit the queue owns the caller's reference
  * and f may be gone at once. */
 int sh_pubqueue_reserve(struct sh_pubqueue *q, uint64_t *seq);
+
+/* As sh_pubqueue_reserve(), but a caller that finds the queue full sleeps
+ * until a pop makes room, the queue closes (-ESHUTDOWN) or the monotonic
+ * deadline_ms passes (-EAGAIN); deadline_ms < 0 means no limit. For
+ * threads that may block (ssehub_publish_wait()); never the broadcaster,
+ * which is the thread that makes room. */
+int sh_pubqueue_reserve_wait(struct sh_pubqueue *q, uint64_t *seq,
+                             long long deadline_ms);
 void sh_pubqueue_commit(struct sh_pubqueue *q, struct sh_frame *f);
 void sh_pubqueue_cancel(struct sh_pubqueue *q);
 

@@ -177,6 +177,16 @@ struct ssehub_event {
 SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                               uint64_t *seq);
 
+/* As ssehub_publish(), but while the publish queue is full the calling
+ * thread sleeps until there is room (as POST /publish does), for at most
+ * timeout_ms (< 0: no limit; 0: do not wait). Returns -EAGAIN only when
+ * the time ran out, -ESHUTDOWN if the hub stops meanwhile. Any thread
+ * except from within the hub's log callback, which may run on the thread
+ * that makes room. */
+SSEHUB_API int ssehub_publish_wait(struct ssehub *hub,
+                                   const struct ssehub_event *ev,
+                                   uint64_t *seq, long timeout_ms);
+
 /* Write the hub-assigned id of the event with sequence number seq
  * ("<epoch>-<seq>") into buf. Returns its length (snprintf-style). */
 SSEHUB_API int ssehub_event_id(const struct ssehub *hub, uint64_t seq,

@@ -33,24 +33,16 @@ static struct {
   long retry;
 } in = { .stop_pipe = { -1, -1 } };
 
-static bool stopping(void)
-{
-  struct pollfd p = { .fd = in.stop_pipe[0], .events = POLLIN };
-
-  return poll(&p, 1, 0) > 0;
-}
-
 /* Publish, waiting while the queue is full: backpressure, not loss. */
 static void publish(const struct ssehub_event *ev)
 {
-  int rc, delay_ms = 1;
+  int rc;
 
-  while (-EAGAIN == (rc = ssehub_publish(in.hub, ev, NULL)) && !stopping()) {
-    usleep((useconds_t) delay_ms * 1000);
-    if (delay_ms < 100)
-      delay_ms *= 2;
-  }
-  if (0 != rc && -EAGAIN != rc && -ESHUTDOWN != rc)
+  /* Queue full: wait for room (the broadcaster's next pop, which a full
+   * queue guarantees) rather than drop the line; give up only when the
+   * hub stops. */
+  rc = ssehub_publish_wait(in.hub, ev, NULL, -1);
+  if (0 != rc && -ESHUTDOWN != rc)
     fprintf(stderr, "ssehub: stdin line %lu: not published: %s\n", in.lineno,
             ssehub_strerror(rc));
 }

@@ -1,6 +1,7 @@
 /* check_hub.c - the hub's publish path and broadcaster through internal
- * state: refusal when the publish queue is full, POST /publish held while
- * it is full (and its 503 once the wait runs out), order, and a slow
+ * state: refusal when the publish queue is full, POST /publish and
+ * ssehub_publish_wait() held while it is full (and refused once their
+ * wait runs out), order, and a slow
  * client being cut off without affecting the others. */
 #include "config.h"
 
@@ -359,6 +360,99 @@ START_TEST(test_hub_http_publish_held_answered_at_stop)
 }
 END_TEST
 
+/* ---- ssehub_publish_wait(): the same hold for library callers ------------ */
+
+struct lib_pub {
+  struct ssehub *hub;
+  long timeout_ms;
+  int rc;
+  long long ms;
+  atomic_bool done;
+};
+
+static void *lib_pub_run(void *arg)
+{
+  struct lib_pub *p = arg;
+  struct ssehub_event ev = { .data = "waited", .data_len = 6, .retry = -1 };
+  long long t0 = sh_now_ms();
+
+  p->rc = ssehub_publish_wait(p->hub, &ev, NULL, p->timeout_ms);
+  p->ms = sh_now_ms() - t0;
+  atomic_store(&p->done, true);
+  return NULL;
+}
+
+static bool lib_done_within(struct lib_pub *p, int ms)
+{
+  int i;
+
+  for (i = 0; i < ms && !atomic_load(&p->done); i++)
+    usleep(1000);
+  return atomic_load(&p->done);
+}
+
+static void lib_pub_start(struct lib_pub *p, pthread_t *t, struct ssehub *hub,
+                          long timeout_ms)
+{
+  memset(p, 0, sizeof(*p));
+  p->hub = hub;
+  p->timeout_ms = timeout_ms;
+  atomic_init(&p->done, false);
+  ck_assert_int_eq(0, pthread_create(t, NULL, lib_pub_run, p));
+}
+
+START_TEST(test_hub_publish_wait_sleeps_until_room_or_timeout)
+{
+  static const char *const want[] = { "e1", "e2", "waited" };
+  struct sh_client *c;
+  struct ssehub *hub = blocked_hub(0, &c);
+  struct ssehub_stats st;
+  struct lib_pub p;
+  pthread_t t;
+
+  /* A limit that runs out: -EAGAIN, counted, after the limit. */
+  lib_pub_start(&p, &t, hub, 300);
+  ck_assert(lib_done_within(&p, 5000 * tl_scale()));
+  pthread_join(t, NULL);
+  ck_assert_int_eq(-EAGAIN, p.rc);
+  ck_assert_int_ge(p.ms, 300);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(2, st.publish_refused); /* e3 in blocked_hub, and this */
+  /* No limit: it sleeps while the queue is full, then gets in, in order. */
+  lib_pub_start(&p, &t, hub, -1);
+  ck_assert(!lib_done_within(&p, 500));
+  sh_mutex_unlock(&c->lock);
+  ck_assert(lib_done_within(&p, 5000 * tl_scale()));
+  pthread_join(t, NULL);
+  ck_assert_int_eq(0, p.rc);
+  expect_ring(hub, c, want, 3);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(2, st.publish_refused);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
+START_TEST(test_hub_publish_wait_ends_at_stop)
+{
+  struct sh_client *c;
+  struct ssehub *hub = blocked_hub(0, &c);
+  struct lib_pub p;
+  pthread_t t;
+
+  lib_pub_start(&p, &t, hub, -1);
+  ck_assert(!lib_done_within(&p, 300));
+  sh_pubqueue_close(&hub->queue); /* what ssehub_stop() does first */
+  ck_assert(lib_done_within(&p, 2000 * tl_scale()));
+  pthread_join(t, NULL);
+  ck_assert_int_eq(-ESHUTDOWN, p.rc);
+  sh_mutex_unlock(&c->lock);
+  ssehub_stop(hub);
+  remove_client(hub, c);
+  ssehub_free(hub);
+}
+END_TEST
+
 /* The fan-out pool: every item of a job is handed out exactly once, the
  * call returns only when all are done, and no slice of a job runs after
  * it (a late helper must not touch the next job): what keeps each client
@@ -450,6 +544,8 @@ int main(void)
   tcase_add_test(tc, test_hub_http_publish_held_until_room);
   tcase_add_test(tc, test_hub_http_publish_refused_when_wait_runs_out);
   tcase_add_test(tc, test_hub_http_publish_held_answered_at_stop);
+  tcase_add_test(tc, test_hub_publish_wait_sleeps_until_room_or_timeout);
+  tcase_add_test(tc, test_hub_publish_wait_ends_at_stop);
   tcase_add_test(tc, test_hub_fanpool_every_item_once_per_job);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
