@@ -343,8 +343,10 @@ int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
 
   if (0 == timeout_ms)
     return ssehub_publish(hub, ev, seq);
+  /* Beyond a year is no limit (and cannot overflow the deadline). */
   rc = publish_until(hub, ev, seq, true,
-                     timeout_ms < 0 ? -1 : sh_now_ms() + timeout_ms);
+                     timeout_ms < 0 || timeout_ms > 365LL * 86400 * 1000
+                         ? -1 : sh_now_ms() + timeout_ms);
   if (-EAGAIN == rc)
     sh_count(&hub->n.publish_refused, 1);
   return rc;
