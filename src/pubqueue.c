@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "pubqueue.h"
@@ -114,14 +115,36 @@ bool sh_pubqueue_park(struct sh_pubqueue *q, struct sh_pubwaiter *w)
   return parked;
 }
 
-/* Detach the waiters; call with q->lock held, then wake_all() without. */
-static struct sh_pubwaiter *take_waiters(struct sh_pubqueue *q)
-{
-  struct sh_pubwaiter *w = q->waiters;
+/* take_waiters() without looking at deadlines. */
+#define NO_EXPIRY (-1LL)
 
-  q->waiters = NULL;
-  q->waiters_tail = &q->waiters;
-  return w;
+/* Detach, oldest first, the first `room` waiters and, unless now_ms is
+ * NO_EXPIRY, every waiter whose deadline has passed. Call with q->lock
+ * held, then wake_all() the result without it. Waking only as many as
+ * there are free places keeps a crowd of held publishers from all waking
+ * to find one place each pop. */
+static struct sh_pubwaiter *take_waiters(struct sh_pubqueue *q, size_t room,
+                                         long long now_ms)
+{
+  struct sh_pubwaiter *out = NULL, **otail = &out, **link = &q->waiters;
+
+  while (NULL != *link && (room > 0 || NO_EXPIRY != now_ms)) {
+    struct sh_pubwaiter *w = *link;
+
+    if (0 == room && (NO_EXPIRY == now_ms || w->deadline_ms > now_ms)) {
+      link = &w->next;
+      continue;
+    }
+    if (room > 0)
+      room--;
+    *link = w->next;
+    w->next = NULL;
+    *otail = w;
+    otail = &w->next;
+  }
+  if (NULL == *link)
+    q->waiters_tail = link;
+  return out;
 }
 
 static void wake_all(struct sh_pubwaiter *w)
@@ -136,25 +159,14 @@ static void wake_all(struct sh_pubwaiter *w)
 
 void sh_pubqueue_wake_expired(struct sh_pubqueue *q, long long now_ms)
 {
-  struct sh_pubwaiter *expired = NULL, **etail = &expired, **link;
+  struct sh_pubwaiter *woken;
 
   sh_mutex_lock(&q->lock);
-  link = &q->waiters;
-  while (NULL != *link) {
-    struct sh_pubwaiter *w = *link;
-
-    if (w->deadline_ms > now_ms) {
-      link = &w->next;
-      continue;
-    }
-    *link = w->next;
-    w->next = NULL;
-    *etail = w;
-    etail = &w->next;
-  }
-  q->waiters_tail = link;
+  /* Also any the pops left parked while places are free (a woken
+   * publisher that did not take its place), so none waits for nothing. */
+  woken = take_waiters(q, q->closed ? SIZE_MAX : q->cap - q->count, now_ms);
   sh_mutex_unlock(&q->lock);
-  wake_all(expired);
+  wake_all(woken);
 }
 
 size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
@@ -176,7 +188,7 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
   }
   *closed = q->closed;
   if (n > 0) {
-    woken = take_waiters(q);
+    woken = take_waiters(q, q->cap - q->count, NO_EXPIRY);
     if (q->sleepers > 0)
       sh_cond_broadcast(&q->room);
   }
@@ -191,7 +203,7 @@ void sh_pubqueue_close(struct sh_pubqueue *q)
 
   sh_mutex_lock(&q->lock);
   q->closed = true;
-  woken = take_waiters(q);
+  woken = take_waiters(q, SIZE_MAX, NO_EXPIRY);
   sh_cond_broadcast(&q->nonempty);
   sh_cond_broadcast(&q->room);
   sh_mutex_unlock(&q->lock);

@@ -8,8 +8,8 @@
  * so their order is exactly the order clients receive events in.
  *
  * A publisher that would rather wait than be refused parks a waiter
- * (sh_pubqueue_park); the next pop that takes frames out, or the close,
- * wakes every parked waiter to try again. This is how POST /publish holds
+ * (sh_pubqueue_park); the next pop wakes as many parked waiters as it
+ * freed places, oldest first, to try again; the close wakes them all. This is how POST /publish holds
  * a request while the queue is full (http_publish.c): a closed-loop
  * publisher is slowed to the broadcaster's pace instead of being refused,
  * so the queue can stay short, and a short queue is what bounds how long
@@ -93,14 +93,17 @@ void sh_pubqueue_cancel(struct sh_pubqueue *q);
 /* The queue was full: park w. Returns false, parking nothing, when there
  * is room again or the queue is closed (try again at once). Otherwise
  * calls w->suspend(w) under the lock, so no wake can overtake it, queues w
- * and returns true; w->wake(w) follows exactly once, from the next pop
- * that takes frames out or from the close. A woken publisher may find the
- * queue full again (others were woken too) and park again. */
+ * and returns true. w->wake(w) follows exactly once: from a pop, which
+ * wakes waiters oldest first, as many as there are free places; from
+ * sh_pubqueue_wake_expired() once w->deadline_ms has passed (or places
+ * stayed free); or from the close. A woken publisher may find the queue
+ * full again (a new publisher came first) and park again. */
 bool sh_pubqueue_park(struct sh_pubqueue *q, struct sh_pubwaiter *w);
 
 /* Wake the waiters whose deadline_ms is at or before now_ms, so they can
- * give up (a pop may be long in coming while one fan-out round runs).
- * The hang-up watcher calls it twice a second (watch.h). */
+ * give up (a pop may be long in coming while one fan-out round runs), and
+ * as many others as there are free places. The hang-up watcher calls it
+ * twice a second (watch.h). */
 void sh_pubqueue_wake_expired(struct sh_pubqueue *q, long long now_ms);
 
 /* Pop up to max frames, waiting until at least one is queued, the queue is
