@@ -13,14 +13,15 @@
  * the event can be formatted once for all clients.
  *
  * Queue full: the request is held, not refused. It parks on the publish
- * queue (pubqueue.h) and its connection is suspended; the broadcaster's
- * next pop resumes it and MHD calls the handler again, which publishes
- * the already-parsed event. Only when publish_wait_ms passes with the
- * queue still full is the answer 503. So a publisher faster than the
- * fan-out is paced, one answer per event, instead of refused, and the
- * queue can stay short enough to bound delivery latency (measured in
- * README: the publish queue's trade-off). A held request costs its
- * connection and this struct, nothing per subscriber.
+ * queue (pubqueue.h) and its connection is suspended; a pop of the
+ * broadcaster that frees a place for it resumes it, and MHD calls the
+ * handler again, which publishes the already-parsed event. Only when
+ * publish_wait_ms passes with the queue still full is the answer 503.
+ * So a publisher faster than the fan-out is paced, one answer per event,
+ * instead of refused, and the queue can stay short enough to bound
+ * delivery latency (measured in README: the publish queue's trade-off).
+ * A held request costs its connection and this struct, nothing per
+ * subscriber.
  */
 #include "config.h"
 
