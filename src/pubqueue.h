@@ -9,11 +9,12 @@
  *
  * A publisher that would rather wait than be refused parks a waiter
  * (sh_pubqueue_park); the next pop wakes as many parked waiters as it
- * freed places, oldest first, to try again; the close wakes them all. This is how POST /publish holds
- * a request while the queue is full (http_publish.c): a closed-loop
- * publisher is slowed to the broadcaster's pace instead of being refused,
- * so the queue can stay short, and a short queue is what bounds how long
- * an accepted event waits. A thread that may block instead sleeps in
+ * freed places, oldest first, to try again; the close wakes them all.
+ * This is how POST /publish holds a request while the queue is full
+ * (http_publish.c): a closed-loop publisher is slowed to the
+ * broadcaster's pace instead of being refused, so the queue can stay
+ * short, and a short queue is what bounds how long an accepted event
+ * waits. A thread that may block instead sleeps in
  * sh_pubqueue_reserve_wait() (ssehub_publish_wait(), --stdin) until the
  * same pop broadcasts `room`.
  *
