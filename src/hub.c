@@ -304,9 +304,6 @@ static bool topic_ok(const char *t)
   return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
 }
 
-static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
-                         uint64_t *seq, bool wait, long long deadline_ms);
-
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
   unsigned i;
@@ -324,38 +321,6 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
     if (NULL == ev->topics[i] || !topic_ok(ev->topics[i]))
       return -EINVAL;
   return 0;
-}
-
-int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
-                   uint64_t *seq)
-{
-  int rc = sh_hub_publish(hub, ev, seq);
-
-  if (-EAGAIN == rc)
-    sh_count(&hub->n.publish_refused, 1);
-  return rc;
-}
-
-int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
-                        uint64_t *seq, long timeout_ms)
-{
-  int rc;
-
-  if (0 == timeout_ms)
-    return ssehub_publish(hub, ev, seq);
-  /* Beyond a year is no limit (and cannot overflow the deadline). */
-  rc = publish_until(hub, ev, seq, true,
-                     timeout_ms < 0 || timeout_ms > 365LL * 86400 * 1000
-                         ? -1 : sh_now_ms() + timeout_ms);
-  if (-EAGAIN == rc)
-    sh_count(&hub->n.publish_refused, 1);
-  return rc;
-}
-
-int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
-                   uint64_t *seq)
-{
-  return publish_until(hub, ev, seq, false, 0);
 }
 
 /* Check, reserve a place in the queue (waiting for one until deadline_ms
@@ -401,6 +366,38 @@ static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
   if (NULL != seq)
     *seq = next;
   return 0;
+}
+
+int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                   uint64_t *seq)
+{
+  int rc = sh_hub_publish(hub, ev, seq);
+
+  if (-EAGAIN == rc)
+    sh_count(&hub->n.publish_refused, 1);
+  return rc;
+}
+
+int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
+                        uint64_t *seq, long timeout_ms)
+{
+  int rc;
+
+  if (0 == timeout_ms)
+    return ssehub_publish(hub, ev, seq);
+  /* Beyond a year is no limit (and cannot overflow the deadline). */
+  rc = publish_until(hub, ev, seq, true,
+                     timeout_ms < 0 || timeout_ms > 365LL * 86400 * 1000
+                         ? -1 : sh_now_ms() + timeout_ms);
+  if (-EAGAIN == rc)
+    sh_count(&hub->n.publish_refused, 1);
+  return rc;
+}
+
+int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
+                   uint64_t *seq)
+{
+  return publish_until(hub, ev, seq, false, 0);
 }
 
 int ssehub_publish_text(struct ssehub *hub, const char *data, size_t len,

@@ -131,7 +131,7 @@ static struct sh_pubwaiter *take_waiters(struct sh_pubqueue *q, size_t room,
   while (NULL != *link && (room > 0 || NO_EXPIRY != now_ms)) {
     struct sh_pubwaiter *w = *link;
 
-    if (0 == room && (NO_EXPIRY == now_ms || w->deadline_ms > now_ms)) {
+    if (0 == room && w->deadline_ms > now_ms) { /* kept: not expired */
       link = &w->next;
       continue;
     }
