@@ -46,7 +46,7 @@ fi
 cc=${CC_FUZZ:-clang}
 build=${FUZZ_BUILD:-$top/build-fuzz}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -DSSEHUB_BUILDING"
+cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -I$top/src/core -I$top/src/hub -I$top/src/http -I$top/src/program -DSSEHUB_BUILDING"
 cflags="$cflags $(pkg-config --cflags libmicrohttpd) ${FUZZ_CFLAGS:-}"
 warn="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith -Wvla"
 libs="$(pkg-config --libs libmicrohttpd) -pthread"
@@ -59,18 +59,18 @@ fi
 mkdir -p "$build/obj" "$build/crashes" "$build/logs"
 
 # ---- build ----------------------------------------------------------------
-# The library: every src/*.c but the program's own files. cli.c is linked
+# The library: every src/*/*.c but the program's own files. cli.c is linked
 # into the cli harness only. Objects are rebuilt when older than any source
 # or header (cheap enough to not track dependencies per file).
 lib_objs=()
-newest=$(ls -t "$top"/src/*.[ch] "$top/config.h" | sed -n 1p)
+newest=$(ls -t "$top"/src/*.h "$top"/src/*/*.[ch] "$top/config.h" | sed -n 1p)
 stale=0
 if [ "$(cat "$build/obj/flags" 2>/dev/null)" != "$cc $cflags" ]; then
   stale=1
   rm -f "$build/obj/flags"
 fi
 pids=()
-for src in "$top"/src/*.c; do
+for src in "$top"/src/*/*.c; do
   base=$(basename "$src" .c)
   case $base in main|demo|stdin_pub) continue ;; esac
   obj="$build/obj/$base.o"
