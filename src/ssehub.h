@@ -199,39 +199,61 @@ SSEHUB_API int ssehub_publish_text(struct ssehub *hub, const char *data,
 /* Number of registered stream clients. Safe from any thread. */
 SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
 
-struct ssehub_stats {
-  uint64_t clients;            /* streams now registered */
-  uint64_t clients_total;      /* streams ever admitted */
-  uint64_t rejected_full;      /* 429 answers (over max_clients) */
-  uint64_t slow_disconnects;   /* clients cut off for overflowing */
-  uint64_t published;          /* events accepted by ssehub_publish() */
-  uint64_t publish_refused;    /* publishes refused with -EAGAIN (for
-                                  POST /publish: once its wait ran out) */
-  uint64_t frames_queued;      /* frames placed in client rings */
-  uint64_t bytes_sent;         /* bytes handed to MHD by stream readers */
-  uint64_t hangups;            /* streams ended because the peer closed */
-  uint64_t resumes;            /* streams that sent a Last-Event-ID */
-  uint64_t topics;             /* topics with at least one subscriber */
-  uint64_t buffered_bytes;     /* unsent bytes queued, all clients */
-  uint64_t memory_cuts;        /* clients cut to respect max_buffered */
-  uint64_t rejected_per_ip;    /* 429: over max_clients_per_ip */
-  uint64_t rate_limited;       /* 429: over publish_rate */
-  uint64_t unauthorized;       /* 401/403 answers */
-  uint64_t bad_requests;       /* 400 answers */
-  uint64_t too_large;          /* 413 answers */
-  uint64_t headers_too_large;  /* 431/414: request headers or URL over
-                                  what connection_memory holds */
-  uint64_t header_timeouts;    /* connections closed by header_timeout */
-  uint64_t direct_writes;      /* batches written straight to an idle
-                                  stream's socket (no resume needed) */
-  uint64_t direct_tails;       /* of those, taken only in part by the
-                                  socket and finished when writable */
-  uint64_t publish_held;       /* POST /publish requests that found the
-                                  queue full and waited for room */
-};
+/* The hub's statistics, one line each: X(name, kind, help).
+ *
+ * This table is the only place a statistic is named: struct ssehub_stats,
+ * the hub's internal counters, ssehub_get_stats(), GET /stats and the
+ * metrics output are all generated from it. kind is COUNTER (counts
+ * up from 0 for the hub's lifetime) or GAUGE (a level, computed when read).
+ * Append new lines at the end: the order is the layout of struct
+ * ssehub_stats, which binaries built against an older header rely on. */
+#define SSEHUB_STATS(X)                                                      \
+  X(clients, GAUGE, "streams now registered")                                \
+  X(clients_total, COUNTER, "streams ever admitted")                         \
+  X(rejected_full, COUNTER, "streams refused with 429: over max_clients")    \
+  X(slow_disconnects, COUNTER, "streams cut off: over client_buffer")        \
+  X(published, COUNTER, "events accepted for publishing")                    \
+  X(publish_refused, COUNTER,                                                \
+    "publishes refused because the queue stayed full (-EAGAIN, 503)")        \
+  X(frames_queued, COUNTER, "frames placed in client rings or written")      \
+  X(bytes_sent, COUNTER, "stream bytes handed to the sockets")               \
+  X(hangups, COUNTER, "streams ended because the peer went away")            \
+  X(resumes, COUNTER, "streams that asked to resume (Last-Event-ID)")        \
+  X(topics, GAUGE, "topics with at least one subscriber")                    \
+  X(buffered_bytes, GAUGE, "unsent stream bytes queued, all clients")        \
+  X(memory_cuts, COUNTER, "streams cut off: over max_buffered")              \
+  X(rejected_per_ip, COUNTER,                                                \
+    "streams refused with 429: over max_clients_per_ip")                     \
+  X(rate_limited, COUNTER, "publishes refused with 429: over publish_rate")  \
+  X(unauthorized, COUNTER, "requests refused with 401 or 403")               \
+  X(bad_requests, COUNTER, "requests refused with 400")                      \
+  X(too_large, COUNTER, "publishes refused with 413")                        \
+  X(headers_too_large, COUNTER,                                              \
+    "requests refused with 431 or 414: over connection_memory")              \
+  X(header_timeouts, COUNTER,                                                \
+    "connections closed for not completing a request in header_timeout")     \
+  X(direct_writes, COUNTER,                                                  \
+    "batches written straight to an idle stream's socket")                   \
+  X(direct_tails, COUNTER,                                                   \
+    "direct writes the socket took only in part, finished when writable")    \
+  X(publish_held, COUNTER,                                                   \
+    "POST /publish requests that found the queue full and waited")           \
+  X(fds, GAUGE, "open file descriptors of the process (0: unknown)")
 
-/* Snapshot of the counters. Safe from any thread. */
-SSEHUB_API void ssehub_get_stats(struct ssehub *hub, struct ssehub_stats *st);
+#define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
+struct ssehub_stats {
+  SSEHUB_STATS(SSEHUB_STATS_FIELD_)
+};
+#undef SSEHUB_STATS_FIELD_
+
+/* Snapshot of the statistics into *st. Safe from any thread. Call it as
+ * ssehub_get_stats(hub, &st): the macro passes sizeof(st), so a program
+ * built against an older, shorter struct ssehub_stats gets its fields and
+ * nothing is written past them. */
+#define ssehub_get_stats(hub, st)                                            \
+  ssehub_get_stats_size((hub), (st), sizeof(*(st)))
+SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
+                                      struct ssehub_stats *st, size_t size);
 
 /* Graceful stop: refuse new streams (503), let the broadcaster deliver what
  * is queued, end every stream with a clean end of body, and stop the hub's

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "counters.h"
 #include "fanpool.h"
 #include "frame.h"
 #include "limits.h"
@@ -41,29 +42,6 @@
 /* Frames the broadcaster moves per batch: one snapshot, one lock and one
  * resume per client per batch. */
 #define SH_BATCH_MAX 64u
-
-struct sh_counters {
-  atomic_uint_fast64_t clients_total;
-  atomic_uint_fast64_t rejected_full;
-  atomic_uint_fast64_t slow_disconnects;
-  atomic_uint_fast64_t published;
-  atomic_uint_fast64_t publish_refused;
-  atomic_uint_fast64_t frames_queued;
-  atomic_uint_fast64_t bytes_sent;
-  atomic_uint_fast64_t hangups;
-  atomic_uint_fast64_t resumes;
-  atomic_uint_fast64_t memory_cuts;
-  atomic_uint_fast64_t rejected_per_ip;
-  atomic_uint_fast64_t rate_limited;
-  atomic_uint_fast64_t unauthorized;
-  atomic_uint_fast64_t bad_requests;
-  atomic_uint_fast64_t too_large;
-  atomic_uint_fast64_t direct_writes;
-  atomic_uint_fast64_t direct_tails;
-  atomic_uint_fast64_t headers_too_large;
-  atomic_uint_fast64_t header_timeouts;
-  atomic_uint_fast64_t publish_held;
-};
 
 struct ssehub {
   struct ssehub_options opt;     /* immutable; strings in it are ours */
@@ -95,9 +73,5 @@ struct ssehub {
 int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq);
 
-static inline void sh_count(atomic_uint_fast64_t *c, uint64_t v)
-{
-  atomic_fetch_add_explicit(c, v, memory_order_relaxed);
-}
 
 #endif /* SH_HUB_H */
