@@ -176,7 +176,7 @@ static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
   /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
    * default); this flag makes it send one, which some proxies and the
-   * seed's clients expect on a stream. */
+   * clients written for other SSE servers expect on a stream. */
   MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
   /* Tell nginx-style proxies not to buffer the stream. */
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -241,7 +241,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   c->direct_writes = &hub->n.direct_writes;
   c->direct_tails = &hub->n.direct_tails;
   c->hangups = &hub->n.hangups;
-  c->direct = hub->opt.no_direct_writes ? SH_DIRECT_NONE
+  c->direct = hub->no_direct_writes ? SH_DIRECT_NONE
                                         : direct_mode(conn, head, version);
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,20 @@
  * daemon closes what is left. */
 #define STOP_GRACE_MS 500
 
-void ssehub_options_default(struct ssehub_options *o)
+unsigned ssehub_version(void)
+{
+  return SSEHUB_VERSION_NUM;
+}
+
+const char *ssehub_version_string(void)
+{
+  return SSEHUB_VERSION_STRING;
+}
+
+static void defaults(struct ssehub_options *o)
 {
   memset(o, 0, sizeof(*o));
+  o->size = sizeof(*o);
   o->port = 8888;
   o->client_buffer = 1024 * 1024;
   o->max_event_size = 64 * 1024;
@@ -41,6 +53,40 @@ void ssehub_options_default(struct ssehub_options *o)
   o->demo_page = 1;
   o->max_buffered = 256u * 1024 * 1024;
   o->log_level = SSEHUB_LOG_INFO;
+}
+
+void ssehub_options_init(struct ssehub_options *o, size_t size)
+{
+  struct ssehub_options d;
+
+  defaults(&d);
+  /* A caller built against an older header has fewer fields: give it
+   * those, and its own size, so ssehub_new() knows where they end. */
+  if (size > sizeof(d))
+    size = sizeof(d);
+  d.size = size;
+  memcpy(o, &d, size);
+}
+
+/* Read the caller's options, however old or new its header: fields it
+ * does not have keep their defaults; fields this library does not know
+ * must be zero (else the caller asked for something we cannot do). */
+static int take_options(struct ssehub_options *dst,
+                        const struct ssehub_options *o)
+{
+  const unsigned char *extra = (const unsigned char *) o + sizeof(*dst);
+  size_t i;
+
+  defaults(dst);
+  if (o->size < offsetof(struct ssehub_options, bind_address)
+      || o->size > 64 * sizeof(*dst))
+    return -EINVAL; /* not filled by ssehub_options_default() */
+  for (i = sizeof(*dst); i < o->size; i++)
+    if (0 != extra[i - sizeof(*dst)])
+      return -EINVAL;
+  memcpy(dst, o, o->size < sizeof(*dst) ? o->size : sizeof(*dst));
+  dst->size = sizeof(*dst);
+  return 0;
 }
 
 /* The cores this process may run on (taskset, cgroup cpusets), not the
@@ -204,11 +250,14 @@ static uint64_t wall_ms(void)
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
+struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
 {
+  struct ssehub_options own, *o = &own;
   struct ssehub *hub;
-  int rc = check_options(o);
+  int rc = take_options(o, opts);
 
+  if (0 == rc)
+    rc = check_options(o);
   if (0 != rc)
     goto fail;
   rc = -ENOMEM;
@@ -217,6 +266,9 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
     goto fail;
   hub->watch.epfd = hub->watch.stop_fd = -1;
   hub->opt = *o;
+  /* Diagnostics only (doc/internals.md): every batch through the ring
+   * and libmicrohttpd, as without the direct-write workaround. */
+  hub->no_direct_writes = NULL != getenv("SSEHUB_NO_DIRECT_WRITES");
   if (0 == hub->opt.threads)
     hub->opt.threads = usable_cores();
   if (0 == hub->opt.max_clients)

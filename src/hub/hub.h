@@ -66,6 +66,7 @@ struct ssehub {
   struct sh_counters n;
   atomic_int_fast64_t buffered;  /* unsent bytes in all rings (client.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
+  bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
 };
 
 /* ssehub_publish() without counting -EAGAIN as a refusal: for a
