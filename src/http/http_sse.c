@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "client.h"
-#include "http.h"
+#include "conn.h"
+#include "http_auth.h"
+#include "http_sse.h"
 #include "hub.h"
 #include "pubfields.h"
-#include "subscribe.h"
-#include "watch.h"
 
 /* MHD allocates this per response but uses it only for HTTP/1.0 clients
  * (HTTP/1.1 readers fill MHD's connection buffer directly): kept small,
@@ -262,7 +262,6 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     sh_client_unref(c);
     return refuse(hub, conn, rc);
   }
-  sh_watch_add(hub, c);
   resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE,
                                            &stream_reader, c, &stream_free);
   if (NULL == resp) {

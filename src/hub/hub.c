@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
@@ -13,12 +14,10 @@
 #include <unistd.h>
 
 #include "broadcaster.h"
-#include "http.h"
 #include "hub.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
 #include "sync.h"
-#include "watch.h"
 
 /* How long ssehub_stop() lets streams finish on their own before the
  * daemon closes what is left. */
@@ -108,7 +107,7 @@ static unsigned usable_cores(void)
  * connections MHD admits above max_clients. */
 static unsigned fd_reserve(unsigned threads)
 {
-  return SH_HTTP_HEADROOM + 2 * threads + 32;
+  return SH_CONN_HEADROOM + 2 * threads + 32;
 }
 
 static unsigned default_max_clients(unsigned threads)
@@ -250,6 +249,43 @@ static uint64_t wall_ms(void)
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* Give memory back after many clients left. glibc keeps freed blocks
+ * (connection pools above all) in its arenas, so without this the RSS
+ * after a crowd has gone stays at its peak; malloc_trim() returns the
+ * whole free pages of every arena. Done when the client count fell by a
+ * quarter (and at least 256) since the last trim or peak. */
+static void trim_memory(struct ssehub *hub)
+{
+  size_t now = sh_registry_count(&hub->reg);
+
+  if (now > hub->trim_peak)
+    hub->trim_peak = now;
+  if (hub->trim_peak - now >= 256 && hub->trim_peak - now >= hub->trim_peak / 4) {
+    malloc_trim(0);
+    hub->trim_peak = now;
+  }
+}
+
+/* The watcher's tick, every SH_WATCH_TICK_MS (watch.h): requests past
+ * their deadline (slow-loris), held publishes whose wait ran out (so
+ * their 503 is on time even during a long fan-out round), and, every
+ * 5 s, memory given back. */
+static void housekeeping(void *arg)
+{
+  struct ssehub *hub = arg;
+  unsigned n = sh_deadlines_expire(&hub->deadlines, sh_now_ms());
+
+  if (n > 0) {
+    sh_count(&hub->n.header_timeouts, n);
+    sh_log_limited(&hub->log, SSEHUB_LOG_INFO,
+                   "closed %u connection(s) that sent no complete request "
+                   "within %lld ms", n, hub->deadlines.timeout_ms);
+  }
+  sh_pubqueue_wake_expired(&hub->queue, sh_now_ms());
+  if (0 == ++hub->ticks % (5000 / SH_WATCH_TICK_MS))
+    trim_memory(hub);
+}
+
 struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
 {
   struct ssehub_options own, *o = &own;
@@ -298,18 +334,20 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
                        hub->opt.publish_rate);
   if (0 != rc)
     goto fail_history;
-  rc = sh_watch_start(hub);
+  sh_deadlines_init(&hub->deadlines,
+                    (long long) hub->opt.header_timeout_s * 1000);
+  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
   if (0 != rc)
-    goto fail_iplimit;
+    goto fail_deadlines;
   rc = sh_broadcaster_start(hub);
   if (0 != rc)
     goto fail_watch;
   return hub;
 
 fail_watch:
-  sh_watch_stop(hub);
-  sh_watch_destroy(hub);
-fail_iplimit:
+  sh_watch_stop(&hub->watch);
+fail_deadlines:
+  sh_deadlines_destroy(&hub->deadlines);
   sh_iplimit_destroy(&hub->iplimit);
 fail_history:
   sh_history_destroy(&hub->history);
@@ -329,20 +367,6 @@ fail:
   if (NULL != err)
     *err = rc;
   return NULL;
-}
-
-int ssehub_listen(struct ssehub *hub)
-{
-  if (NULL != hub->daemon)
-    return -EALREADY;
-  if (atomic_load(&hub->stopping))
-    return -ESHUTDOWN;
-  return sh_http_listen(hub);
-}
-
-uint16_t ssehub_port(const struct ssehub *hub)
-{
-  return NULL != hub->daemon ? hub->port : 0;
 }
 
 int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
@@ -519,8 +543,10 @@ void ssehub_stop(struct ssehub *hub)
     usleep(2000);
   /* Streams still open (peers not reading) are not suspended: readers
    * never suspend once closing is set, so stopping MHD is safe. */
-  sh_watch_stop(hub);
-  sh_http_stop(hub);
+  sh_watch_stop(&hub->watch);
+  /* The daemon last: MHD panics if it still has suspended connections. */
+  if (NULL != hub->stop_daemon)
+    hub->stop_daemon(hub);
   hub->stopped = true;
 }
 
@@ -529,7 +555,7 @@ void ssehub_free(struct ssehub *hub)
   if (NULL == hub)
     return;
   ssehub_stop(hub);
-  sh_watch_destroy(hub);
+  sh_deadlines_destroy(&hub->deadlines);
   sh_pubqueue_destroy(&hub->queue);
   sh_history_destroy(&hub->history);
   sh_iplimit_destroy(&hub->iplimit);
