@@ -37,7 +37,8 @@ if [ -z "$cf" ] || ! command -v "$cf" >/dev/null 2>&1; then
   exit 2
 fi
 version=$("$cf" --version 2>/dev/null | head -n 1 || true)
-major=$(printf '%s\n' "$version" | sed -n 's/.*version \([0-9][0-9]*\)\..*/\1/p' | head -n 1)
+major=$(printf '%s\n' "$version" |
+          sed -n 's/.*version \([0-9][0-9]*\)\..*/\1/p' | head -n 1)
 if [ "$major" != "$want_major" ]; then
   echo "check-style: warning: $cf is ${version:-of unknown version}; the" \
        "style is tuned for clang-format $want_major, results may differ" >&2
