@@ -44,10 +44,10 @@ if [ "$major" != "$want_major" ]; then
        "style is tuned for clang-format $want_major, results may differ" >&2
 fi
 
-# The files: tracked ones in a git checkout, else (a release tarball)
-# whatever is there.
+# The files: tracked ones in a git checkout of ssehub, else (a release
+# tarball, perhaps unpacked inside some other repository) whatever is there.
 files=()
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
   while IFS= read -r f; do
     [ -f "$f" ] && files+=("$f")
   done < <(git ls-files -- 'src/*.[ch]' 'tests/*.[ch]' 'scripts/*.[ch]' \
