@@ -392,6 +392,111 @@ START_TEST(test_cli_reentrant)
 }
 END_TEST
 
+START_TEST(test_cli_messages)
+{
+  /* The exact message for a bad value of each flag that takes one: users
+   * (and scripts) read them. */
+  static const struct {
+    const char *arg, *value, *msg;
+  } cases[] = {
+    { "--port", "x", "invalid --port 'x' (expected 0-65535)" },
+    { "--bind", "", "invalid --bind '' (expected an address)" },
+    { "--threads", "0", "invalid --threads '0' (expected 1-1024)" },
+    { "--max-clients", "0",
+      "invalid --max-clients '0' (expected 1-10000000)" },
+    { "--client-buffer", "1G",
+      "invalid --client-buffer '1G' (expected 1K-1024M)" },
+    { "--max-event-size", "0",
+      "invalid --max-event-size '0' (expected 1-64M)" },
+    { "--publish-queue", "0",
+      "invalid --publish-queue '0' (expected 1-1000000)" },
+    { "--publish-wait", "61",
+      "invalid --publish-wait '61' (expected 0-60 seconds)" },
+    { "--heartbeat", "0.05",
+      "invalid --heartbeat '0.05' (expected 0 or 0.1-86400 seconds)" },
+    { "--tick", "0", "invalid --tick '0' (expected 0.01-86400 seconds)" },
+    { "--connection-memory", "1K",
+      "invalid --connection-memory '1K' (expected 4K-16M)" },
+    { "--timeout", "-1", "invalid --timeout '-1' (expected 0-86400)" },
+    { "--header-timeout", "1.5",
+      "invalid --header-timeout '1.5' (expected 0-86400)" },
+    { "--retry-after", "86401",
+      "invalid --retry-after '86401' (expected 0-86400)" },
+    { "--history", "1K", "invalid --history '1K' (expected 0-1000000)" },
+    { "--history-age", "0",
+      "invalid --history-age '0' (expected 0.001-86400 seconds)" },
+    { "--retry", "86400001",
+      "invalid --retry '86400001' (expected 0-86400000 ms)" },
+    { "--cors-origin", "a,b", "invalid --cors-origin 'a,b' (expected one "
+      "origin such as https://example.com, or *)" },
+    { "--stdin=x", NULL, "invalid --stdin='x' (expected lines or blocks)" },
+    { "--max-clients-per-ip", "0",
+      "invalid --max-clients-per-ip '0' (expected 1-10000000)" },
+    { "--publish-rate", "0",
+      "invalid --publish-rate '0' (expected 1-10000000)" },
+    { "--max-buffered", "1K",
+      "invalid --max-buffered '1K' (expected 0 or 64K-1048576M)" },
+    { "--tls-cert", "c", "--tls-cert and --tls-key go together" },
+    { "--tls-key", "k", "--tls-cert and --tls-key go together" },
+  };
+  struct result r;
+  size_t i;
+
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    parse(&r, cases[i].arg, cases[i].value, NULL);
+    ck_assert_int_eq(r.rc, SH_CLI_ERROR);
+    ck_assert_str_eq(r.err, cases[i].msg);
+  }
+}
+END_TEST
+
+START_TEST(test_cli_zero_or_range)
+{
+  struct result r;
+
+  /* "0 or 64K-1048576M": 0 is the ceiling's "off", the gap below 64K is
+   * not a ceiling. */
+  parse(&r, "--max-buffered", "0", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_buffered, 0);
+  parse(&r, "--max-buffered", "64K", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_buffered, 65536);
+  parse(&r, "--max-buffered", "1048576M", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_buffered, 1ull << 40);
+  parse(&r, "--max-buffered", "65535", NULL);
+  expect_error(&r, "--max-buffered", NULL);
+  parse(&r, "--max-buffered", "1048577M", NULL);
+  expect_error(&r, "--max-buffered", NULL);
+  parse(&r, "--max-buffered", "0K", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.max_buffered, 0);
+}
+END_TEST
+
+START_TEST(test_cli_env_fallback)
+{
+  struct result r;
+
+  ck_assert_int_eq(setenv("SSEHUB_PUBLISH_TOKEN_FILE", "/env/p", 1), 0);
+  ck_assert_int_eq(setenv("SSEHUB_SUBSCRIBE_TOKEN_FILE", "/env/s", 1), 0);
+  parse(&r, NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.publish_token_file, "/env/p");
+  ck_assert_str_eq(r.cfg.subscribe_token_file, "/env/s");
+  /* A flag wins over the environment. */
+  parse(&r, "--publish-token-file", "/flag", NULL);
+  ck_assert_str_eq(r.cfg.publish_token_file, "/flag");
+  ck_assert_str_eq(r.cfg.subscribe_token_file, "/env/s");
+  ck_assert_int_eq(unsetenv("SSEHUB_PUBLISH_TOKEN_FILE"), 0);
+  ck_assert_int_eq(unsetenv("SSEHUB_SUBSCRIBE_TOKEN_FILE"), 0);
+  parse(&r, NULL);
+  ck_assert_ptr_null(r.cfg.publish_token_file);
+  ck_assert_ptr_null(r.cfg.subscribe_token_file);
+}
+END_TEST
+
 /* ---- program ------------------------------------------------------------- */
 
 struct run {
@@ -582,6 +687,9 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_help_version);
   tcase_add_test(parser, test_cli_other_options);
   tcase_add_test(parser, test_cli_reentrant);
+  tcase_add_test(parser, test_cli_messages);
+  tcase_add_test(parser, test_cli_zero_or_range);
+  tcase_add_test(parser, test_cli_env_fallback);
   suite_add_tcase(s, parser);
 
   tcase_add_test(program, test_cli_program_bad_flag_exits_2);
