@@ -3,160 +3,199 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_table.h"
 
+#define KIB UINT64_C(1024)
+#define MIB (UINT64_C(1024) * 1024)
 #define MAX_SECONDS 86400u
+#define DAY_MS (MAX_SECONDS * UINT64_C(1000))
 
-enum {
-  OPT_PORT = 'p',
-  OPT_BIND = 'b',
-  OPT_HELP = 'h',
-  OPT_VERSION = 'V',
-  OPT_QUIET = 'q',
-  OPT_VERBOSE = 'v',
-  OPT_THREADS = 256,
-  OPT_MAX_CLIENTS,
-  OPT_CLIENT_BUFFER,
-  OPT_MAX_EVENT_SIZE,
-  OPT_PUBLISH_QUEUE,
-  OPT_PUBLISH_WAIT,
-  OPT_HEARTBEAT,
-  OPT_TICK,
-  OPT_CONN_MEMORY,
-  OPT_TIMEOUT,
-  OPT_RETRY_AFTER,
-  OPT_HISTORY,
-  OPT_HISTORY_AGE,
-  OPT_RETRY,
-  OPT_CORS_ORIGIN,
-  OPT_NO_DEMO_PAGE,
-  OPT_STDIN,
-  OPT_PUBLISH_TOKEN_FILE,
-  OPT_SUBSCRIBE_TOKEN_FILE,
-  OPT_PUBLISH_OPEN,
-  OPT_MAX_PER_IP,
-  OPT_PUBLISH_RATE,
-  OPT_MAX_BUFFERED,
-  OPT_TLS_CERT,
-  OPT_TLS_KEY,
-  OPT_HEADER_TIMEOUT
+/* Where an entry's value goes: member m of struct sh_config, which must
+ * have the C type the store tag stands for, or the build fails (a negative
+ * array size). The member is named, never evaluated. */
+#define MEMBER(m) (((struct sh_config *) 0)->m)
+#define TYPE_IS(m, type)                                                   \
+  (0 * sizeof(char[__builtin_types_compatible_p(__typeof__(MEMBER(m)), type) \
+                   ? 1 : -1]))
+#define AT(m, tag, type)                                                   \
+  .store = tag, .off = offsetof(struct sh_config, m) + TYPE_IS(m, type)
+#define AT_U16(m) AT(m, SH_STORE_U16, uint16_t)
+#define AT_UNSIGNED(m) AT(m, SH_STORE_UNSIGNED, unsigned)
+#define AT_SIZE(m) AT(m, SH_STORE_SIZE, size_t)
+#define AT_INT(m) AT(m, SH_STORE_INT, int)
+#define AT_LOG_LEVEL(m) AT(m, SH_STORE_LOG_LEVEL, enum ssehub_log_level)
+#define AT_STDIN_MODE(m) AT(m, SH_STORE_STDIN_MODE, enum sh_stdin_mode)
+#define AT_STRING(m) AT(m, SH_STORE_STRING, const char *)
+/* A repeatable string: array m holds the values, unsigned n counts them;
+ * the array's length is the most a user may give. */
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+#define AT_STRINGS(m, n)                                                   \
+  AT(m, SH_STORE_STRINGS, const char *[NELEM(MEMBER(m))]),                 \
+  .count_off = offsetof(struct sh_config, n) + TYPE_IS(n, unsigned),       \
+  .max = NELEM(MEMBER(m))
+
+static const struct sh_opt_choice stdin_modes[] = {
+  { "lines", SH_STDIN_LINES },    /* the first is what --stdin alone means */
+  { "blocks", SH_STDIN_BLOCKS },
+  { NULL, 0 }
 };
 
-static const struct option long_opts[] = {
-  { "port", required_argument, NULL, OPT_PORT },
-  { "bind", required_argument, NULL, OPT_BIND },
-  { "threads", required_argument, NULL, OPT_THREADS },
-  { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-  { "client-buffer", required_argument, NULL, OPT_CLIENT_BUFFER },
-  { "max-event-size", required_argument, NULL, OPT_MAX_EVENT_SIZE },
-  { "publish-queue", required_argument, NULL, OPT_PUBLISH_QUEUE },
-  { "publish-wait", required_argument, NULL, OPT_PUBLISH_WAIT },
-  { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
-  { "tick", required_argument, NULL, OPT_TICK },
-  { "connection-memory", required_argument, NULL, OPT_CONN_MEMORY },
-  { "timeout", required_argument, NULL, OPT_TIMEOUT },
-  { "retry-after", required_argument, NULL, OPT_RETRY_AFTER },
-  { "history", required_argument, NULL, OPT_HISTORY },
-  { "history-age", required_argument, NULL, OPT_HISTORY_AGE },
-  { "retry", required_argument, NULL, OPT_RETRY },
-  { "cors-origin", required_argument, NULL, OPT_CORS_ORIGIN },
-  { "no-demo-page", no_argument, NULL, OPT_NO_DEMO_PAGE },
-  { "stdin", optional_argument, NULL, OPT_STDIN },
-  { "publish-token-file", required_argument, NULL, OPT_PUBLISH_TOKEN_FILE },
-  { "subscribe-token-file", required_argument, NULL,
-    OPT_SUBSCRIBE_TOKEN_FILE },
-  { "publish-open", no_argument, NULL, OPT_PUBLISH_OPEN },
-  { "max-clients-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
-  { "publish-rate", required_argument, NULL, OPT_PUBLISH_RATE },
-  { "max-buffered", required_argument, NULL, OPT_MAX_BUFFERED },
-  { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
-  { "tls-key", required_argument, NULL, OPT_TLS_KEY },
-  { "header-timeout", required_argument, NULL, OPT_HEADER_TIMEOUT },
-  { "quiet", no_argument, NULL, OPT_QUIET },
-  { "verbose", no_argument, NULL, OPT_VERBOSE },
-  { "help", no_argument, NULL, OPT_HELP },
-  { "version", no_argument, NULL, OPT_VERSION },
-  { NULL, 0, NULL, 0 }
+/* Every flag, in --help order.
+ *
+ * To add a flag: give it a member in struct ssehub_options (ssehub.h, its
+ * default in ssehub_options_default()) or in struct sh_config (cli.h),
+ * then one entry here:
+ *   .name     the long flag without "--", also its config-file key;
+ *   .letter   its short flag, if it has one;
+ *   .kind     what the value is (cli_table.h); .arg names it in --help;
+ *   AT_<type>(member)  where the value goes; the build fails when the
+ *             member is not of that type;
+ *   .min, .max  the range (seconds in ms; .zero_ok when 0 = off is
+ *             allowed below .min), or .nonempty, .reject and .expect for
+ *             text;
+ *   .help     wrapped by hand like its neighbours, "{default}" where the
+ *             default value goes and "{env}" for .env's variable.
+ * getopt_long(), --help, the check and its error message follow from it;
+ * tests/check_cli.c checks that the entry reached --help and getopt and
+ * that its lines fit. A check between flags goes in finish(). */
+const struct sh_opt sh_cli_opts[] = {
+  { .name = "port", .letter = 'p', .kind = SH_OPT_UINT, .arg = "N",
+    AT_U16(hub.port), .min = 0, .max = 65535,
+    .help = "TCP port (default {default}; 0 picks a free one)" },
+  { .name = "bind", .letter = 'b', .kind = SH_OPT_STRING, .arg = "ADDR",
+    AT_STRING(hub.bind_address), .nonempty = true, .expect = "an address",
+    .help = "address to listen on (default: all IPv4)" },
+  { .name = "threads", .kind = SH_OPT_UINT, .arg = "N",
+    AT_UNSIGNED(hub.threads), .min = 1, .max = 1024,
+    .help = "HTTP worker threads, and threads sharing\n"
+            "each fan-out (default: one per core this\n"
+            "process may run on)" },
+  { .name = "max-clients", .kind = SH_OPT_UINT, .arg = "N",
+    AT_UNSIGNED(hub.max_clients), .min = 1, .max = 10000000,
+    .help = "streams admitted; more get 429\n"
+            "(default: what the open-file limit allows)" },
+  { .name = "client-buffer", .kind = SH_OPT_SIZE, .arg = "BYTES",
+    AT_SIZE(hub.client_buffer), .min = KIB, .max = 1024 * MIB,
+    .help = "unsent bytes queued per client before it is\n"
+            "disconnected as too slow (default {default})" },
+  { .name = "max-event-size", .kind = SH_OPT_SIZE, .arg = "BYTES",
+    AT_SIZE(hub.max_event_size), .min = 1, .max = 64 * MIB,
+    .help = "largest event data; larger is 413 (default {default})" },
+  { .name = "publish-queue", .kind = SH_OPT_UINT, .arg = "N",
+    AT_UNSIGNED(hub.publish_queue), .min = 1, .max = 1000000,
+    .help = "events waiting for fan-out (default {default}); a\n"
+            "shorter queue means lower delivery latency\n"
+            "under a publish flood, a longer one absorbs\n"
+            "bigger bursts without holding publishers" },
+  { .name = "publish-wait", .kind = SH_OPT_SECONDS, .arg = "SECONDS",
+    AT_UNSIGNED(hub.publish_wait_ms), .min = 0, .max = 60000,
+    .help = "with the queue full, hold a publish this\n"
+            "long for room before answering 503\n"
+            "(default {default}; 0 = answer 503 at once)" },
+  { .name = "heartbeat", .kind = SH_OPT_SECONDS, .arg = "SECONDS",
+    AT_UNSIGNED(hub.heartbeat_ms), .zero_ok = true, .min = 100,
+    .max = DAY_MS,
+    .help = "comment sent when idle this long; 0 = off\n"
+            "(default {default})" },
+  { .name = "tick", .kind = SH_OPT_SECONDS, .arg = "SECONDS",
+    AT_UNSIGNED(tick_ms), .min = 10, .max = DAY_MS,
+    .help = "demo: publish \"It is <date> now!\" this often" },
+  { .name = "connection-memory", .kind = SH_OPT_SIZE, .arg = "BYTES",
+    AT_SIZE(hub.connection_memory), .min = 4 * KIB, .max = 16 * MIB,
+    .help = "per-connection buffer; caps request\n"
+            "headers at about half of it, cookies at a\n"
+            "quarter (default {default}; idle streams give the\n"
+            "unused part back)" },
+  { .name = "timeout", .kind = SH_OPT_UINT, .arg = "SECONDS",
+    AT_UNSIGNED(hub.connection_timeout_s), .min = 0, .max = MAX_SECONDS,
+    .help = "close connections stalled this long (default\n"
+            "{default}; idle streams never time out); 0 = never" },
+  { .name = "header-timeout", .kind = SH_OPT_UINT, .arg = "SECONDS",
+    AT_UNSIGNED(hub.header_timeout_s), .min = 0, .max = MAX_SECONDS,
+    .help = "close a connection whose first request\n"
+            "(headers, and a publish's body) is not complete\n"
+            "this long after it connected (slow-loris;\n"
+            "default {default}; 0 = never)" },
+  { .name = "retry-after", .kind = SH_OPT_UINT, .arg = "SECONDS",
+    AT_UNSIGNED(hub.retry_after_s), .min = 0, .max = MAX_SECONDS,
+    .help = "Retry-After sent with 429 and 503 (default {default})" },
+  { .name = "history", .kind = SH_OPT_UINT, .arg = "N",
+    AT_SIZE(hub.history_size), .min = 0, .max = 1000000,
+    .help = "events kept for Last-Event-ID resume\n"
+            "(default {default}; 0 = none)" },
+  { .name = "history-age", .kind = SH_OPT_SECONDS, .arg = "SECONDS",
+    AT_UNSIGNED(hub.history_age_ms), .min = 1, .max = DAY_MS,
+    .help = "also forget events older than this (default:\n"
+            "no age limit)" },
+  { .name = "retry", .kind = SH_OPT_UINT, .arg = "MS",
+    AT_UNSIGNED(hub.retry_ms), .min = 0, .max = DAY_MS, .unit = "ms",
+    .help = "reconnection delay sent to clients on connect\n"
+            "(default {default}; 0 = none)" },
+  { .name = "cors-origin", .kind = SH_OPT_LIST, .arg = "ORIGIN",
+    AT_STRINGS(origins, hub.ncors_origins), .nonempty = true,
+    .reject = "\r\n ,",
+    .expect = "one origin such as https://example.com, or *",
+    .help = "allow this origin cross-origin (repeatable),\n"
+            "or * for any" },
+  { .name = "no-demo-page", .kind = SH_OPT_SET, AT_INT(hub.demo_page),
+    .set = 0, .help = "do not serve the demo page at /" },
+  { .name = "stdin", .kind = SH_OPT_CHOICE, .arg = "blocks",
+    AT_STDIN_MODE(stdin_mode), .choices = stdin_modes,
+    .help = "publish each line of standard input as an\n"
+            "event; =blocks reads event-stream style\n"
+            "blocks (event:, id:, topic:, data: lines)" },
+  { .name = "publish-token-file", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(publish_token_file), .env = "SSEHUB_PUBLISH_TOKEN_FILE",
+    .help = "POST /publish needs \"Authorization:\n"
+            "Bearer <token in FILE>\" (also\n"
+            "${env})" },
+  { .name = "publish-open", .kind = SH_OPT_SET, AT_INT(hub.publish_open),
+    .set = 1,
+    .help = "without a token, let any address publish\n"
+            "(default: loopback only)" },
+  { .name = "subscribe-token-file", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(subscribe_token_file), .env = "SSEHUB_SUBSCRIBE_TOKEN_FILE",
+    .help = "/sse needs this token: bearer header,\n"
+            "cookie ssehub_token or ?access_token= (also\n"
+            "${env})" },
+  { .name = "max-clients-per-ip", .kind = SH_OPT_UINT, .arg = "N",
+    AT_UNSIGNED(hub.max_clients_per_ip), .min = 1, .max = 10000000,
+    .help = "streams per client address; more get 429" },
+  { .name = "publish-rate", .kind = SH_OPT_UINT, .arg = "N",
+    AT_UNSIGNED(hub.publish_rate), .min = 1, .max = 10000000,
+    .help = "publishes per second per address; more get 429" },
+  { .name = "max-buffered", .kind = SH_OPT_SIZE, .arg = "BYTES",
+    AT_SIZE(hub.max_buffered), .zero_ok = true, .min = 64 * KIB,
+    .max = 1048576 * MIB,
+    .help = "unsent bytes of all clients together; over it\n"
+            "the furthest behind are cut (default {default};\n"
+            "0 = no ceiling)" },
+  { .name = "tls-cert", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(tls_cert_file),
+    .help = "serve HTTPS with this PEM certificate (chain)" },
+  { .name = "tls-key", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(tls_key_file), .help = "... and this PEM private key" },
+  { .name = "quiet", .letter = 'q', .kind = SH_OPT_SET,
+    AT_LOG_LEVEL(hub.log_level), .set = SSEHUB_LOG_ERROR,
+    .help = "log errors only" },
+  { .name = "verbose", .letter = 'v', .kind = SH_OPT_SET,
+    AT_LOG_LEVEL(hub.log_level), .set = SSEHUB_LOG_DEBUG,
+    .help = "log debug messages" },
+  { .name = "help", .letter = 'h', .kind = SH_OPT_ACTION,
+    .set = SH_CLI_HELP, .help = "show this help and exit" },
+  { .name = "version", .letter = 'V', .kind = SH_OPT_ACTION,
+    .set = SH_CLI_VERSION, .help = "show the version and exit" }
 };
-
-void sh_cli_usage(FILE *out)
-{
-  fputs(
-"Usage: ssehub [OPTION]...\n"
-"Serve Server-Sent Events: clients GET /sse, publishers POST /publish.\n"
-"\n"
-"  -p, --port=N              TCP port (default 8888; 0 picks a free one)\n"
-"  -b, --bind=ADDR           address to listen on (default: all IPv4)\n"
-"      --threads=N           HTTP worker threads, and threads sharing\n"
-"                            each fan-out (default: one per core this\n"
-"                            process may run on)\n"
-"      --max-clients=N       streams admitted; more get 429\n"
-"                            (default: what the open-file limit allows)\n"
-"      --client-buffer=BYTES unsent bytes queued per client before it is\n"
-"                            disconnected as too slow (default 1M)\n"
-"      --max-event-size=BYTES  largest event data; larger is 413 (default 64K)\n"
-"      --publish-queue=N     events waiting for fan-out (default 32); a\n"
-"                            shorter queue means lower delivery latency\n"
-"                            under a publish flood, a longer one absorbs\n"
-"                            bigger bursts without holding publishers\n"
-"      --publish-wait=SECONDS  with the queue full, hold a publish this\n"
-"                            long for room before answering 503\n"
-"                            (default 5; 0 = answer 503 at once)\n"
-"      --heartbeat=SECONDS   comment sent when idle this long; 0 = off\n"
-"                            (default 15)\n"
-"      --tick=SECONDS        demo: publish \"It is <date> now!\" this often\n"
-"      --connection-memory=BYTES  per-connection buffer; caps request\n"
-"                            headers at about half of it, cookies at a\n"
-"                            quarter (default 32K; idle streams give the\n"
-"                            unused part back)\n"
-"      --timeout=SECONDS     close connections stalled this long (default\n"
-"                            60; idle streams never time out); 0 = never\n"
-"      --header-timeout=SECONDS  close a connection whose first request\n"
-"                            (headers, and a publish's body) is not complete\n"
-"                            this long after it connected (slow-loris;\n"
-"                            default 10; 0 = never)\n"
-"      --retry-after=SECONDS Retry-After sent with 429 and 503 (default 5)\n"
-"      --history=N           events kept for Last-Event-ID resume\n"
-"                            (default 1000; 0 = none)\n"
-"      --history-age=SECONDS also forget events older than this (default:\n"
-"                            no age limit)\n"
-"      --retry=MS            reconnection delay sent to clients on connect\n"
-"                            (default 3000; 0 = none)\n"
-"      --cors-origin=ORIGIN  allow this origin cross-origin (repeatable),\n"
-"                            or * for any\n"
-"      --no-demo-page        do not serve the demo page at /\n"
-"      --stdin[=blocks]      publish each line of standard input as an\n"
-"                            event; =blocks reads event-stream style\n"
-"                            blocks (event:, id:, topic:, data: lines)\n"
-"      --publish-token-file=FILE  POST /publish needs \"Authorization:\n"
-"                            Bearer <token in FILE>\" (also\n"
-"                            $SSEHUB_PUBLISH_TOKEN_FILE)\n"
-"      --publish-open        without a token, let any address publish\n"
-"                            (default: loopback only)\n"
-"      --subscribe-token-file=FILE  /sse needs this token: bearer header,\n"
-"                            cookie ssehub_token or ?access_token= (also\n"
-"                            $SSEHUB_SUBSCRIBE_TOKEN_FILE)\n"
-"      --max-clients-per-ip=N  streams per client address; more get 429\n"
-"      --publish-rate=N      publishes per second per address; more get 429\n"
-"      --max-buffered=BYTES  unsent bytes of all clients together; over it\n"
-"                            the furthest behind are cut (default 256M;\n"
-"                            0 = no ceiling)\n"
-"      --tls-cert=FILE       serve HTTPS with this PEM certificate (chain)\n"
-"      --tls-key=FILE        ... and this PEM private key\n"
-"  -q, --quiet               log errors only\n"
-"  -v, --verbose             log debug messages\n"
-"  -h, --help                show this help and exit\n"
-"  -V, --version             show the version and exit\n"
-"\n"
-"BYTES accept a K or M suffix (powers of 1024); SECONDS accept decimals.\n"
-"Example: ssehub --tick 2   then   curl -N http://localhost:8888/sse\n",
-      out);
-}
+const size_t sh_cli_nopts = NELEM(sh_cli_opts);
+_Static_assert(NELEM(sh_cli_opts) <= SH_CLI_MAX_OPTS,
+               "struct sh_getopt needs room for every flag");
 
 static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -258,212 +297,390 @@ static bool parse_seconds(const char *s, uint64_t min_ms, uint64_t max_ms,
   return true;
 }
 
+/* Does the flag take a value: no_argument, required_ or optional_? */
+static int has_arg(const struct sh_opt *opt)
+{
+  switch (opt->kind) {
+  case SH_OPT_SET:
+  case SH_OPT_ACTION:
+    return no_argument;
+  case SH_OPT_CHOICE:
+    return optional_argument;
+  default:
+    return required_argument;
+  }
+}
+
+void sh_cli_getopt(struct sh_getopt *g)
+{
+  char *s = g->shortopts;
+  size_t i;
+
+  *s++ = ':'; /* a missing value comes back as ':', not '?' */
+  for (i = 0; i < sh_cli_nopts; i++) {
+    const struct sh_opt *opt = &sh_cli_opts[i];
+    struct option *lo = &g->longopts[i];
+
+    lo->name = opt->name;
+    lo->has_arg = has_arg(opt);
+    lo->flag = NULL;
+    /* With its letter, "--quiet" and "-q" are one case for the loop. */
+    lo->val = 0 != opt->letter ? opt->letter : SH_CLI_VAL0 + (int) i;
+    if (0 != opt->letter) {
+      *s++ = opt->letter;
+      if (no_argument != lo->has_arg)
+        *s++ = ':';
+      if (optional_argument == lo->has_arg)
+        *s++ = ':';
+    }
+  }
+  memset(&g->longopts[i], 0, sizeof(g->longopts[i]));
+  *s = '\0';
+}
+
+/* The entry getopt_long() returned c for, or NULL (an error code). */
+static const struct sh_opt *by_val(int c)
+{
+  size_t i;
+
+  if (c >= SH_CLI_VAL0)
+    return (size_t) (c - SH_CLI_VAL0) < sh_cli_nopts
+           ? &sh_cli_opts[c - SH_CLI_VAL0] : NULL;
+  for (i = 0; i < sh_cli_nopts; i++)
+    if (0 != sh_cli_opts[i].letter && c == sh_cli_opts[i].letter)
+      return &sh_cli_opts[i];
+  return NULL;
+}
+
+static const struct sh_opt *by_name(const char *name)
+{
+  size_t i;
+
+  for (i = 0; i < sh_cli_nopts; i++)
+    if (0 == strcmp(name, sh_cli_opts[i].name))
+      return &sh_cli_opts[i];
+  return NULL;
+}
+
+/* The member of cfg at offset off (of the type its entry's tag says). */
+static void *member(struct sh_config *cfg, size_t off)
+{
+  return (char *) cfg + off;
+}
+
+/* The numeric member an entry writes, as an integer (for --help). */
+static uint64_t load(struct sh_config *cfg, const struct sh_opt *opt)
+{
+  const void *p = member(cfg, opt->off);
+
+  switch (opt->store) {
+  case SH_STORE_U16:
+    return *(const uint16_t *) p;
+  case SH_STORE_UNSIGNED:
+    return *(const unsigned *) p;
+  case SH_STORE_SIZE:
+    return *(const size_t *) p;
+  default:
+    return 0;
+  }
+}
+
+static void store(struct sh_config *cfg, const struct sh_opt *opt,
+                  uint64_t v)
+{
+  void *p = member(cfg, opt->off);
+
+  switch (opt->store) {
+  case SH_STORE_U16:
+    *(uint16_t *) p = (uint16_t) v;
+    break;
+  case SH_STORE_UNSIGNED:
+    *(unsigned *) p = (unsigned) v;
+    break;
+  case SH_STORE_SIZE:
+    *(size_t *) p = (size_t) v;
+    break;
+  case SH_STORE_INT:
+    *(int *) p = (int) v;
+    break;
+  case SH_STORE_LOG_LEVEL:
+    *(enum ssehub_log_level *) p = (enum ssehub_log_level) v;
+    break;
+  case SH_STORE_STDIN_MODE:
+    *(enum sh_stdin_mode *) p = (enum sh_stdin_mode) v;
+    break;
+  default:
+    break;
+  }
+}
+
+/* A value as the user would write it: sizes in K or M when exact,
+ * milliseconds as seconds with the decimals needed. */
+static void fmt_value(const struct sh_opt *opt, uint64_t v, char *buf,
+                      size_t len)
+{
+  if (SH_OPT_SIZE == opt->kind && 0 != v && 0 == v % MIB) {
+    snprintf(buf, len, "%" PRIu64 "M", v / MIB);
+  } else if (SH_OPT_SIZE == opt->kind && 0 != v && 0 == v % KIB) {
+    snprintf(buf, len, "%" PRIu64 "K", v / KIB);
+  } else if (SH_OPT_SECONDS == opt->kind && 0 != v % 1000) {
+    size_t n;
+
+    snprintf(buf, len, "%" PRIu64 ".%03u", v / 1000, (unsigned) (v % 1000));
+    for (n = strlen(buf); '0' == buf[n - 1]; n--)
+      buf[n - 1] = '\0';
+  } else {
+    snprintf(buf, len, "%" PRIu64, SH_OPT_SECONDS == opt->kind ? v / 1000 : v);
+  }
+}
+
+/* "0 or 0.1-86400 seconds": what a numeric flag accepts, for its error. */
+static void fmt_range(const struct sh_opt *opt, char *buf, size_t len)
+{
+  const char *unit = SH_OPT_SECONDS == opt->kind ? "seconds" : opt->unit;
+  char lo[24], hi[24];
+
+  fmt_value(opt, opt->min, lo, sizeof(lo));
+  fmt_value(opt, opt->max, hi, sizeof(hi));
+  snprintf(buf, len, "%s%s-%s%s%s", opt->zero_ok ? "0 or " : "", lo, hi,
+           NULL != unit ? " " : "", NULL != unit ? unit : "");
+}
+
+/* "lines or blocks" */
+static void fmt_choices(const struct sh_opt *opt, char *buf, size_t len)
+{
+  const struct sh_opt_choice *c;
+  size_t n = 0;
+
+  buf[0] = '\0';
+  for (c = opt->choices; NULL != c->name && n < len; c++)
+    n += (size_t) snprintf(buf + n, len - n, "%s%s",
+                           c == opt->choices ? ""
+                           : NULL == c[1].name ? " or " : ", ", c->name);
+}
+
+/* A number in opt's range: [min, max], or 0 as well with zero_ok. */
+static bool parse_number(const struct sh_opt *opt, const char *s,
+                         uint64_t *out)
+{
+  uint64_t lo = opt->zero_ok ? 0 : opt->min;
+  bool ok;
+
+  if (SH_OPT_SIZE == opt->kind)
+    ok = parse_size(s, lo, opt->max, out);
+  else if (SH_OPT_SECONDS == opt->kind)
+    ok = parse_seconds(s, lo, opt->max, out);
+  else
+    ok = parse_uint(s, lo, opt->max, out);
+  return ok && (0 == *out || *out >= opt->min);
+}
+
+static bool string_ok(const struct sh_opt *opt, const char *s)
+{
+  return !(opt->nonempty && '\0' == s[0])
+         && !(NULL != opt->reject && NULL != strpbrk(s, opt->reject));
+}
+
+static enum sh_cli_result apply(struct sh_config *cfg,
+                                const struct sh_opt *opt, const char *value,
+                                char *err, size_t errlen)
+{
+  void *p = member(cfg, opt->off);
+  char expect[128];
+  uint64_t v;
+
+  /* getopt_long() has made these hold already; a config file has not. */
+  if (NULL == value && required_argument == has_arg(opt))
+    return fail(err, errlen, "option '--%s' needs a value", opt->name);
+  if (NULL != value && no_argument == has_arg(opt))
+    return fail(err, errlen, "option '--%s' takes no value", opt->name);
+  switch (opt->kind) {
+  case SH_OPT_UINT:
+  case SH_OPT_SIZE:
+  case SH_OPT_SECONDS:
+    if (!parse_number(opt, value, &v)) {
+      fmt_range(opt, expect, sizeof(expect));
+      return fail(err, errlen, "invalid --%s '%s' (expected %s)", opt->name,
+                  value, expect);
+    }
+    store(cfg, opt, v);
+    break;
+  case SH_OPT_STRING:
+  case SH_OPT_LIST:
+    if (!string_ok(opt, value))
+      return fail(err, errlen, "invalid --%s '%s' (expected %s)", opt->name,
+                  value, opt->expect);
+    if (SH_OPT_STRING == opt->kind) {
+      *(const char **) p = value;
+    } else {
+      unsigned *n = member(cfg, opt->count_off);
+
+      if (*n >= opt->max)
+        return fail(err, errlen, "too many --%s (at most %" PRIu64 ")",
+                    opt->name, opt->max);
+      ((const char **) p)[(*n)++] = value;
+    }
+    break;
+  case SH_OPT_CHOICE: {
+    const struct sh_opt_choice *c = opt->choices;
+
+    while (NULL != value && NULL != c->name && 0 != strcmp(value, c->name))
+      c++;
+    if (NULL == c->name) {
+      fmt_choices(opt, expect, sizeof(expect));
+      /* '=': an optional value can only be given as --flag=value. */
+      return fail(err, errlen, "invalid --%s='%s' (expected %s)", opt->name,
+                  value, expect);
+    }
+    store(cfg, opt, (uint64_t) c->value);
+    break;
+  }
+  case SH_OPT_SET:
+    store(cfg, opt, (uint64_t) opt->set);
+    break;
+  case SH_OPT_ACTION:
+    return (enum sh_cli_result) opt->set;
+  }
+  return SH_CLI_RUN;
+}
+
+enum sh_cli_result sh_cli_apply(struct sh_config *cfg, const char *name,
+                                const char *value, char *err, size_t errlen)
+{
+  const struct sh_opt *opt = by_name(name);
+
+  if (NULL == opt)
+    return fail(err, errlen, "unknown option '--%s'", name);
+  return apply(cfg, opt, value, err, errlen);
+}
+
+/* The configuration before any flag: the hub's defaults. */
+static void init(struct sh_config *cfg)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  ssehub_options_default(&cfg->hub);
+  /* With no origin counted the hub sends no CORS headers; --cors-origin
+   * only has to count. */
+  cfg->hub.cors_origins = cfg->origins;
+}
+
+/* After every flag: the checks between flags, then the environment for
+ * what no flag set. */
+static enum sh_cli_result finish(struct sh_config *cfg, char *err,
+                                 size_t errlen)
+{
+  size_t i;
+
+  if ((NULL == cfg->tls_cert_file) != (NULL == cfg->tls_key_file))
+    return fail(err, errlen, "--tls-cert and --tls-key go together");
+  for (i = 0; i < sh_cli_nopts; i++) {
+    const struct sh_opt *opt = &sh_cli_opts[i];
+    const char **p;
+
+    if (NULL == opt->env || SH_STORE_STRING != opt->store)
+      continue;
+    p = member(cfg, opt->off);
+    if (NULL == *p)
+      *p = getenv(opt->env);
+  }
+  return SH_CLI_RUN;
+}
+
 enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
                                 char *err, size_t errlen)
 {
-  struct ssehub_options *o = &cfg->hub;
-  uint64_t v;
+  struct sh_getopt g;
   int c;
 
-  memset(cfg, 0, sizeof(*cfg));
-  ssehub_options_default(o);
+  init(cfg);
+  sh_cli_getopt(&g);
   optind = 0; /* full re-initialisation, so the parser can run again */
   opterr = 0;
-  while (-1 != (c = getopt_long(argc, argv, ":p:b:qvhV", long_opts, NULL))) {
+  while (-1 != (c = getopt_long(argc, argv, g.shortopts, g.longopts,
+                                NULL))) {
+    const struct sh_opt *opt = by_val(c);
     const char *name = argv[optind - 1];
+    enum sh_cli_result r;
 
-    switch (c) {
-    case OPT_PORT:
-      if (!parse_uint(optarg, 0, 65535, &v))
-        return fail(err, errlen, "invalid --port '%s' (expected 0-65535)",
-                    optarg);
-      o->port = (uint16_t) v;
-      break;
-    case OPT_BIND:
-      if ('\0' == optarg[0])
-        return fail(err, errlen, "invalid --bind '' (expected an address)");
-      o->bind_address = optarg;
-      break;
-    case OPT_THREADS:
-      if (!parse_uint(optarg, 1, 1024, &v))
-        return fail(err, errlen, "invalid --threads '%s' (expected 1-1024)",
-                    optarg);
-      o->threads = (unsigned) v;
-      break;
-    case OPT_MAX_CLIENTS:
-      if (!parse_uint(optarg, 1, 10000000, &v))
-        return fail(err, errlen,
-                    "invalid --max-clients '%s' (expected 1-10000000)", optarg);
-      o->max_clients = (unsigned) v;
-      break;
-    case OPT_CLIENT_BUFFER:
-      if (!parse_size(optarg, 1024, 1024u * 1024 * 1024, &v))
-        return fail(err, errlen,
-                    "invalid --client-buffer '%s' (expected 1K-1024M)", optarg);
-      o->client_buffer = (size_t) v;
-      break;
-    case OPT_MAX_EVENT_SIZE:
-      if (!parse_size(optarg, 1, 64u * 1024 * 1024, &v))
-        return fail(err, errlen,
-                    "invalid --max-event-size '%s' (expected 1-64M)", optarg);
-      o->max_event_size = (size_t) v;
-      break;
-    case OPT_PUBLISH_QUEUE:
-      if (!parse_uint(optarg, 1, 1000000, &v))
-        return fail(err, errlen,
-                    "invalid --publish-queue '%s' (expected 1-1000000)", optarg);
-      o->publish_queue = (unsigned) v;
-      break;
-    case OPT_PUBLISH_WAIT:
-      if (!parse_seconds(optarg, 0, 60000, &v))
-        return fail(err, errlen,
-                    "invalid --publish-wait '%s' (expected 0-60 seconds)",
-                    optarg);
-      o->publish_wait_ms = (unsigned) v;
-      break;
-    case OPT_HEARTBEAT:
-      if (!parse_seconds(optarg, 0, MAX_SECONDS * 1000ull, &v)
-          || (v > 0 && v < 100))
-        return fail(err, errlen,
-                    "invalid --heartbeat '%s' (expected 0 or 0.1-86400 seconds)",
-                    optarg);
-      o->heartbeat_ms = (unsigned) v;
-      break;
-    case OPT_TICK:
-      if (!parse_seconds(optarg, 10, MAX_SECONDS * 1000ull, &v))
-        return fail(err, errlen,
-                    "invalid --tick '%s' (expected 0.01-86400 seconds)", optarg);
-      cfg->tick_ms = (unsigned) v;
-      break;
-    case OPT_CONN_MEMORY:
-      if (!parse_size(optarg, 4096, 16u * 1024 * 1024, &v))
-        return fail(err, errlen,
-                    "invalid --connection-memory '%s' (expected 4K-16M)", optarg);
-      o->connection_memory = (size_t) v;
-      break;
-    case OPT_TIMEOUT:
-      if (!parse_uint(optarg, 0, MAX_SECONDS, &v))
-        return fail(err, errlen, "invalid --timeout '%s' (expected 0-86400)",
-                    optarg);
-      o->connection_timeout_s = (unsigned) v;
-      break;
-    case OPT_RETRY_AFTER:
-      if (!parse_uint(optarg, 0, MAX_SECONDS, &v))
-        return fail(err, errlen,
-                    "invalid --retry-after '%s' (expected 0-86400)", optarg);
-      o->retry_after_s = (unsigned) v;
-      break;
-    case OPT_HISTORY:
-      if (!parse_uint(optarg, 0, 1000000, &v))
-        return fail(err, errlen, "invalid --history '%s' (expected 0-1000000)",
-                    optarg);
-      o->history_size = (size_t) v;
-      break;
-    case OPT_HISTORY_AGE:
-      if (!parse_seconds(optarg, 1, MAX_SECONDS * 1000ull, &v))
-        return fail(err, errlen,
-                    "invalid --history-age '%s' (expected 0.001-86400 seconds)",
-                    optarg);
-      o->history_age_ms = (unsigned) v;
-      break;
-    case OPT_RETRY:
-      if (!parse_uint(optarg, 0, 86400000, &v))
-        return fail(err, errlen,
-                    "invalid --retry '%s' (expected 0-86400000 ms)", optarg);
-      o->retry_ms = (unsigned) v;
-      break;
-    case OPT_CORS_ORIGIN:
-      if ('\0' == optarg[0] || strpbrk(optarg, "\r\n ,") != NULL)
-        return fail(err, errlen,
-                    "invalid --cors-origin '%s' (expected one origin such as "
-                    "https://example.com, or *)", optarg);
-      if (o->ncors_origins == SH_CLI_MAX_ORIGINS)
-        return fail(err, errlen, "too many --cors-origin (at most %d)",
-                    SH_CLI_MAX_ORIGINS);
-      cfg->origins[o->ncors_origins++] = optarg;
-      o->cors_origins = cfg->origins;
-      break;
-    case OPT_NO_DEMO_PAGE:
-      o->demo_page = 0;
-      break;
-    case OPT_STDIN:
-      if (NULL == optarg || 0 == strcmp(optarg, "lines"))
-        cfg->stdin_mode = SH_STDIN_LINES;
-      else if (0 == strcmp(optarg, "blocks"))
-        cfg->stdin_mode = SH_STDIN_BLOCKS;
-      else
-        return fail(err, errlen,
-                    "invalid --stdin='%s' (expected lines or blocks)", optarg);
-      break;
-    case OPT_PUBLISH_TOKEN_FILE:
-      cfg->publish_token_file = optarg;
-      break;
-    case OPT_SUBSCRIBE_TOKEN_FILE:
-      cfg->subscribe_token_file = optarg;
-      break;
-    case OPT_PUBLISH_OPEN:
-      o->publish_open = 1;
-      break;
-    case OPT_MAX_PER_IP:
-      if (!parse_uint(optarg, 1, 10000000, &v))
-        return fail(err, errlen,
-                    "invalid --max-clients-per-ip '%s' (expected 1-10000000)",
-                    optarg);
-      o->max_clients_per_ip = (unsigned) v;
-      break;
-    case OPT_PUBLISH_RATE:
-      if (!parse_uint(optarg, 1, 10000000, &v))
-        return fail(err, errlen,
-                    "invalid --publish-rate '%s' (expected 1-10000000)", optarg);
-      o->publish_rate = (unsigned) v;
-      break;
-    case OPT_MAX_BUFFERED:
-      if (!parse_size(optarg, 0, 1ull << 40, &v)
-          || (v > 0 && v < 64 * 1024))
-        return fail(err, errlen,
-                    "invalid --max-buffered '%s' (expected 0 or 64K-1048576M)",
-                    optarg);
-      o->max_buffered = (size_t) v;
-      break;
-    case OPT_HEADER_TIMEOUT:
-      if (!parse_uint(optarg, 0, MAX_SECONDS, &v))
-        return fail(err, errlen,
-                    "invalid --header-timeout '%s' (expected 0-86400)", optarg);
-      o->header_timeout_s = (unsigned) v;
-      break;
-    case OPT_TLS_CERT:
-      cfg->tls_cert_file = optarg;
-      break;
-    case OPT_TLS_KEY:
-      cfg->tls_key_file = optarg;
-      break;
-    case OPT_QUIET:
-      o->log_level = SSEHUB_LOG_ERROR;
-      break;
-    case OPT_VERBOSE:
-      o->log_level = SSEHUB_LOG_DEBUG;
-      break;
-    case OPT_HELP:
-      return SH_CLI_HELP;
-    case OPT_VERSION:
-      return SH_CLI_VERSION;
-    case ':':
+    if (NULL != opt) {
+      r = sh_cli_apply(cfg, opt->name, optarg, err, errlen);
+      if (SH_CLI_RUN != r)
+        return r;
+    } else if (':' == c) {
       return fail(err, errlen, "option '%s' needs a value", name);
-    default:
+    } else if (0 != optopt && optopt < 256) {
       /* In a group like "-qx", optind has not moved past the group yet:
        * name the offending letter, not argv[optind - 1]. */
-      if (0 != optopt && optopt < 256)
-        return fail(err, errlen, "unknown option '-%c'", optopt);
+      return fail(err, errlen, "unknown option '-%c'", optopt);
+    } else {
       return fail(err, errlen, "unknown or ambiguous option '%s'", name);
     }
   }
   if (optind < argc)
     return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
-  if ((NULL == cfg->tls_cert_file) != (NULL == cfg->tls_key_file))
-    return fail(err, errlen, "--tls-cert and --tls-key go together");
-  if (NULL == cfg->publish_token_file)
-    cfg->publish_token_file = getenv("SSEHUB_PUBLISH_TOKEN_FILE");
-  if (NULL == cfg->subscribe_token_file)
-    cfg->subscribe_token_file = getenv("SSEHUB_SUBSCRIBE_TOKEN_FILE");
-  return SH_CLI_RUN;
+  return finish(cfg, err, errlen);
+}
+
+/* --help: the flags start at column 2, their text at HELP_COL, or two
+ * spaces after a longer flag. */
+#define HELP_COL 28
+
+/* Print opt's help text and end the line: "{default}" becomes the value in
+ * defaults, "{env}" the environment variable, and the lines after the
+ * first start at HELP_COL. */
+static void put_help(FILE *out, const struct sh_opt *opt,
+                     struct sh_config *defaults)
+{
+  static const char def[] = "{default}", env[] = "{env}";
+  const char *p = opt->help;
+  char value[24];
+
+  while ('\0' != *p) {
+    if (0 == strncmp(p, def, sizeof(def) - 1)) {
+      fmt_value(opt, load(defaults, opt), value, sizeof(value));
+      fputs(value, out);
+      p += sizeof(def) - 1;
+    } else if (NULL != opt->env && 0 == strncmp(p, env, sizeof(env) - 1)) {
+      fputs(opt->env, out);
+      p += sizeof(env) - 1;
+    } else if ('\n' == *p) {
+      fprintf(out, "\n%*s", HELP_COL, "");
+      p++;
+    } else {
+      fputc(*p++, out);
+    }
+  }
+  fputc('\n', out);
+}
+
+void sh_cli_usage(FILE *out)
+{
+  struct sh_config defaults;
+  size_t i;
+
+  init(&defaults);
+  fputs("Usage: ssehub [OPTION]...\n"
+        "Serve Server-Sent Events: clients GET /sse, publishers POST "
+        "/publish.\n\n", out);
+  for (i = 0; i < sh_cli_nopts; i++) {
+    const struct sh_opt *opt = &sh_cli_opts[i];
+    int arg = has_arg(opt);
+    int col;
+
+    if (0 != opt->letter)
+      col = fprintf(out, "  -%c, --%s", opt->letter, opt->name);
+    else
+      col = fprintf(out, "      --%s", opt->name);
+    if (required_argument == arg)
+      col += fprintf(out, "=%s", opt->arg);
+    else if (optional_argument == arg)
+      col += fprintf(out, "[=%s]", opt->arg);
+    fprintf(out, "%*s", col < HELP_COL ? HELP_COL - col : 2, "");
+    put_help(out, opt, &defaults);
+  }
+  fputs("\n"
+        "BYTES accept a K or M suffix (powers of 1024); SECONDS accept "
+        "decimals.\n"
+        "Example: ssehub --tick 2   then   curl -N "
+        "http://localhost:8888/sse\n", out);
 }

@@ -52,6 +52,17 @@ enum sh_cli_result {
 enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc,
                                       char **argv, char *err, size_t errlen);
 
+/* Apply one setting to cfg as its flag would: name is the long flag
+ * without "--" ("port"), value its text, NULL for a flag that takes none
+ * (or to give --stdin no value). Same checks and one-line messages as
+ * the command line; a config file's "name = value" lines go through
+ * here. Returns SH_CLI_RUN when applied, SH_CLI_HELP or SH_CLI_VERSION
+ * for those flags, SH_CLI_ERROR with err set. value must outlive cfg
+ * (strings are not copied). Checks between flags (--tls-cert needs
+ * --tls-key) and environment fallbacks are sh_cli_parse()'s. */
+enum sh_cli_result sh_cli_apply(struct sh_config *cfg, const char *name,
+                                const char *value, char *err, size_t errlen);
+
 void sh_cli_usage(FILE *out);
 
 #endif /* SH_CLI_H */
