@@ -16,6 +16,7 @@
 #include <check.h>
 
 #include "cli.h"
+#include "cli_table.h"
 
 #define MAX_ARGS 16
 #define ARG_LEN 64
@@ -394,8 +395,8 @@ END_TEST
 
 START_TEST(test_cli_messages)
 {
-  /* The exact message for a bad value of each flag that takes one: users
-   * (and scripts) read them. */
+  /* The exact message for a bad value of each flag that takes one: they
+   * are built from the table, and users (and scripts) read them. */
   static const struct {
     const char *arg, *value, *msg;
   } cases[] = {
@@ -475,6 +476,88 @@ START_TEST(test_cli_zero_or_range)
 }
 END_TEST
 
+/* sh_cli_apply() on a default configuration: returns its result, with the
+ * message in r->err. */
+static enum sh_cli_result apply(struct result *r, const char *name,
+                                const char *value)
+{
+  r->err[0] = '\0';
+  r->rc = sh_cli_apply(&r->cfg, name, value, r->err, sizeof(r->err));
+  return r->rc;
+}
+
+START_TEST(test_cli_apply)
+{
+  struct result r;
+  unsigned i;
+
+  parse(&r, NULL);
+  ck_assert_int_eq(apply(&r, "port", "80"), SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.port, 80);
+  ck_assert_int_eq(apply(&r, "heartbeat", "2.5"), SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.heartbeat_ms, 2500);
+  ck_assert_int_eq(apply(&r, "client-buffer", "2M"), SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.client_buffer, 2u << 20);
+  ck_assert_int_eq(apply(&r, "bind", "::1"), SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.hub.bind_address, "::1");
+  ck_assert_int_eq(apply(&r, "publish-token-file", "/t"), SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.publish_token_file, "/t");
+  ck_assert_int_eq(apply(&r, "no-demo-page", NULL), SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.demo_page, 0);
+  ck_assert_int_eq(apply(&r, "publish-open", NULL), SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.publish_open, 1);
+  ck_assert_int_eq(apply(&r, "verbose", NULL), SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_DEBUG);
+  ck_assert_int_eq(apply(&r, "stdin", NULL), SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.stdin_mode, SH_STDIN_LINES);
+  ck_assert_int_eq(apply(&r, "stdin", "blocks"), SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.stdin_mode, SH_STDIN_BLOCKS);
+  ck_assert_int_eq(apply(&r, "help", NULL), SH_CLI_HELP);
+  ck_assert_int_eq(apply(&r, "version", NULL), SH_CLI_VERSION);
+  /* A pair sets its own member and nothing else. */
+  ck_assert_uint_eq(r.cfg.hub.port, 80);
+  ck_assert_uint_eq(r.cfg.hub.max_event_size, 65536);
+
+  /* The command line's checks and messages. */
+  ck_assert_int_eq(apply(&r, "port", "65536"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "invalid --port '65536' (expected 0-65535)");
+  ck_assert_uint_eq(r.cfg.hub.port, 80); /* a refused value changes nothing */
+  ck_assert_int_eq(apply(&r, "heartbeat", "0.05"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err,
+                   "invalid --heartbeat '0.05' (expected 0 or 0.1-86400 "
+                   "seconds)");
+  ck_assert_int_eq(apply(&r, "stdin", "words"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "invalid --stdin='words' (expected lines or "
+                   "blocks)");
+  ck_assert_int_eq(apply(&r, "bind", ""), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "invalid --bind '' (expected an address)");
+  ck_assert_int_eq(apply(&r, "port", "1\n2"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "invalid --port '1?2' (expected 0-65535)");
+
+  /* What getopt_long() catches on the command line. */
+  ck_assert_int_eq(apply(&r, "nope", "1"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "unknown option '--nope'");
+  ck_assert_int_eq(apply(&r, "p", "1"), SH_CLI_ERROR); /* no short names */
+  ck_assert_int_eq(apply(&r, "ti", "1"), SH_CLI_ERROR); /* nor prefixes */
+  ck_assert_int_eq(apply(&r, "port", NULL), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "option '--port' needs a value");
+  ck_assert_int_eq(apply(&r, "quiet", "yes"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "option '--quiet' takes no value");
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_DEBUG);
+
+  /* Repeatable: each pair adds one, up to the most. */
+  for (i = 0; i < SH_CLI_MAX_ORIGINS; i++)
+    ck_assert_int_eq(apply(&r, "cors-origin", "*"), SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.ncors_origins, SH_CLI_MAX_ORIGINS);
+  ck_assert_ptr_eq(r.cfg.hub.cors_origins, r.cfg.origins);
+  ck_assert_str_eq(r.cfg.hub.cors_origins[SH_CLI_MAX_ORIGINS - 1], "*");
+  ck_assert_int_eq(apply(&r, "cors-origin", "*"), SH_CLI_ERROR);
+  ck_assert_str_eq(r.err, "too many --cors-origin (at most 32)");
+  ck_assert_int_eq(apply(&r, "cors-origin", "a b"), SH_CLI_ERROR);
+  ck_assert_ptr_nonnull(strstr(r.err, "invalid --cors-origin 'a b'"));
+}
+END_TEST
+
 START_TEST(test_cli_env_fallback)
 {
   struct result r;
@@ -494,6 +577,113 @@ START_TEST(test_cli_env_fallback)
   parse(&r, NULL);
   ck_assert_ptr_null(r.cfg.publish_token_file);
   ck_assert_ptr_null(r.cfg.subscribe_token_file);
+}
+END_TEST
+
+/* The largest value the member an entry writes can hold. */
+static uint64_t store_max(enum sh_opt_store store)
+{
+  switch (store) {
+  case SH_STORE_U16:
+    return UINT16_MAX;
+  case SH_STORE_UNSIGNED:
+    return (unsigned) -1; /* <limits.h> is src/core/limits.h here */
+  case SH_STORE_SIZE:
+    return SIZE_MAX;
+  default:
+    return 0;
+  }
+}
+
+START_TEST(test_cli_table_complete)
+{
+  struct sh_getopt g;
+  char *text = NULL, *line;
+  size_t len = 0, i, j;
+  FILE *f = open_memstream(&text, &len);
+
+  ck_assert_ptr_nonnull(f);
+  sh_cli_usage(f);
+  ck_assert_int_eq(fclose(f), 0);
+  sh_cli_getopt(&g);
+  ck_assert_uint_le(sh_cli_nopts, SH_CLI_MAX_OPTS);
+  ck_assert_ptr_null(g.longopts[sh_cli_nopts].name);
+  ck_assert_int_eq(g.shortopts[0], ':');
+
+  for (i = 0; i < sh_cli_nopts; i++) {
+    const struct sh_opt *opt = &sh_cli_opts[i];
+    const struct option *lo = &g.longopts[i];
+    int has = SH_OPT_SET == opt->kind || SH_OPT_ACTION == opt->kind
+              ? no_argument
+              : SH_OPT_CHOICE == opt->kind ? optional_argument
+              : required_argument;
+    char want[96];
+    const char *s;
+
+    /* In --help, at the start of a line, as the user types it. */
+    snprintf(want, sizeof(want), "\n%s--%s%s%s%s",
+             0 != opt->letter ? "  -?, " : "      ", opt->name,
+             required_argument == has ? "=" : optional_argument == has
+             ? "[=" : " ", no_argument != has ? opt->arg : "",
+             optional_argument == has ? "] " : required_argument == has
+             ? " " : "");
+    if (0 != opt->letter)
+      want[4] = opt->letter;
+    ck_assert_msg(NULL != strstr(text, want), "--help lacks \"%s\"",
+                  want + 1);
+    ck_assert_msg(NULL != opt->help && '\0' != opt->help[0], "--%s: no help",
+                  opt->name);
+    if (NULL != opt->env) {
+      snprintf(want, sizeof(want), "$%s", opt->env);
+      ck_assert_msg(NULL != strstr(text, want), "--help lacks %s", want);
+    }
+
+    /* In getopt_long()'s array, as the loop maps it back. */
+    ck_assert_ptr_nonnull(lo->name);
+    ck_assert_str_eq(lo->name, opt->name);
+    ck_assert_int_eq(lo->has_arg, has);
+    ck_assert_ptr_null(lo->flag);
+    if (0 != opt->letter) {
+      ck_assert_int_eq(lo->val, opt->letter);
+      s = strchr(g.shortopts + 1, opt->letter);
+      ck_assert_msg(NULL != s, "-%c not in \"%s\"", opt->letter,
+                    g.shortopts);
+      ck_assert_int_eq(':' == s[1], no_argument != has);
+    } else {
+      ck_assert_int_eq(lo->val, SH_CLI_VAL0 + (int) i);
+    }
+
+    /* Consistent on its own and with the others. */
+    for (j = 0; j < i; j++) {
+      ck_assert_str_ne(sh_cli_opts[j].name, opt->name);
+      ck_assert(0 == opt->letter || sh_cli_opts[j].letter != opt->letter);
+    }
+    if (SH_OPT_UINT == opt->kind || SH_OPT_SIZE == opt->kind
+        || SH_OPT_SECONDS == opt->kind) {
+      ck_assert_msg(opt->min <= opt->max && opt->max <= store_max(opt->store),
+                    "--%s: range does not fit its member", opt->name);
+      ck_assert(!opt->zero_ok || opt->min > 0);
+    }
+    if (opt->nonempty || NULL != opt->reject)
+      ck_assert_msg(NULL != opt->expect, "--%s: no .expect", opt->name);
+    if (SH_OPT_CHOICE == opt->kind)
+      ck_assert_ptr_nonnull(opt->choices[0].name);
+    if (SH_OPT_LIST == opt->kind)
+      ck_assert_uint_gt(opt->max, 0);
+  }
+  /* Flags without a letter return values getopt_long() cannot mistake for
+   * a letter, ':' or '?'. */
+  ck_assert_uint_eq(strlen(g.shortopts), 1 + strspn(g.shortopts + 1,
+                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789:"));
+
+  /* Hand-wrapped help stays within 79 columns, and no placeholder is
+   * left unfilled. */
+  ck_assert_ptr_null(strstr(text, "{default}"));
+  ck_assert_ptr_null(strstr(text, "{env}"));
+  for (line = strtok(text, "\n"); NULL != line; line = strtok(NULL, "\n"))
+    ck_assert_msg(strlen(line) <= 79, "--help line too long: %s", line);
+  free(text);
 }
 END_TEST
 
@@ -689,7 +879,9 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_reentrant);
   tcase_add_test(parser, test_cli_messages);
   tcase_add_test(parser, test_cli_zero_or_range);
+  tcase_add_test(parser, test_cli_apply);
   tcase_add_test(parser, test_cli_env_fallback);
+  tcase_add_test(parser, test_cli_table_complete);
   suite_add_tcase(s, parser);
 
   tcase_add_test(program, test_cli_program_bad_flag_exits_2);
