@@ -14,8 +14,9 @@
  *
  * Thread-safety: `lock` guards everything but epoch, cap and max_age_ms
  * (immutable). Broadcaster: sh_history_append(). MHD workers: admission,
- * through sh_history_lock()/locate()/at()/unlock(). Lock order: history ->
- * registry; no client lock is held while taking it.
+ * through sh_history_lock()/locate()/at()/unlock(). Lock order
+ * (doc/internals.md): history -> registry; no client lock is held while
+ * taking it.
  */
 #ifndef SH_HISTORY_H
 #define SH_HISTORY_H

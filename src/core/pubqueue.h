@@ -20,8 +20,9 @@
  *
  * Thread-safety: `lock` guards every field but cap. Any thread may push
  * or park; only the broadcaster pops; the control thread closes. Lock
- * order: q->lock, then whatever a waiter's suspend callback takes (MHD's
- * cleanup mutex); wake callbacks run with no queue lock held.
+ * order (doc/internals.md): q->lock, then whatever a waiter's suspend
+ * callback takes (MHD's cleanup mutex); wake callbacks run with no queue
+ * lock held.
  *
  * Ownership: a successful push takes over the caller's frame reference;
  * pop hands references to the caller.

@@ -24,8 +24,9 @@
  *   - broadcaster thread: sh_registry_snapshot().
  *   - control thread: sh_registry_close().
  *   - any thread: sh_registry_count().
- * No other lock is held while `lock` is taken, and `lock` is released
- * before any client lock is taken.
+ * Its place in the lock order (doc/internals.md): admission takes it
+ * under the history lock; it is never held with a client lock, and no
+ * other lock is taken while it is held.
  *
  * Ownership: a registered client holds one registry reference, dropped by
  * sh_registry_remove(). Snapshots hold one reference per entry, dropped by
