@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "testlib.h"
 
 enum { ST_HEAD, ST_SIZE, ST_DATA, ST_DATA_CRLF, ST_TRAILER, ST_IDENTITY,
@@ -160,6 +162,15 @@ static int add_wrapper(const char **argv, char *buf, size_t cap)
 
 int tl_server_nofile;
 
+void tl_raise_nofile(void)
+{
+  struct rlimit rl;
+
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+}
+
 static int start(struct tl_server *s, const char *const *args, int *stdin_w);
 
 int tl_server_start(struct tl_server *s, const char *const *args)
@@ -262,6 +273,25 @@ static int wait_exit(pid_t pid, int timeout_ms)
   return -1;
 }
 
+void tl_server_print_log(const struct tl_server *s)
+{
+  char *log = read_file(s->log_path, NULL);
+
+  fprintf(stderr, "---- server log:\n%s----\n", NULL != log ? log : "");
+  free(log);
+}
+
+void tl_server_reaped(struct tl_server *s, int status)
+{
+  if (status < 0 || !WIFEXITED(status) || 0 != WEXITSTATUS(status)) {
+    /* Show why (a sanitizer report, an abort message) in the test log. */
+    fprintf(stderr, "server exit status %d\n", status);
+    tl_server_print_log(s);
+  }
+  unlink(s->log_path);
+  s->pid = 0;
+}
+
 int tl_server_stop(struct tl_server *s, int sig, int timeout_ms,
                    long long *elapsed_ms)
 {
@@ -274,65 +304,154 @@ int tl_server_stop(struct tl_server *s, int sig, int timeout_ms,
   status = wait_exit(s->pid, timeout_ms * tl_scale());
   if (NULL != elapsed_ms)
     *elapsed_ms = tl_now_ms() - t0;
-  s->pid = 0;
-  if (status < 0 || !WIFEXITED(status) || 0 != WEXITSTATUS(status)) {
-    /* Show why (a sanitizer report, an abort message) in the test log. */
-    char *log = read_file(s->log_path, NULL);
-
-    fprintf(stderr, "---- server log (exit status %d):\n%s----\n", status,
-            NULL != log ? log : "");
-    free(log);
-  }
-  unlink(s->log_path);
+  tl_server_reaped(s, status);
   return status;
 }
 
-int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms)
+void tl_server_start_ok(struct tl_server *s, const char *const *args)
 {
-  char path[] = "/tmp/ssehub-run-XXXXXX";
-  const char *argv[64];
-  int argc = 0, fd, status, i;
-  pid_t pid;
-  char *text;
+  ck_assert_msg(0 == tl_server_start(s, args), "server did not start (%s)",
+                tl_bin());
+}
 
-  fd = mkstemp(path);
-  if (fd < 0)
-    return -1;
+void tl_server_stop_ok(struct tl_server *s)
+{
+  int st = tl_server_stop(s, SIGTERM, 5000, NULL);
+
+  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
+                "server did not exit 0 on SIGTERM (status %d)", st);
+}
+
+/* Read what fd gives into buf (cap bytes, NUL-terminated; the excess is
+ * read and dropped so the writer never blocks on a full pipe). Returns
+ * false at end of file. */
+static bool drain_into(int fd, char *buf, size_t cap, size_t *len)
+{
+  char scratch[4096];
+  bool room = *len + 1 < cap;
+  ssize_t n = read(fd, room ? buf + *len : scratch,
+                   room ? cap - 1 - *len : sizeof(scratch));
+
+  if (n < 0)
+    return EINTR == errno || EAGAIN == errno;
+  if (0 == n)
+    return false;
+  if (room) {
+    *len += (size_t) n;
+    buf[*len] = '\0';
+  }
+  return true;
+}
+
+int tl_run_split(const char *const *args, char *out, size_t out_cap,
+                 char *err, size_t err_cap, int timeout_ms)
+{
+  const char *argv[64];
+  int po[2], pe[2] = { -1, -1 }, argc = 0, status, i;
+  size_t no = 0, ne = 0;
+  long long deadline = tl_now_ms() + timeout_ms;
+  bool killed = false;
+  pid_t pid;
+
+  out[0] = '\0';
+  if (NULL != err)
+    err[0] = '\0';
   argv[argc++] = tl_bin();
   for (i = 0; NULL != args[i] && argc < 63; i++)
     argv[argc++] = args[i];
   argv[argc] = NULL;
+  /* Close-on-exec: the program gets the write ends as 1 and 2 only. */
+  if (0 != pipe2(po, O_CLOEXEC))
+    return -1;
+  if (NULL != err && 0 != pipe2(pe, O_CLOEXEC)) {
+    close(po[0]);
+    close(po[1]);
+    return -1;
+  }
   pid = fork();
+  if (pid < 0) {
+    close(po[0]);
+    close(po[1]);
+    if (pe[0] >= 0) {
+      close(pe[0]);
+      close(pe[1]);
+    }
+    return -1;
+  }
   if (0 == pid) {
-    dup2(fd, 1);
-    dup2(fd, 2);
+    int devnull = open("/dev/null", O_RDONLY);
+
+    if (devnull >= 0)
+      dup2(devnull, 0);
+    dup2(po[1], 1);
+    dup2(pe[1] >= 0 ? pe[1] : po[1], 2);
     execv(argv[0], (char *const *) argv);
     _exit(127);
   }
-  close(fd);
-  status = wait_exit(pid, timeout_ms);
-  text = read_file(path, NULL);
-  snprintf(out, cap, "%s", NULL != text ? text : "");
-  free(text);
-  unlink(path);
-  return status;
+  close(po[1]);
+  if (pe[1] >= 0)
+    close(pe[1]);
+  /* Until both pipes reach end of file: the program and anything it
+   * started have closed them. */
+  while (po[0] >= 0 || pe[0] >= 0) {
+    struct pollfd pfd[2] = { { .fd = po[0], .events = POLLIN },
+                             { .fd = pe[0], .events = POLLIN } };
+    long long left = deadline - tl_now_ms();
+
+    if (left <= 0) {
+      killed = true;
+      break;
+    }
+    if (poll(pfd, 2, (int) left) <= 0)
+      continue;
+    if (0 != pfd[0].revents && !drain_into(po[0], out, out_cap, &no)) {
+      close(po[0]);
+      po[0] = -1;
+    }
+    if (0 != pfd[1].revents && !drain_into(pe[0], err, err_cap, &ne)) {
+      close(pe[0]);
+      pe[0] = -1;
+    }
+  }
+  if (po[0] >= 0)
+    close(po[0]);
+  if (pe[0] >= 0)
+    close(pe[0]);
+  if (killed)
+    kill(pid, SIGKILL);
+  if (pid != waitpid(pid, &status, 0))
+    return -1;
+  return killed ? -1 : status;
+}
+
+int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms)
+{
+  return tl_run_split(args, out, cap, NULL, 0, timeout_ms);
 }
 
 /* ---- sockets ---------------------------------------------------------------- */
 
-int tl_connect(uint16_t port, const char *src)
+int tl_connect_slow(uint16_t port, const char *src, int rcvbuf, int mss)
 {
   struct sockaddr_in a;
   struct timeval tv = { 5, 0 };
+  int one = 1;
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
   if (fd < 0)
     return -1;
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  if (rcvbuf > 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (mss > 0)
+    setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
   memset(&a, 0, sizeof(a));
   a.sin_family = AF_INET;
   if (NULL != src) {
+    /* Choose the port at connect(): many connections per source address
+     * (bind() alone would give each its own port, whatever the peer). */
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
     inet_pton(AF_INET, src, &a.sin_addr);
     if (0 != bind(fd, (struct sockaddr *) &a, sizeof(a)))
       goto fail;
@@ -347,8 +466,15 @@ fail:
   return -1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int tl_connect(uint16_t port, const char *src)
 {
+  return tl_connect_slow(port, src, 0, 0);
+}
+
+int tl_send_all(int fd, const void *data, size_t n)
+{
+  const char *p = data;
+
   while (n > 0) {
     ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
@@ -460,25 +586,76 @@ void tl_sse_feed(struct tl_sse *s, const char *p, size_t n)
   }
 }
 
-int tl_sse_open(struct tl_sse *s, uint16_t port, const char *path,
-                const char *extra_headers, const char *src)
+int tl_sse_send(struct tl_sse *s, int fd, const char *raw, size_t len)
+{
+  memset(s, 0, sizeof(*s));
+  s->fd = fd;
+  return fd >= 0 && 0 == tl_send_all(fd, raw, len) ? 0 : -1;
+}
+
+/* The GET of a stream, from src on a link with rcvbuf and mss (0: the
+ * defaults). */
+static int sse_open(struct tl_sse *s, uint16_t port, const char *path,
+                    const char *extra_headers, const char *src, int rcvbuf,
+                    int mss)
 {
   char req[1024];
-  int n;
+  int n = snprintf(req, sizeof(req),
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                   "Accept: text/event-stream\r\n%s\r\n",
+                   path, NULL != extra_headers ? extra_headers : "");
 
-  memset(s, 0, sizeof(*s));
-  s->fd = tl_connect(port, src);
-  if (s->fd < 0)
-    return -1;
-  n = snprintf(req, sizeof(req),
-               "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               "Accept: text/event-stream\r\n%s\r\n",
-               path, NULL != extra_headers ? extra_headers : "");
-  if (0 != write_all(s->fd, req, (size_t) n)) {
+  if (0 != tl_sse_send(s, tl_connect_slow(port, src, rcvbuf, mss), req,
+                       (size_t) n)) {
     tl_sse_close(s);
     return -1;
   }
   return 0;
+}
+
+int tl_sse_open(struct tl_sse *s, uint16_t port, const char *path,
+                const char *extra_headers, const char *src)
+{
+  return sse_open(s, port, path, extra_headers, src, 0, 0);
+}
+
+int tl_sse_open_slow(struct tl_sse *s, uint16_t port, const char *path,
+                     const char *src, int rcvbuf, int mss)
+{
+  return sse_open(s, port, path, NULL, src, rcvbuf, mss);
+}
+
+bool tl_sse_got_ok(struct tl_sse *s, int timeout_ms)
+{
+  char frame[128];
+
+  return tl_sse_next(s, frame, sizeof(frame), timeout_ms) >= 0
+         && 200 == s->status && 0 == strncmp(frame, ":ok\n", 4);
+}
+
+int tl_sse_open_crowd(struct tl_sse *s, int n, uint16_t port,
+                      const struct tl_crowd *how)
+{
+  char src[32], path[64];
+  long long deadline;
+  int i, opened, ok = 0;
+
+  for (i = 0; i < n; i++) {
+    snprintf(src, sizeof(src), "127.0.0.%d", how->src0 + i % how->nsrc);
+    if (NULL != how->topic_prefix)
+      snprintf(path, sizeof(path), "/sse?topic=%s%d", how->topic_prefix,
+               how->groups > 0 ? i % how->groups : 0);
+    else
+      snprintf(path, sizeof(path), "/sse");
+    if (0 != sse_open(&s[i], port, path, NULL, src, how->rcvbuf, how->mss))
+      break;
+  }
+  opened = i;
+  deadline = tl_now_ms() + 30000 * tl_scale();
+  for (i = 0; i < opened && tl_now_ms() < deadline; i++)
+    if (tl_sse_got_ok(&s[i], 5000 * tl_scale()))
+      ok++;
+  return ok;
 }
 
 void tl_sse_close(struct tl_sse *s)
@@ -561,19 +738,19 @@ int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms)
 
 /* ---- one-shot requests ------------------------------------------------------ */
 
-int tl_http(uint16_t port, const char *raw, size_t raw_len,
-            struct tl_response *r)
+int tl_http_from(uint16_t port, const char *src, const char *raw,
+                 size_t raw_len, struct tl_response *r, int timeout_ms)
 {
   struct tl_sse s;
-  long long deadline = tl_now_ms() + 5000;
+  long long deadline = tl_now_ms() + timeout_ms;
 
   memset(r, 0, sizeof(*r));
   r->status = -1;
   memset(&s, 0, sizeof(s));
-  s.fd = tl_connect(port, NULL);
+  s.fd = tl_connect(port, src);
   if (s.fd < 0)
     return -1;
-  if (0 != write_all(s.fd, raw, raw_len)) {
+  if (0 != tl_send_all(s.fd, raw, raw_len)) {
     tl_sse_close(&s);
     return -1;
   }
@@ -599,6 +776,12 @@ int tl_http(uint16_t port, const char *raw, size_t raw_len,
   r->body[r->body_len] = '\0';
   tl_sse_close(&s);
   return 0 != r->status ? r->status : -1;
+}
+
+int tl_http(uint16_t port, const char *raw, size_t raw_len,
+            struct tl_response *r)
+{
+  return tl_http_from(port, NULL, raw, raw_len, r, 5000);
 }
 
 int tl_publish(uint16_t port, const char *data, size_t len,

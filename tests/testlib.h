@@ -1,6 +1,7 @@
-/* testlib.h - helpers for the integration tests: run the real ssehub
- * program on a free loopback port, speak HTTP/1.1 over real sockets and
- * read event streams (chunked or identity bodies).
+/* testlib.h - helpers for the tests: run the real ssehub program on a
+ * free loopback port, speak HTTP/1.1 over real sockets, read event streams
+ * (chunked or identity bodies), run the program to completion; and, for
+ * the unit tests, frames made to order.
  *
  * Everything here is for tests: blocking calls carry timeouts so a broken
  * server fails a test instead of hanging it, and servers are stopped by
@@ -25,6 +26,10 @@ struct tl_server {
 /* When > 0, servers started afterwards get this RLIMIT_NOFILE. */
 extern int tl_server_nofile;
 
+/* Raise this process's RLIMIT_NOFILE soft limit to the hard limit (tests
+ * that hold thousands of streams). */
+void tl_raise_nofile(void);
+
 /* Path of the ssehub binary ($SSEHUB_BIN, else src/ssehub). */
 const char *tl_bin(void);
 
@@ -38,15 +43,36 @@ int tl_server_start(struct tl_server *s, const char *const *args);
 int tl_server_start_piped(struct tl_server *s, const char *const *args,
                           int *stdin_w);
 
-/* Send sig and wait up to timeout_ms for the exit. Returns the wait status,
- * or -1 if it did not exit (it is then SIGKILLed). *elapsed_ms (if not
- * NULL) receives how long the exit took. */
+/* Send sig and wait up to timeout_ms (scaled) for the exit. Returns the
+ * wait status, or -1 if it did not exit (it is then SIGKILLed). Shows the
+ * server's log unless it exited 0 (tl_server_reaped()). *elapsed_ms (if
+ * not NULL) receives how long the exit took. */
 int tl_server_stop(struct tl_server *s, int sig, int timeout_ms,
                    long long *elapsed_ms);
 
-/* Run the binary with args to completion (at most timeout_ms), capturing
- * stdout+stderr into out. Returns the wait status or -1. */
+/* For Check tests: tl_server_start() that fails the test if the server
+ * did not start, and SIGTERM that fails it unless the server exits 0
+ * within 5 s (scaled). */
+void tl_server_start_ok(struct tl_server *s, const char *const *args);
+void tl_server_stop_ok(struct tl_server *s);
+
+/* The caller waited for the server itself (status as from waitpid(), -1
+ * if it did not exit): show its log unless it exited 0, delete the log
+ * and forget the PID. */
+void tl_server_reaped(struct tl_server *s, int status);
+
+/* Copy the server's log so far to stderr (why a test failed). */
+void tl_server_print_log(const struct tl_server *s);
+
+/* Run the binary with args to completion (at most timeout_ms), standard
+ * input /dev/null, capturing stdout+stderr into out. Returns the wait
+ * status, or -1 if it had to be killed. */
 int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms);
+
+/* Like tl_run(), with stdout into out and stderr into err, each
+ * NUL-terminated (and truncated to its buffer). */
+int tl_run_split(const char *const *args, char *out, size_t out_cap,
+                 char *err, size_t err_cap, int timeout_ms);
 
 /* Whether the server's log contains text. */
 bool tl_server_log_contains(const struct tl_server *s, const char *text);
@@ -71,8 +97,21 @@ void tl_sleep_ms(int ms);
 /* ---- plain HTTP ---------------------------------------------------------- */
 
 /* Blocking TCP connect to 127.0.0.1:port from source address src (NULL for
- * the default); the socket has a 5 s receive timeout. Returns fd or -1. */
+ * the default); the socket has 5 s send and receive timeouts. Returns fd
+ * or -1. Many connections may share one source address (the local port
+ * is chosen at connect()). */
 int tl_connect(uint16_t port, const char *src);
+
+/* Like tl_connect(), for a client on a slow link: rcvbuf > 0 sets the
+ * receive buffer before connecting, so the window is small from the start
+ * (shrinking it later makes TCP trickle), and mss > 0 an Internet-like
+ * segment size (on loopback, with its 64 KiB MSS, the server's send
+ * buffer autotunes up to tcp_wmem's 4 MiB). */
+int tl_connect_slow(uint16_t port, const char *src, int rcvbuf, int mss);
+
+/* Send all n bytes, retrying short writes. Returns 0, or -1 when the peer
+ * stopped taking them (it may have answered and closed). */
+int tl_send_all(int fd, const void *p, size_t n);
 
 struct tl_response {
   int status;
@@ -82,10 +121,15 @@ struct tl_response {
 };
 
 /* Send raw request bytes on a new connection and read the whole response
- * (the connection is closed by us after one response). Returns status or
- * -1 on a transport error. */
+ * (the connection is closed by us after one response), for at most 5 s.
+ * Returns status or -1 on a transport error. */
 int tl_http(uint16_t port, const char *raw, size_t raw_len,
             struct tl_response *r);
+
+/* tl_http() from source address src (NULL for the default), waiting up
+ * to timeout_ms for the response. */
+int tl_http_from(uint16_t port, const char *src, const char *raw,
+                 size_t raw_len, struct tl_response *r, int timeout_ms);
 
 /* POST /publish with a form body (already urlencoded). Returns the status;
  * r->body holds the JSON answer. */
@@ -136,6 +180,37 @@ struct tl_sse {
 int tl_sse_open(struct tl_sse *s, uint16_t port, const char *path,
                 const char *extra_headers, const char *src);
 
+/* tl_sse_open() on a slow link (tl_connect_slow()). */
+int tl_sse_open_slow(struct tl_sse *s, uint16_t port, const char *path,
+                     const char *src, int rcvbuf, int mss);
+
+/* Make s a stream on the connected socket fd (s owns it from now on, even
+ * when this fails) and send the raw request bytes. Returns 0, or -1 if fd
+ * is -1 or not everything could be sent; what the server answered can
+ * still be read. */
+int tl_sse_send(struct tl_sse *s, int fd, const char *raw, size_t len);
+
+/* Whether the stream's first frame is the ":ok" of an admitted (200)
+ * stream, within timeout_ms. */
+bool tl_sse_got_ok(struct tl_sse *s, int timeout_ms);
+
+/* How tl_sse_open_crowd() opens its streams: stream i asks for /sse or,
+ * with topic_prefix, /sse?topic=<topic_prefix><i % groups>; it comes from
+ * 127.0.0.<src0 + i % nsrc>, over tl_connect_slow(rcvbuf, mss) (0, 0: an
+ * ordinary loopback link). */
+struct tl_crowd {
+  const char *topic_prefix;
+  int groups;
+  int src0, nsrc;
+  int rcvbuf, mss;
+};
+
+/* Open n streams (all requests first), then wait for each one's 200 and
+ * ":ok" (5 s each, 30 s in all, scaled). Returns how many were admitted;
+ * opening stops at the first connection that fails. */
+int tl_sse_open_crowd(struct tl_sse *s, int n, uint16_t port,
+                      const struct tl_crowd *how);
+
 /* Close the socket and free the buffers. */
 void tl_sse_close(struct tl_sse *s);
 
@@ -162,5 +237,20 @@ int tl_strip_id(char *frame, char *id, size_t cap);
 
 /* Like tl_sse_next(), skipping heartbeat comment frames (":"). */
 int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms);
+
+/* ---- unit tests of src/core (testlib_core.c) ------------------------------ */
+
+/* These use the hub's internal frames: not for check_embed, which links
+ * only the public library. They fail the test when out of memory. */
+struct sh_frame;
+
+/* A frame holding a copy of a NUL-terminated string. */
+struct sh_frame *tl_frame_str(const char *s);
+
+/* A frame of len bytes, all equal to ch. */
+struct sh_frame *tl_frame_fill(char ch, size_t len);
+
+/* The references a frame holds now. */
+unsigned tl_frame_refs(const struct sh_frame *f);
 
 #endif /* TESTLIB_H */
