@@ -19,11 +19,8 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,7 +31,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,45 +46,8 @@ enum { EV_SIZE = 1000,            /* steady event data, bytes */
        MSS = 1400,                /* ... and segment size */
        SLOT_BUF = 1024 };         /* a churn slot's answer buffer */
 
-static void start(const char *const *args)
-{
-  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start (%s)",
-                tl_bin());
-}
-
-static void st_stop_ok(void)
-{
-  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
-
-  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
-                "server did not exit 0 on SIGTERM (status %d)", st);
-}
-
-static void raise_nofile(void)
-{
-  struct rlimit rl;
-
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* cond is what the server must do; the message says what it did. */
 #define EXPECT(cond, ...) ck_assert_msg(cond, __VA_ARGS__)
-
-/* Show the server's log (a sanitizer report, ...) in the test's output. */
-static void dump_log(void)
-{
-  char line[1024];
-  FILE *f = fopen(srv.log_path, "r");
-
-  fprintf(stderr, "---- server log:\n");
-  while (NULL != f && NULL != fgets(line, sizeof(line), f))
-    fputs(line, stderr);
-  if (NULL != f)
-    fclose(f);
-  fprintf(stderr, "----\n");
-}
 
 /* ---- the server's figures ----------------------------------------------- */
 
@@ -102,96 +61,18 @@ static long long stat0(const char *name)
 
 /* ---- streams ------------------------------------------------------------ */
 
-/* Blocking connect from src with an optional small receive buffer (set
- * before connecting, so the window is small from the start) and then an
- * Internet-like MSS: on loopback (MSS 64 KiB) the server's kernel send
- * buffer autotunes up to tcp_wmem's 4 MiB, which a non-reader would fill
- * before the server's own --client-buffer accounting even starts. */
-static int connect_from(uint16_t port, const char *src, int rcvbuf)
+/* n streams that will never read after ":ok": heavy topics bulk-<i %
+ * groups>, from 127.0.0.14-17, on a slow link (a small window from the
+ * start, and an Internet-like MSS so that the server's kernel send buffer
+ * does not autotune to 4 MiB and take what the server's own
+ * --client-buffer accounting must see). Returns how many were admitted. */
+static int open_silent(struct tl_sse *s, int n, int groups)
 {
-  struct timeval tv = { 5, 0 };
-  struct sockaddr_in a;
-  int one = 1;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct tl_crowd how = { .topic_prefix = "bulk-", .groups = groups,
+                          .src0 = 14, .nsrc = 4, .rcvbuf = RCVBUF,
+                          .mss = MSS };
 
-  if (fd < 0)
-    return -1;
-  /* Choose the port at connect(): many connections per source address. */
-  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  if (rcvbuf > 0) {
-    int mss = MSS;
-
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof(mss));
-  }
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  inet_pton(AF_INET, src, &a.sin_addr);
-  if (0 != bind(fd, (struct sockaddr *) &a, sizeof(a)))
-    goto fail;
-  a.sin_port = htons(port);
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  if (0 != connect(fd, (struct sockaddr *) &a, sizeof(a)))
-    goto fail;
-  return fd;
-fail:
-  close(fd);
-  return -1;
-}
-
-static int open_stream(struct tl_sse *s, uint16_t port, const char *path,
-                       const char *src, int rcvbuf)
-{
-  char req[256];
-  int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "Accept: text/event-stream\r\n\r\n", path);
-
-  memset(s, 0, sizeof(*s));
-  s->fd = connect_from(port, src, rcvbuf);
-  if (s->fd < 0)
-    return -1;
-  if (n != send(s->fd, req, (size_t) n, MSG_NOSIGNAL)) {
-    tl_sse_close(s);
-    return -1;
-  }
-  return 0;
-}
-
-static bool got_ok(struct tl_sse *s, int timeout_ms)
-{
-  char frame[128];
-
-  return tl_sse_next(s, frame, sizeof(frame), timeout_ms) >= 0
-         && 200 == s->status && 0 == strncmp(frame, ":ok\n", 4);
-}
-
-/* Open n streams (src 127.0.0.<src0 + i % nsrc>; /sse, or with
- * topic_prefix, /sse?topic=<prefix><i % groups>) and wait for each one's
- * ":ok"; returns how many were admitted. */
-static int open_many(struct tl_sse *s, int n, const char *topic_prefix,
-                     int groups, int src0, int nsrc, int rcvbuf)
-{
-  char src[32], path[64];
-  long long deadline;
-  int i, ok = 0;
-
-  for (i = 0; i < n; i++) {
-    snprintf(src, sizeof(src), "127.0.0.%d", src0 + i % nsrc);
-    if (NULL != topic_prefix)
-      snprintf(path, sizeof(path), "/sse?topic=%s%d", topic_prefix,
-               groups > 0 ? i % groups : 0);
-    else
-      snprintf(path, sizeof(path), "/sse");
-    if (0 != open_stream(&s[i], srv.port, path, src, rcvbuf))
-      return ok;
-  }
-  deadline = tl_now_ms() + 30000 * tl_scale();
-  for (i = 0; i < n && tl_now_ms() < deadline; i++)
-    if (got_ok(&s[i], 5000 * tl_scale()))
-      ok++;
-  return ok;
+  return tl_sse_open_crowd(s, n, srv.port, &how);
 }
 
 /* ---- the child that is killed ------------------------------------------- */
@@ -216,7 +97,8 @@ static pid_t spawn_holder(int n, int src0, int *ready_fd)
 
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(p[0]);
-    ok = open_many(s, n, NULL, 0, src0, 4, 0);
+    ok = tl_sse_open_crowd(s, n, srv.port,
+                           &(struct tl_crowd) { .src0 = src0, .nsrc = 4 });
     for (i = 0; i < n; i++) {
       ev.events = EPOLLIN;
       ev.data.fd = s[i].fd;
@@ -309,7 +191,7 @@ static pid_t spawn_churn(int slots, int max_cycles, int run_ms, int src0,
     end = tl_now_ms() + run_ms;
     for (i = 0; i < slots; i++) {
       snprintf(src, sizeof(src), "127.0.0.%d", src0 + i % 8);
-      pfd[i].fd = connect_from(port, src, 0);
+      pfd[i].fd = tl_connect(port, src);
       pfd[i].events = POLLIN;
       if (pfd[i].fd >= 0 && (ssize_t) sizeof(req) - 1
                             == send(pfd[i].fd, req, sizeof(req) - 1,
@@ -349,7 +231,7 @@ static pid_t spawn_churn(int slots, int max_cycles, int run_ms, int src0,
         if (++cycles[i] >= max_cycles || tl_now_ms() >= end)
           continue;
         snprintf(src, sizeof(src), "127.0.0.%d", src0 + i % 8);
-        pfd[i].fd = connect_from(port, src, 0);
+        pfd[i].fd = tl_connect(port, src);
         if (pfd[i].fd >= 0 && (ssize_t) sizeof(req) - 1
                               == send(pfd[i].fd, req, sizeof(req) - 1,
                                       MSG_NOSIGNAL)) {
@@ -405,54 +287,14 @@ static void make_payload(int n, char *out)
   out[EV_SIZE] = '\0';
 }
 
-/* One request on a new connection from 127.0.0.1, answered within
- * timeout_ms (the server may be slow while thousands of clients come and
- * go on a busy machine). Returns the status, or -1. */
-static int http_request(const char *req, size_t len, int timeout_ms,
-                        char *answer, size_t cap)
-{
-  long long deadline = tl_now_ms() + timeout_ms;
-  size_t got = 0;
-  int fd = tl_connect(srv.port, NULL);
-
-  answer[0] = '\0';
-  if (fd < 0)
-    return -1;
-  while (len > 0 && tl_now_ms() < deadline) {
-    ssize_t w = send(fd, req, len, MSG_NOSIGNAL);
-
-    if (w < 0 && (EINTR == errno || EAGAIN == errno))
-      continue;
-    if (w <= 0)
-      break;
-    req += w;
-    len -= (size_t) w;
-  }
-  /* Connection: close: the answer ends when the server closes. */
-  while (tl_now_ms() < deadline && got + 1 < cap) {
-    struct pollfd pfd = { .fd = fd, .events = POLLIN };
-    ssize_t r;
-
-    if (poll(&pfd, 1, 100) <= 0)
-      continue;
-    r = recv(fd, answer + got, cap - 1 - got, 0);
-    if (r < 0 && (EINTR == errno || EAGAIN == errno))
-      continue;
-    if (r <= 0)
-      break;
-    got += (size_t) r;
-  }
-  answer[got] = '\0';
-  close(fd);
-  return 0 == strncmp(answer, "HTTP/1.1 ", 9) ? atoi(answer + 9) : -1;
-}
-
 /* POST /publish<query> with a text/plain body; retries 503s. Returns the
- * final status. */
+ * final status. Each answer may take up to 30 s: the server may be slow
+ * while thousands of clients come and go on a busy machine. */
 static int publish(struct pub *p, const char *query, const char *data,
                    size_t len)
 {
-  char *req = malloc(len + 512), answer[1024];
+  char *req = malloc(len + 512);
+  struct tl_response *answer = malloc(sizeof(*answer));
   int n = snprintf(req, 512, "POST /publish%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
                    "Connection: close\r\n\r\n", query, len);
@@ -462,8 +304,8 @@ static int publish(struct pub *p, const char *query, const char *data,
   for (tries = 0; tries < 500; tries++) {
     long long t = tl_now_ms(), took;
 
-    st = http_request(req, (size_t) n + len, 30000 * tl_scale(), answer,
-                      sizeof(answer));
+    st = tl_http_from(srv.port, NULL, req, (size_t) n + len, answer,
+                      30000 * tl_scale());
     took = tl_now_ms() - t;
     if (took > atomic_load(&p->max_ms))
       atomic_store(&p->max_ms, (int) took);
@@ -473,7 +315,7 @@ static int publish(struct pub *p, const char *query, const char *data,
       char cmd[160];
 
       snprintf(p->error, sizeof(p->error), "no answer after %lld ms: %.100s",
-               took, answer);
+               took, answer->head);
       fprintf(stderr, "publish stalled at %lld ms into the run; fds %d\n",
               tl_now_ms() - p->t0, tl_count_fds(srv.pid));
       snprintf(cmd, sizeof(cmd), "ss -ltn 'sport = :%u' >&2; ss -tan "
@@ -487,6 +329,7 @@ static int publish(struct pub *p, const char *query, const char *data,
     tl_sleep_ms(10);
   }
   free(req);
+  free(answer);
   return st;
 }
 
@@ -627,7 +470,9 @@ static void readers_init(struct readers *rd, int n, int total,
   rd->next = calloc((size_t) n, sizeof(int));
   rd->ep = epoll_create1(EPOLL_CLOEXEC);
   ck_assert_int_ge(rd->ep, 0);
-  ck_assert_int_eq(n, open_many(rd->s, n, NULL, 0, 2, 8, 0));
+  ck_assert_int_eq(n, tl_sse_open_crowd(rd->s, n, srv.port,
+                                        &(struct tl_crowd) { .src0 = 2,
+                                                             .nsrc = 8 }));
   for (i = 0; i < n; i++) {
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
 
@@ -683,8 +528,8 @@ START_TEST(test_chaos_5000_clients)
   bool killed = false;
 
   memset(&cr, 0, sizeof(cr));
-  raise_nofile();
-  start(args);
+  tl_raise_nofile();
+  tl_server_start_ok(&srv, args);
   tl_sleep_ms(200);
   base_rss = tl_rss_kib(srv.pid);
   base_fds = tl_count_fds(srv.pid);
@@ -697,8 +542,7 @@ START_TEST(test_chaos_5000_clients)
   holder = spawn_holder(KILLED, 10, &ready_fd);
   churn = spawn_churn(CHURN, CHURN_CYCLES, CHURN_MS, 20, &go_fd, &report_fd);
   readers_init(&rd, READERS, TOTAL, payload);
-  ck_assert_int_eq(SILENT, open_many(silent, SILENT, "bulk-",
-                                     GROUPS, 14, 4, RCVBUF));
+  ck_assert_int_eq(SILENT, open_silent(silent, SILENT, GROUPS));
   ck_assert_int_eq(KILLED, wait_ready(ready_fd, 60000 * tl_scale()));
   ck_assert_int_eq(READERS + KILLED + SILENT, tl_stat(srv.port, "clients"));
   t_conn = tl_now_ms() - t0;
@@ -721,7 +565,7 @@ START_TEST(test_chaos_5000_clients)
       fprintf(stderr, "/stats: slow_disconnects %lld memory_cuts %lld "
               "hangups %lld clients %lld\n", stat0("slow_disconnects"),
               stat0("memory_cuts"), stat0("hangups"), stat0("clients"));
-      dump_log();
+      tl_server_print_log(&srv);
       ck_abort_msg("reader %d lost its stream after %d events (%s, "
                    "ended %d)", which, rd.next[which],
                    0 != rd.why ? strerror(rd.why) : "closed",
@@ -836,9 +680,7 @@ START_TEST(test_chaos_5000_clients)
   close(ready_fd);
   close(go_fd);
   close(report_fd);
-  st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
-  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
-                "server did not exit 0 on SIGTERM (status %d)", st);
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -862,13 +704,12 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
   pthread_t th;
   bool killed = false, exited = false;
 
-  raise_nofile();
-  start(args);
+  tl_raise_nofile();
+  tl_server_start_ok(&srv, args);
   holder = spawn_holder(KILLED, 10, &ready_fd);
   churn = spawn_churn(CHURN, CHURN_CYCLES, 60000, 20, &go_fd, &report_fd);
   readers_init(&rd, READERS, TOTAL, payload);
-  ck_assert_int_eq(SILENT, open_many(silent, SILENT, "bulk-",
-                                     GROUPS, 14, 4, RCVBUF));
+  ck_assert_int_eq(SILENT, open_silent(silent, SILENT, GROUPS));
   ck_assert_int_eq(KILLED, wait_ready(ready_fd, 60000 * tl_scale()));
   ck_assert_int_eq(READERS + KILLED + SILENT, tl_stat(srv.port, "clients"));
 
@@ -937,10 +778,7 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
     kill(srv.pid, SIGKILL);
     waitpid(srv.pid, NULL, 0);
   }
-  if (!exited || !WIFEXITED(st) || 0 != WEXITSTATUS(st))
-    dump_log();
-  unlink(srv.log_path);
-  srv.pid = 0;
+  tl_server_reaped(&srv, exited ? st : -1);
   ck_assert_msg(exited, "the server did not exit within 10 s of SIGTERM");
   ck_assert_msg(WIFEXITED(st) && 0 == WEXITSTATUS(st),
                 "exit status %d after SIGTERM", st);
@@ -984,16 +822,16 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
   char buf[65536];
   int acked, bursts = 0;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   memset(&rd, 0, sizeof(rd));
   rd.n = 1;
   rd.total = TOTAL;
   rd.payload = payload;
   rd.s = calloc(1, sizeof(*rd.s));
   rd.next = calloc(1, sizeof(int));
-  ck_assert_int_eq(0, open_stream(&rd.s[0], srv.port, "/sse", "127.0.0.2",
-                                  8192));
-  ck_assert(got_ok(&rd.s[0], 3000));
+  ck_assert_int_eq(0, tl_sse_open_slow(&rd.s[0], srv.port, "/sse",
+                                       "127.0.0.2", 8192, MSS));
+  ck_assert(tl_sse_got_ok(&rd.s[0], 3000));
   memset(&p, 0, sizeof(p));
   p.total = TOTAL;
   p.duration_ms = 20000;
@@ -1032,7 +870,7 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
   free(rd.s);
   free(rd.next);
   free(payload);
-  st_stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 

@@ -16,19 +16,6 @@
 
 static struct tl_server srv;
 
-static void start(const char *const *args)
-{
-  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start");
-}
-
-static void stop_ok(void)
-{
-  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
-
-  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
-                "server did not exit 0 (status %d)", st);
-}
-
 /* Publish form fields; return the event's id in id (if not NULL). */
 static void publish(const char *form, char *id, size_t cap)
 {
@@ -78,7 +65,7 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   char id1[64], id2[64], got[64], frame[512];
   unsigned long long e1, n1, e2, n2;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   open_stream(&s, "/sse", NULL);
   publish("data=one", id1, sizeof(id1));
   publish("data=two&event=note&retry=1500", id2, sizeof(id2));
@@ -126,7 +113,7 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   ck_assert_ptr_nonnull(strstr(r.body, "too many topics"));
   expect_quiet(&s, 300);
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -139,7 +126,7 @@ START_TEST(test_protocol_resume_replays_what_followed)
   struct tl_sse s;
   int i;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   for (i = 0; i < 10; i++) {
     snprintf(frame, sizeof(frame), "data=e%d", i);
     publish(frame, ids[i], sizeof(ids[i]));
@@ -167,7 +154,7 @@ START_TEST(test_protocol_resume_replays_what_followed)
   expect_quiet(&s, 200);
   tl_sse_close(&s);
   ck_assert_int_eq(2, tl_stat(srv.port, "resumes"));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -191,7 +178,7 @@ START_TEST(test_protocol_missed_notice_reasons)
   struct tl_sse s, live;
   int i;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   /* A publish is answered once queued; the broadcaster records it in the
    * history just before it hands it out. A live stream that has seen e19
    * therefore proves e19 is in the history (else e14..e18 would be
@@ -233,7 +220,7 @@ START_TEST(test_protocol_missed_notice_reasons)
   ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "data: e15");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -270,7 +257,7 @@ START_TEST(test_protocol_resume_without_gap_while_publishing)
   long long deadline;
   pthread_t th;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   p.port = srv.port;
   deadline = tl_now_ms() + 60000 * tl_scale();
   while (next < p.count && tl_now_ms() < deadline) {
@@ -303,7 +290,7 @@ START_TEST(test_protocol_resume_without_gap_while_publishing)
   pthread_join(th, NULL);
   ck_assert_int_eq(next, p.count);
   ck_assert_int_gt(reconnects, 10);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -324,7 +311,7 @@ START_TEST(test_protocol_topics_isolate_and_replay_respects_them)
   struct tl_sse a, b, ab, none, all, again;
   char first[64], hdr[128];
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   open_stream(&a, "/sse?topic=a", NULL);
   open_stream(&b, "/sse?topic=b", NULL);
   open_stream(&ab, "/sse?topic=a&topic=b&topic=a", NULL);
@@ -375,7 +362,7 @@ START_TEST(test_protocol_topics_isolate_and_replay_respects_them)
   tl_sse_close(&all);
   tl_sse_close(&again);
   ck_assert_int_eq(0, tl_wait_stat(srv.port, "topics", 0, 3000));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -386,7 +373,7 @@ START_TEST(test_protocol_bad_subscriptions_refused)
   static const char nul[] = "GET /sse?topic=a%00b HTTP/1.1\r\nHost: x\r\n"
                             "Connection: close\r\n\r\n";
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(400, tl_http(srv.port, nul, sizeof(nul) - 1, &r));
   ck_assert_ptr_nonnull(strstr(r.body, "topic"));
   {
@@ -401,7 +388,7 @@ START_TEST(test_protocol_bad_subscriptions_refused)
     ck_assert_ptr_nonnull(strstr(r.body, "too many topics"));
   }
   ck_assert_int_eq(0, tl_stat(srv.port, "clients"));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -422,7 +409,7 @@ START_TEST(test_protocol_cors)
   struct tl_sse s;
   char v[128];
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(204, tl_http(srv.port, pre, sizeof(pre) - 1, &r));
   ck_assert(tl_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
   ck_assert_str_eq(v, "https://app.example");
@@ -443,7 +430,7 @@ START_TEST(test_protocol_cors)
   memcpy(r.head, s.head, sizeof(r.head));
   ck_assert(!tl_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 
   {
     static const char *const star[] = { "--cors-origin", "*", NULL };
@@ -451,11 +438,11 @@ START_TEST(test_protocol_cors)
                               "Origin: https://any.example\r\n"
                               "Connection: close\r\n\r\n";
 
-    start(star);
+    tl_server_start_ok(&srv, star);
     ck_assert_int_eq(200, tl_http(srv.port, get, sizeof(get) - 1, &r));
     ck_assert(tl_header(&r, "Access-Control-Allow-Origin", v, sizeof(v)));
     ck_assert_str_eq(v, "*");
-    stop_ok();
+    tl_server_stop_ok(&srv);
   }
 }
 END_TEST
@@ -470,7 +457,7 @@ START_TEST(test_protocol_demo_page_and_retry)
   struct tl_sse s;
   char v[64], frame[128];
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(200, tl_http(srv.port, get, sizeof(get) - 1, &r));
   ck_assert(tl_header(&r, "Content-Type", v, sizeof(v)));
   ck_assert_str_eq(v, "text/html; charset=utf-8");
@@ -479,15 +466,15 @@ START_TEST(test_protocol_demo_page_and_retry)
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 3000), 0);
   ck_assert_str_eq(frame, ":ok\nretry: 750");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 
-  start(off);
+  tl_server_start_ok(&srv, off);
   ck_assert_int_eq(404, tl_http(srv.port, get, sizeof(get) - 1, &r));
   ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 3000), 0);
   ck_assert_str_eq(frame, ":ok");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -518,7 +505,7 @@ START_TEST(test_protocol_stdin_lines_and_blocks)
   ck_assert_int_eq(200, tl_publish(srv.port, "still", 5, NULL));
   expect_data(&s, "data: still");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 
   ck_assert_int_eq(0, tl_server_start_piped(&srv, blocks, &w));
   open_stream(&s, "/sse", NULL);
@@ -534,7 +521,7 @@ START_TEST(test_protocol_stdin_lines_and_blocks)
   close(w);
   tl_sse_close(&s);
   tl_sse_close(&t);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 

@@ -19,19 +19,6 @@
 
 static struct tl_server srv;
 
-static void start(const char *const *args)
-{
-  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start");
-}
-
-static void stop_ok(void)
-{
-  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
-
-  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
-                "server did not exit 0 (status %d)", st);
-}
-
 static void write_file(const char *path, const char *text)
 {
   FILE *f = fopen(path, "w");
@@ -41,7 +28,10 @@ static void write_file(const char *path, const char *text)
   fclose(f);
 }
 
-static int post(const char *headers, struct tl_response *r)
+/* POST /publish "hi" with extra headers, from source address src (NULL:
+ * 127.0.0.1). */
+static int post_from(const char *src, const char *headers,
+                     struct tl_response *r)
 {
   char req[1024];
   int n = snprintf(req, sizeof(req),
@@ -49,7 +39,12 @@ static int post(const char *headers, struct tl_response *r)
                    "Content-Type: text/plain\r\nContent-Length: 2\r\n%s\r\nhi",
                    headers);
 
-  return tl_http(srv.port, req, (size_t) n, r);
+  return tl_http_from(srv.port, src, req, (size_t) n, r, 5000);
+}
+
+static int post(const char *headers, struct tl_response *r)
+{
+  return post_from(NULL, headers, r);
 }
 
 static int get_sse(const char *path, const char *headers,
@@ -91,7 +86,7 @@ START_TEST(test_security_publish_token)
   char v[128], cmd[1024];
 
   write_file("/tmp/ssehub-test-pub.token", "  s3cret-Token_42 \n");
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(401, post("", &r));
   ck_assert(tl_header(&r, "WWW-Authenticate", v, sizeof(v)));
   ck_assert_str_eq(v, "Bearer realm=\"ssehub\"");
@@ -108,15 +103,15 @@ START_TEST(test_security_publish_token)
   ck_assert_ptr_null(strstr(cmd, "s3cret"));
   ck_assert(tl_server_log_contains(&srv, "publishing needs the bearer token"));
   ck_assert(!tl_server_log_contains(&srv, "s3cret"));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 
   /* The environment names the file just as well. */
   setenv("SSEHUB_PUBLISH_TOKEN_FILE", "/tmp/ssehub-test-pub.token", 1);
-  start(NULL);
+  tl_server_start_ok(&srv, NULL);
   unsetenv("SSEHUB_PUBLISH_TOKEN_FILE");
   ck_assert_int_eq(401, post("", &r));
   ck_assert_int_eq(200, post("Authorization: Bearer s3cret-Token_42\r\n", &r));
-  stop_ok();
+  tl_server_stop_ok(&srv);
   unlink("/tmp/ssehub-test-pub.token");
 }
 END_TEST
@@ -128,7 +123,7 @@ START_TEST(test_security_subscribe_token)
   struct tl_response r;
 
   write_file("/tmp/ssehub-test-sub.token", "sub-token\n");
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(401, get_sse("/sse", "", &r));
   ck_assert_int_eq(401, get_sse("/sse?access_token=nope", "", &r));
   ck_assert_int_eq(200, get_sse("/sse", "Authorization: Bearer sub-token\r\n",
@@ -141,7 +136,7 @@ START_TEST(test_security_subscribe_token)
                                 &r));
   /* Publishing is not affected (no publish token: loopback may). */
   ck_assert_int_eq(200, post("", &r));
-  stop_ok();
+  tl_server_stop_ok(&srv);
   unlink("/tmp/ssehub-test-sub.token");
 }
 END_TEST
@@ -150,6 +145,7 @@ END_TEST
  * 192.0.2.1 (TEST-NET-1) added to its loopback interface. */
 START_TEST(test_security_publish_loopback_only_by_default)
 {
+  static const char *const open_args[] = { "--publish-open", NULL };
   struct tl_response r;
 
   if (0 != unshare(CLONE_NEWNET)) {
@@ -161,50 +157,17 @@ START_TEST(test_security_publish_loopback_only_by_default)
   }
   ck_assert_int_eq(0, system("ip link set lo up && "
                              "ip addr add 192.0.2.1/32 dev lo"));
-  start(NULL);
-  {
-    char req[256];
-    int fd, n;
-    struct tl_sse s;
-
-    /* From 192.0.2.1: forbidden. From 127.0.0.1: allowed. */
-    memset(&s, 0, sizeof(s));
-    s.fd = tl_connect(srv.port, "192.0.2.1");
-    ck_assert_int_ge(s.fd, 0);
-    n = snprintf(req, sizeof(req),
-                 "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
-    ck_assert_int_eq(n, (int) send(s.fd, req, (size_t) n, 0));
-    while (0 == s.status && tl_sse_pump(&s, 2000) > 0)
-      ;
-    ck_assert_int_eq(403, s.status);
-    tl_sse_close(&s);
-    (void) fd;
-  }
+  tl_server_start_ok(&srv, NULL);
+  /* From 192.0.2.1: forbidden. From 127.0.0.1: allowed. */
+  ck_assert_int_eq(403, post_from("192.0.2.1", "", &r));
   ck_assert(tl_server_log_contains(&srv, "loopback only"));
   ck_assert_int_eq(200, post("", &r));
-  stop_ok();
-  {
-    static const char *const open_args[] = { "--publish-open", NULL };
-    struct tl_sse s;
-    char req[256];
-    int n;
+  tl_server_stop_ok(&srv);
 
-    start(open_args);
-    memset(&s, 0, sizeof(s));
-    s.fd = tl_connect(srv.port, "192.0.2.1");
-    ck_assert_int_ge(s.fd, 0);
-    n = snprintf(req, sizeof(req),
-                 "POST /publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                 "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi");
-    ck_assert_int_eq(n, (int) send(s.fd, req, (size_t) n, 0));
-    while (0 == s.status && tl_sse_pump(&s, 2000) > 0)
-      ;
-    ck_assert_int_eq(200, s.status);
-    tl_sse_close(&s);
-    ck_assert(tl_server_log_contains(&srv, "open to every address"));
-    stop_ok();
-  }
+  tl_server_start_ok(&srv, open_args);
+  ck_assert_int_eq(200, post_from("192.0.2.1", "", &r));
+  ck_assert(tl_server_log_contains(&srv, "open to every address"));
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -215,7 +178,7 @@ START_TEST(test_security_oversized_headers_and_url)
   char *req = malloc(20000);
   int n;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   n = snprintf(req, 20000, "GET /sse HTTP/1.1\r\nHost: x\r\nCookie: ");
   memset(req + n, 'c', 12000);
   n += 12000;
@@ -235,7 +198,7 @@ START_TEST(test_security_oversized_headers_and_url)
   n += snprintf(req + n, 20000 - (size_t) n, "\r\n\r\n");
   ck_assert_int_eq(200, tl_http(srv.port, req, (size_t) n, &r));
   free(req);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -249,7 +212,7 @@ START_TEST(test_security_per_ip_limit_and_publish_rate)
   char frame[128], v[32];
   int i, ok = 0, limited = 0;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(0, tl_sse_open(&a, srv.port, "/sse", NULL, "127.0.0.2"));
   ck_assert_int_eq(0, tl_sse_open(&b, srv.port, "/sse", NULL, "127.0.0.2"));
   ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 3000), 0);
@@ -292,7 +255,7 @@ START_TEST(test_security_per_ip_limit_and_publish_rate)
   tl_sse_close(&a);
   tl_sse_close(&b);
   tl_sse_close(&c);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -310,7 +273,7 @@ START_TEST(test_security_max_buffered_cuts_the_slowest)
   char *payload = malloc(SIZE), *frame = malloc(SIZE + 128);
   long long deadline;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   for (i = 0; i < SLOW; i++) {
     slow[i] = tl_connect(srv.port, "127.0.0.4");
     ck_assert_int_ge(slow[i], 0);
@@ -341,7 +304,7 @@ START_TEST(test_security_max_buffered_cuts_the_slowest)
   tl_sse_close(&good);
   free(payload);
   free(frame);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -364,7 +327,7 @@ START_TEST(test_security_fd_exhaustion_recovers)
     return;
   }
   tl_server_nofile = 96;
-  start(args);
+  tl_server_start_ok(&srv, args);
   tl_server_nofile = 0;
   for (i = 0; i < N; i++)
     ck_assert_int_eq(0, tl_sse_open(&s[i], srv.port, "/sse", NULL,
@@ -402,7 +365,7 @@ START_TEST(test_security_fd_exhaustion_recovers)
   ck_assert_int_ge(later, 20);
   for (; i < N; i++)
     tl_sse_close(&s[i]);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -425,7 +388,7 @@ START_TEST(test_security_tls)
   size_t n;
 
   make_cert();
-  start(args);
+  tl_server_start_ok(&srv, args);
   snprintf(cmd, sizeof(cmd),
            "curl -sk -N --max-time 2 https://127.0.0.1:%u/sse",
            (unsigned) srv.port);
@@ -444,7 +407,7 @@ START_TEST(test_security_tls)
   pclose(p);
   out[n] = '\0';
   ck_assert_str_eq(out, "200");
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 

@@ -4,13 +4,11 @@
 
 #include <check.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,20 +16,6 @@
 #include "testlib.h"
 
 static struct tl_server srv;
-
-static void start(const char *const *args)
-{
-  ck_assert_msg(0 == tl_server_start(&srv, args), "server did not start (%s)",
-                tl_bin());
-}
-
-static void stop_ok(void)
-{
-  int st = tl_server_stop(&srv, SIGTERM, 5000, NULL);
-
-  ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
-                "server did not exit 0 on SIGTERM (status %d)", st);
-}
 
 static int publish_text(const char *text)
 {
@@ -48,7 +32,7 @@ START_TEST(test_server_headers_and_ok_before_any_event)
   char frame[256], v[128];
   long long t0;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   t0 = tl_now_ms();
   ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
   /* Nothing has been published: the ":ok" frame must come by itself. */
@@ -73,7 +57,7 @@ START_TEST(test_server_headers_and_ok_before_any_event)
   ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "data: first");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -94,7 +78,7 @@ START_TEST(test_server_publish_form_and_text)
   struct tl_sse s;
   char frame[256];
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
 
@@ -111,7 +95,7 @@ START_TEST(test_server_publish_form_and_text)
   ck_assert_str_eq(frame,
                    "event: raw\ndata: a\ndata: b\ndata: c\ndata: d\xc3\xa9");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -148,7 +132,7 @@ START_TEST(test_server_bad_requests_get_clear_errors)
   struct tl_response r;
   char v[64];
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   expect_post("application/x-www-form-urlencoded", "event=x", 400,
               "missing field: data");
   expect_post("application/x-www-form-urlencoded", "data=%zz", 400,
@@ -180,7 +164,7 @@ START_TEST(test_server_bad_requests_get_clear_errors)
                 404, "not found");
   /* The server is still fine. */
   ck_assert_int_eq(200, publish_text("still here"));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -191,12 +175,9 @@ START_TEST(test_server_http10_client_gets_identity_stream)
   struct tl_sse s;
   char frame[128];
 
-  start(args);
-  memset(&s, 0, sizeof(s));
-  s.fd = tl_connect(srv.port, NULL);
-  ck_assert_int_ge(s.fd, 0);
-  ck_assert_int_eq((int) sizeof(req) - 1,
-                   (int) send(s.fd, req, sizeof(req) - 1, 0));
+  tl_server_start_ok(&srv, args);
+  ck_assert_int_eq(0, tl_sse_send(&s, tl_connect(srv.port, NULL), req,
+                                  sizeof(req) - 1));
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
   ck_assert_str_eq(frame, ":ok\nretry: 3000");
   ck_assert(!s.chunked);
@@ -205,7 +186,7 @@ START_TEST(test_server_http10_client_gets_identity_stream)
   ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
   ck_assert_str_eq(frame, "data: one-oh");
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -218,7 +199,7 @@ START_TEST(test_server_heartbeat_and_tick)
   int heartbeats = 0, ticks = 0;
   long long deadline;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
   deadline = tl_now_ms() + 1500;
   while (tl_now_ms() < deadline) {
@@ -233,13 +214,13 @@ START_TEST(test_server_heartbeat_and_tick)
   }
   ck_assert_int_ge(ticks, 3);
   tl_sse_close(&s);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 
   /* Without ticks, an idle stream gets a heartbeat every 0.2 s. */
   {
     static const char *const hb_only[] = { "--heartbeat", "0.2", NULL };
 
-    start(hb_only);
+    tl_server_start_ok(&srv, hb_only);
     ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
     deadline = tl_now_ms() + 1100;
     while (tl_now_ms() < deadline)
@@ -248,7 +229,7 @@ START_TEST(test_server_heartbeat_and_tick)
         heartbeats++;
     ck_assert_int_ge(heartbeats, 3);
     tl_sse_close(&s);
-    stop_ok();
+    tl_server_stop_ok(&srv);
   }
 }
 END_TEST
@@ -266,7 +247,7 @@ START_TEST(test_server_max_clients_429_then_admits_after_leave)
   char frame[64], v[64];
   int i;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   for (i = 0; i < 3; i++) {
     ck_assert_int_eq(0, tl_sse_open(&s[i], srv.port, "/sse", NULL, NULL));
     ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
@@ -296,7 +277,7 @@ START_TEST(test_server_max_clients_429_then_admits_after_leave)
   ck_assert_int_eq(s[3].status, 200);
   for (i = 1; i < 4; i++)
     tl_sse_close(&s[i]);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -309,7 +290,7 @@ START_TEST(test_server_killed_client_is_removed)
   long long t0;
   char c;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   ck_assert_int_eq(0, pipe(ready));
   child = fork();
   if (0 == child) {
@@ -333,9 +314,36 @@ START_TEST(test_server_killed_client_is_removed)
   ck_assert_int_eq(1, tl_stat(srv.port, "hangups"));
   close(ready[0]);
   close(ready[1]);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
+
+/* Publish numbered event k: "000042:" and letters, size bytes in all
+ * (payload has room for size + 1). */
+static void publish_numbered(char *payload, size_t size, int k)
+{
+  int n = snprintf(payload, size + 1, "%06d:", k);
+
+  memset(payload + n, 'a' + k % 26, size - (size_t) n);
+  ck_assert_int_eq(200, tl_publish(srv.port, payload, size, NULL));
+}
+
+/* Take the events s has buffered (frame: room for size + 64): each must be
+ * the numbered event *next, whole. */
+static void take_numbered(struct tl_sse *s, char *frame, size_t size,
+                          int *next)
+{
+  while (tl_sse_take(s, frame, size + 64) >= 0) {
+    char want[32];
+
+    ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
+    snprintf(want, sizeof(want), "data: %06d:", *next);
+    ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
+                  "event %d out of order or torn: %.20s", *next, frame);
+    ck_assert_int_eq((int) strlen(frame), 6 + (int) size);
+    (*next)++;
+  }
+}
 
 /* A client that stops reading fills the kernel buffers, then its ring, and
  * is cut off; a reading client meanwhile gets every event, in order. */
@@ -350,7 +358,7 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
   int slow, rcv = 4096, next = 0, sent = 0;
   long long deadline;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   slow = socket(AF_INET, SOCK_STREAM, 0);
   setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
   close(slow);
@@ -366,23 +374,9 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
   deadline = tl_now_ms() + 30000;
   while (next < EVENTS && tl_now_ms() < deadline) {
     /* Keep a few events in flight; read whatever arrived. */
-    if (sent < EVENTS && sent - next < 8) {
-      int n = snprintf(payload, SIZE, "%06d:", sent);
-
-      memset(payload + n, 'a' + sent % 26, SIZE - (size_t) n);
-      ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
-      sent++;
-    }
-    while (tl_sse_take(&good, frame, SIZE + 64) >= 0) {
-      char want[32];
-
-      ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
-      snprintf(want, sizeof(want), "data: %06d:", next);
-      ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
-                    "event %d out of order: %.20s", next, frame);
-      ck_assert_int_eq((int) strlen(frame), 6 + SIZE);
-      next++;
-    }
+    if (sent < EVENTS && sent - next < 8)
+      publish_numbered(payload, SIZE, sent++);
+    take_numbered(&good, frame, SIZE, &next);
     tl_sse_pump(&good, sent - next >= 8 ? 50 : 0);
   }
   ck_assert_int_eq(next, EVENTS);
@@ -392,7 +386,7 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
   tl_sse_close(&good);
   free(payload);
   free(frame);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -419,7 +413,7 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
   int stalled, rcv = 4096, i, base_fds, fds;
   long long deadline;
 
-  start(args);
+  tl_server_start_ok(&srv, args);
   base_fds = (int) tl_stat(srv.port, "fds");
   stalled = tl_connect(srv.port, NULL);
   ck_assert_int_ge(stalled, 0);
@@ -474,7 +468,7 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
   ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
   close(stalled);
   free(payload);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -489,32 +483,20 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
   enum { SIZE = 3000, MAX_EVENTS = 3000 };
   static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
   char *payload = malloc(SIZE + 1), *frame = malloc(SIZE + 64);
-  struct sockaddr_in addr = { .sin_family = AF_INET };
   struct tl_sse s;
   int rcv = 8192, sent = 0, next = 0, extra;
   long long deadline;
 
-  start(args);
-  memset(&s, 0, sizeof(s));
-  /* A small receive buffer, set before connecting so the window is
-   * small from the start (shrinking it later makes TCP trickle). */
-  s.fd = socket(AF_INET, SOCK_STREAM, 0);
-  ck_assert_int_ge(s.fd, 0);
-  setsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-  addr.sin_port = htons(srv.port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ck_assert_int_eq(0, connect(s.fd, (struct sockaddr *) &addr, sizeof(addr)));
-  ck_assert_int_eq((int) sizeof(req) - 1,
-                   (int) send(s.fd, req, sizeof(req) - 1, 0));
+  tl_server_start_ok(&srv, args);
+  /* A small receive buffer from the start (loopback's MSS kept). */
+  ck_assert_int_eq(0, tl_sse_send(&s, tl_connect_slow(srv.port, NULL, rcv, 0),
+                                  req, sizeof(req) - 1));
   ck_assert_int_ge(tl_sse_next(&s, frame, SIZE + 64, 2000), 0);
   ck_assert_int_eq(200, s.status);
   /* Publish without reading until a write is cut short, then some more
    * (they queue behind the tail). */
   for (extra = -1; sent < MAX_EVENTS && extra != 0; sent++) {
-    int n = snprintf(payload, SIZE + 1, "%06d:", sent);
-
-    memset(payload + n, 'a' + sent % 26, SIZE - (size_t) n);
-    ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+    publish_numbered(payload, SIZE, sent);
     if (extra < 0 && tl_stat(srv.port, "direct_tails") > 0)
       extra = 20;
     else if (extra > 0)
@@ -524,16 +506,7 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
                 sent);
   deadline = tl_now_ms() + 20000;
   while (next < sent && tl_now_ms() < deadline) {
-    while (tl_sse_take(&s, frame, SIZE + 64) >= 0) {
-      char want[32];
-
-      ck_assert_int_gt(tl_strip_id(frame, NULL, 0), 0);
-      snprintf(want, sizeof(want), "data: %06d:", next);
-      ck_assert_msg(0 == strncmp(frame, want, strlen(want)),
-                    "event %d out of order or torn: %.20s", next, frame);
-      ck_assert_int_eq((int) strlen(frame), 6 + SIZE);
-      next++;
-    }
+    take_numbered(&s, frame, SIZE, &next);
     if (next < sent)
       ck_assert_int_ge(tl_sse_pump(&s, 1000), 0);
   }
@@ -544,43 +517,20 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
   tl_sse_close(&s);
   free(payload);
   free(frame);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
 /* ---- scale ------------------------------------------------------------------------ */
 
-/* Open n streams from several source addresses, non-blocking, and wait for
- * each one's ":ok". */
+/* Open n streams from source addresses 127.0.0.2-9, all admitted. */
 static struct tl_sse *open_many(int n)
 {
+  static const struct tl_crowd crowd = { .src0 = 2, .nsrc = 8 };
   struct tl_sse *s = calloc((size_t) n, sizeof(*s));
-  char src[48], frame[64];
-  long long deadline;
-  int i, ok = 0;
 
-  for (i = 0; i < n; i++) {
-    snprintf(src, sizeof(src), "127.0.0.%d", 2 + i % 8);
-    ck_assert_msg(0 == tl_sse_open(&s[i], srv.port, "/sse", NULL, src),
-                  "connect %d failed: %s", i, strerror(errno));
-  }
-  deadline = tl_now_ms() + 20000;
-  for (i = 0; i < n && tl_now_ms() < deadline; i++) {
-    if (tl_sse_next(&s[i], frame, sizeof(frame), 5000) >= 0
-        && 200 == s[i].status && 0 == strncmp(frame, ":ok\n", 4))
-      ok++;
-  }
-  ck_assert_int_eq(ok, n);
+  ck_assert_int_eq(n, tl_sse_open_crowd(s, n, srv.port, &crowd));
   return s;
-}
-
-static void raise_nofile(void)
-{
-  struct rlimit rl;
-
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = rl.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 START_TEST(test_server_2000_clients_get_every_event_once_in_order)
@@ -596,8 +546,8 @@ START_TEST(test_server_2000_clients_get_every_event_once_in_order)
   long rss0, rss1;
   int i, e, done = 0;
 
-  raise_nofile();
-  start(args);
+  tl_raise_nofile();
+  tl_server_start_ok(&srv, args);
   rss0 = tl_rss_kib(srv.pid);
   s = open_many(CLIENTS);
   ck_assert_int_eq(CLIENTS, tl_stat(srv.port, "clients"));
@@ -655,7 +605,7 @@ START_TEST(test_server_2000_clients_get_every_event_once_in_order)
   free(s);
   free(pfd);
   free(next);
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
@@ -667,8 +617,8 @@ START_TEST(test_server_sigterm_with_clients_exits_0_promptly)
   long long elapsed;
   int st, i, ended = 0;
 
-  raise_nofile();
-  start(args);
+  tl_raise_nofile();
+  tl_server_start_ok(&srv, args);
   s = open_many(CLIENTS);
   st = tl_server_stop(&srv, SIGTERM, 5000, &elapsed);
   ck_assert_msg(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st),
@@ -693,13 +643,13 @@ START_TEST(test_server_port_in_use_exits_1)
   const char *args[] = { "--bind", "127.0.0.1", "--port", port, NULL };
   int st;
 
-  start(NULL);
+  tl_server_start_ok(&srv, NULL);
   snprintf(port, sizeof(port), "%u", (unsigned) srv.port);
   st = tl_run(args, out, sizeof(out), 5000);
   ck_assert_msg(st >= 0 && WIFEXITED(st) && 1 == WEXITSTATUS(st),
                 "status %d, output: %s", st, out);
   ck_assert_ptr_nonnull(strstr(out, "already in use"));
-  stop_ok();
+  tl_server_stop_ok(&srv);
 }
 END_TEST
 
