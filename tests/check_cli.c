@@ -1,22 +1,17 @@
 /* check_cli.c - unit tests for cli.h and for the exit codes of ssehub. */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <check.h>
 
 #include "cli.h"
 #include "cli_table.h"
+#include "testlib.h"
 
 #define MAX_ARGS 16
 #define ARG_LEN 64
@@ -691,25 +686,10 @@ END_TEST
 
 struct run {
   struct args a;
-  int status;          /* from waitpid */
+  int status;          /* from waitpid, -1 if it had to be killed */
   char out[16384];     /* stdout, NUL-terminated */
   char err[16384];     /* stderr, NUL-terminated */
 };
-
-static const char *bin_path(void)
-{
-  const char *p = getenv("SSEHUB_BIN");
-
-  return NULL != p && '\0' != p[0] ? p : "src/ssehub";
-}
-
-static long long mono_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Run the program with the NULL-terminated arguments, collecting stdout
  * and stderr separately; a program still running after 5 s is killed (the
@@ -717,83 +697,14 @@ static long long mono_ms(void)
 static void run_bin(struct run *r, ...)
 {
   va_list ap;
-  int po[2], pe[2];
-  size_t no = 0, ne = 0;
-  long long deadline = mono_ms() + 5000;
-  bool open_o = true, open_e = true;
-  pid_t pid;
 
   memset(r, 0, sizeof(*r));
   va_start(ap, r);
   build_args(&r->a, ap);
   va_end(ap);
-  ck_assert_int_eq(pipe(po), 0);
-  ck_assert_int_eq(pipe(pe), 0);
-  pid = fork();
-  ck_assert_int_ge(pid, 0);
-  if (0 == pid) {
-    int devnull = open("/dev/null", O_RDONLY);
-
-    if (devnull >= 0)
-      dup2(devnull, STDIN_FILENO);
-    dup2(po[1], STDOUT_FILENO);
-    dup2(pe[1], STDERR_FILENO);
-    close(po[0]);
-    close(pe[0]);
-    close(po[1]);
-    close(pe[1]);
-    execv(bin_path(), r->a.argv);
-    _exit(127);
-  }
-  close(po[1]);
-  close(pe[1]);
-  while (open_o || open_e) {
-    struct pollfd pfd[2];
-    int timeout = (int) (deadline - mono_ms());
-    nfds_t k = 0;
-
-    if (timeout <= 0) {
-      kill(pid, SIGKILL);
-      break;
-    }
-    if (open_o) {
-      pfd[k].fd = po[0];
-      pfd[k].events = POLLIN;
-      k++;
-    }
-    if (open_e) {
-      pfd[k].fd = pe[0];
-      pfd[k].events = POLLIN;
-      k++;
-    }
-    if (poll(pfd, k, timeout) < 0) {
-      ck_assert_int_eq(errno, EINTR);
-      continue;
-    }
-    while (k-- > 0) {
-      bool is_out = pfd[k].fd == po[0];
-      char *buf = is_out ? r->out : r->err;
-      size_t *len = is_out ? &no : &ne;
-      ssize_t n;
-
-      if (0 == pfd[k].revents)
-        continue;
-      n = read(pfd[k].fd, buf + *len, sizeof(r->out) - 1 - *len);
-      if (n > 0) {
-        *len += (size_t) n;
-      } else if (0 == n || EINTR != errno) {
-        if (is_out)
-          open_o = false;
-        else
-          open_e = false;
-      }
-    }
-  }
-  close(po[0]);
-  close(pe[0]);
-  ck_assert_int_eq(waitpid(pid, &r->status, 0), pid);
-  r->out[no] = '\0';
-  r->err[ne] = '\0';
+  /* argv[0] is the program's name: tl_run_split() puts its path there. */
+  r->status = tl_run_split((const char *const *) r->a.argv + 1, r->out,
+                           sizeof(r->out), r->err, sizeof(r->err), 5000);
 }
 
 /* The program exited with code; what names the command in messages. */
@@ -803,7 +714,7 @@ static void expect_exit(const struct run *r, int code, const char *what)
                 what);
   ck_assert_msg(WEXITSTATUS(r->status) == code,
                 "%s %s exited %d, want %d (127: cannot run it; set "
-                "SSEHUB_BIN); stderr: %s", bin_path(), what,
+                "SSEHUB_BIN); stderr: %s", tl_bin(), what,
                 WEXITSTATUS(r->status), code, r->err);
 }
 
@@ -884,6 +795,8 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_table_complete);
   suite_add_tcase(s, parser);
 
+  /* Each run may take up to its 5 s limit (longer under sanitizers). */
+  tcase_set_timeout(program, 30);
   tcase_add_test(program, test_cli_program_bad_flag_exits_2);
   tcase_add_test(program, test_cli_program_help_and_version_exit_0);
   suite_add_tcase(s, program);
