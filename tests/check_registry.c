@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "registry.h"
 #include "ring.h"
+#include "testlib.h"
 
 /* No connection and no socket: such a client never calls into MHD as long
  * as sh_client_read() is not called on it with an empty, open ring. */
@@ -31,19 +32,6 @@ static unsigned client_refs(struct sh_client *c)
   return atomic_load(&c->refs);
 }
 
-static unsigned frame_refs(struct sh_frame *f)
-{
-  return atomic_load(&f->refs);
-}
-
-static struct sh_frame *frame_str(const char *s)
-{
-  struct sh_frame *f = sh_frame_new_copy(s, strlen(s));
-
-  ck_assert_ptr_nonnull(f);
-  return f;
-}
-
 static bool snap_has(struct sh_client **snap, size_t n, struct sh_client *c)
 {
   size_t i;
@@ -52,21 +40,6 @@ static bool snap_has(struct sh_client **snap, size_t n, struct sh_client *c)
     if (snap[i] == c)
       return true;
   return false;
-}
-
-static long long now_ms(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us)
-{
-  struct timespec ts = { 0, us * 1000 };
-
-  nanosleep(&ts, NULL);
 }
 
 /* ---- registry core ------------------------------------------------------- */
@@ -386,15 +359,15 @@ END_TEST
 START_TEST(test_client_deliver_and_read)
 {
   struct sh_client *c = new_client();
-  struct sh_frame *a = frame_str("data: a\n\n");
-  struct sh_frame *b = frame_str("data: bb\n\n");
+  struct sh_frame *a = tl_frame_str("data: a\n\n");
+  struct sh_frame *b = tl_frame_str("data: bb\n\n");
   struct sh_frame *batch[2] = { a, b };
   char buf[64];
   ssize_t n;
 
   ck_assert_int_eq(sh_client_deliver(c, batch, 2), 2);
-  ck_assert_uint_eq(frame_refs(a), 2);
-  ck_assert_uint_eq(frame_refs(b), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 2);
+  ck_assert_uint_eq(tl_frame_refs(b), 2);
   ck_assert(!c->suspended);
 
   n = sh_client_read(c, buf, 4);
@@ -403,15 +376,15 @@ START_TEST(test_client_deliver_and_read)
   n = sh_client_read(c, buf, sizeof(buf));
   ck_assert_int_eq(n, 15);
   ck_assert_mem_eq(buf, ": a\n\ndata: bb\n\n", 15);
-  ck_assert_uint_eq(frame_refs(a), 1);
-  ck_assert_uint_eq(frame_refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
 
   /* Closing with data still queued: data first, then the end. */
   ck_assert_int_eq(sh_client_deliver(c, batch, 1), 1);
   sh_client_end(c);
   ck_assert(c->closing);
   ck_assert_int_eq(sh_client_deliver(c, batch + 1, 1), 0);
-  ck_assert_uint_eq(frame_refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
   n = sh_client_read(c, buf, sizeof(buf));
   ck_assert_int_eq(n, 9);
   ck_assert_mem_eq(buf, "data: a\n\n", 9);
@@ -421,7 +394,7 @@ START_TEST(test_client_deliver_and_read)
   ck_assert_int_eq(n, MHD_CONTENT_READER_END_OF_STREAM);
 
   sh_client_unref(c);
-  ck_assert_uint_eq(frame_refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
   sh_frame_unref(a);
   sh_frame_unref(b);
 }
@@ -430,14 +403,14 @@ END_TEST
 START_TEST(test_client_preload)
 {
   struct sh_client *c = new_client();
-  struct sh_frame *ok = frame_str(":ok\n\n");
+  struct sh_frame *ok = tl_frame_str(":ok\n\n");
   char buf[16];
 
   ck_assert_int_eq(sh_client_preload(c, ok), 0);
-  ck_assert_uint_eq(frame_refs(ok), 2);
+  ck_assert_uint_eq(tl_frame_refs(ok), 2);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)), 5);
   ck_assert_mem_eq(buf, ":ok\n\n", 5);
-  ck_assert_uint_eq(frame_refs(ok), 1);
+  ck_assert_uint_eq(tl_frame_refs(ok), 1);
   sh_client_end(c);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_OF_STREAM);
@@ -450,7 +423,7 @@ START_TEST(test_client_overflow_cuts)
 {
   struct sh_client *c = sh_client_new(NULL, -1, 8, 8, 64);
   struct sh_frame *f = sh_frame_new(40);
-  struct sh_frame *g = frame_str("data: x\n\n");
+  struct sh_frame *g = tl_frame_str("data: x\n\n");
   struct sh_frame *batch[2];
   char buf[128];
 
@@ -461,7 +434,7 @@ START_TEST(test_client_overflow_cuts)
   batch[1] = g;
 
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 1);
-  ck_assert_uint_eq(frame_refs(f), 2);
+  ck_assert_uint_eq(tl_frame_refs(f), 2);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 40);
   ck_assert(!c->cut);
 
@@ -469,13 +442,13 @@ START_TEST(test_client_overflow_cuts)
   ck_assert(c->cut);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert(sh_ring_empty(&c->ring));
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
 
   /* Once cut, nothing more is queued and the reader fails the stream. */
   ck_assert_int_eq(sh_client_deliver(c, batch, 2), 0);
   ck_assert_int_eq(sh_client_deliver(c, &g, 1), 0);
-  ck_assert_uint_eq(frame_refs(f), 1);
-  ck_assert_uint_eq(frame_refs(g), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(g), 1);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
@@ -486,7 +459,7 @@ START_TEST(test_client_overflow_cuts)
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   sh_client_unref(c);
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   sh_frame_unref(f);
   sh_frame_unref(g);
 }
@@ -508,7 +481,7 @@ START_TEST(test_client_overflow_within_batch)
   ck_assert_int_eq(sh_client_deliver(c, batch, 3), -ENOBUFS);
   ck_assert(c->cut);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   sh_client_unref(c);
@@ -519,16 +492,16 @@ END_TEST
 START_TEST(test_client_gone_drops_frames)
 {
   struct sh_client *c = new_client();
-  struct sh_frame *f = frame_str("data: z\n\n");
+  struct sh_frame *f = tl_frame_str("data: z\n\n");
 
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 1);
-  ck_assert_uint_eq(frame_refs(f), 2);
+  ck_assert_uint_eq(tl_frame_refs(f), 2);
   sh_client_gone(c);
   ck_assert(c->gone);
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 0);
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   sh_client_end(c);
   ck_assert(!c->closing);
   sh_client_unref(c);
@@ -539,18 +512,18 @@ END_TEST
 START_TEST(test_client_hangup_ends_with_error)
 {
   struct sh_client *c = new_client();
-  struct sh_frame *f = frame_str("data: h\n\n");
+  struct sh_frame *f = tl_frame_str("data: h\n\n");
   char buf[32];
 
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 1);
-  ck_assert_uint_eq(frame_refs(f), 2);
+  ck_assert_uint_eq(tl_frame_refs(f), 2);
   ck_assert(sh_client_hangup(c));
   ck_assert(c->hung_up);
   ck_assert(!sh_client_hangup(c)); /* counted once */
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 0);
-  ck_assert_uint_eq(frame_refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   sh_client_unref(c);
@@ -591,9 +564,9 @@ static void *broadcaster_main(void *arg)
 {
   struct stress *st = arg;
   struct sh_client *snap[STRESS_MAX_CLIENTS];
-  long long end = now_ms() + STRESS_MS;
+  long long end = tl_now_ms() + STRESS_MS;
 
-  while (now_ms() < end) {
+  while (tl_now_ms() < end) {
     size_t i, n = sh_registry_snapshot(&st->reg, snap);
 
     st->snapshots++;
@@ -610,7 +583,7 @@ static void *broadcaster_main(void *arg)
     sh_registry_release(snap, n);
     /* Pace the fan-out like a real publisher would, so that a worker
      * preempted for a moment is not cut off at once. */
-    sleep_us(20);
+    usleep(20);
   }
   atomic_store(&st->stop, true);
   return NULL;
@@ -664,7 +637,7 @@ static void *worker_main(void *arg)
       if (-EBUSY == rc)
         st->busy[id]++;
       sh_client_unref(c);
-      sleep_us(20);
+      usleep(20);
       continue;
     }
     st->added[id]++;
@@ -672,7 +645,7 @@ static void *worker_main(void *arg)
      * test drains data even on a loaded machine. */
     rounds = 1 + (int) (rand_r(&seed) % 5);
     while (!atomic_load(&st->stop) && !cut && (rounds-- > 0 || !got)) {
-      sleep_us(20);
+      usleep(20);
       if (drain_check(st, id, c, &pos, &cut) > 0)
         got = true;
     }
@@ -702,7 +675,7 @@ START_TEST(test_registry_concurrent_fanout)
   for (i = 0; i < STRESS_FRAMES; i++) {
     size_t len = strlen(texts[i]);
 
-    st->frames[i] = frame_str(texts[i]);
+    st->frames[i] = tl_frame_str(texts[i]);
     memcpy(st->pattern + st->pattern_len, texts[i], len);
     st->pattern_len += len;
   }
@@ -741,7 +714,7 @@ START_TEST(test_registry_concurrent_fanout)
 
   /* Every ring and snapshot let go of every frame. */
   for (i = 0; i < STRESS_FRAMES; i++) {
-    ck_assert_uint_eq(frame_refs(st->frames[i]), 1);
+    ck_assert_uint_eq(tl_frame_refs(st->frames[i]), 1);
     sh_frame_unref(st->frames[i]);
   }
   sh_registry_destroy(&st->reg);

@@ -2,7 +2,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,30 +10,7 @@
 
 #include "frame.h"
 #include "ring.h"
-
-/* A frame holding a copy of a NUL-terminated string. */
-static struct sh_frame *frame_str(const char *s)
-{
-  struct sh_frame *f = sh_frame_new_copy(s, strlen(s));
-
-  ck_assert_ptr_nonnull(f);
-  return f;
-}
-
-/* A frame of len bytes, all equal to ch. */
-static struct sh_frame *frame_fill(char ch, size_t len)
-{
-  struct sh_frame *f = sh_frame_new(len);
-
-  ck_assert_ptr_nonnull(f);
-  memset(f->bytes, ch, len);
-  return f;
-}
-
-static unsigned refs(struct sh_frame *f)
-{
-  return atomic_load(&f->refs);
-}
+#include "testlib.h"
 
 /* ---- core ---------------------------------------------------------------- */
 
@@ -78,9 +54,9 @@ END_TEST
 START_TEST(test_ring_push_drain_in_order)
 {
   struct sh_ring r;
-  struct sh_frame *a = frame_str("data: one\n\n");
-  struct sh_frame *b = frame_str("data: two\n\n");
-  struct sh_frame *c = frame_str("data: three\n\n");
+  struct sh_frame *a = tl_frame_str("data: one\n\n");
+  struct sh_frame *b = tl_frame_str("data: two\n\n");
+  struct sh_frame *c = tl_frame_str("data: three\n\n");
   const char *want = "data: one\n\ndata: two\n\ndata: three\n\n";
   char buf[128];
   size_t n;
@@ -109,8 +85,8 @@ END_TEST
 START_TEST(test_ring_partial_drain_splits_frames)
 {
   struct sh_ring r;
-  struct sh_frame *a = frame_str("abcdefg");   /* 7 bytes */
-  struct sh_frame *b = frame_str("HIJKL");     /* 5 bytes */
+  struct sh_frame *a = tl_frame_str("abcdefg");   /* 7 bytes */
+  struct sh_frame *b = tl_frame_str("HIJKL");     /* 5 bytes */
   char buf[16];
   char out[16];
   size_t got = 0, n;
@@ -126,7 +102,7 @@ START_TEST(test_ring_partial_drain_splits_frames)
   ck_assert_uint_eq(sh_ring_pending(&r), 9);
   ck_assert_uint_eq(r.off, 3);
   ck_assert_uint_eq(sh_ring_count(&r), 2);
-  ck_assert_uint_eq(refs(a), 2); /* still queued */
+  ck_assert_uint_eq(tl_frame_refs(a), 2); /* still queued */
   memcpy(out + got, buf, n);
   got += n;
 
@@ -137,8 +113,8 @@ START_TEST(test_ring_partial_drain_splits_frames)
   ck_assert_uint_eq(sh_ring_pending(&r), 3);
   ck_assert_uint_eq(sh_ring_count(&r), 1);
   ck_assert_uint_eq(r.off, 2);
-  ck_assert_uint_eq(refs(a), 1); /* a was sent completely */
-  ck_assert_uint_eq(refs(b), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 1); /* a was sent completely */
+  ck_assert_uint_eq(tl_frame_refs(b), 2);
   memcpy(out + got, buf, n);
   got += n;
 
@@ -151,7 +127,7 @@ START_TEST(test_ring_partial_drain_splits_frames)
   ck_assert(sh_ring_empty(&r));
   ck_assert_uint_eq(sh_ring_pending(&r), 0);
   ck_assert_uint_eq(r.off, 0);
-  ck_assert_uint_eq(refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
   ck_assert_uint_eq(got, 12);
   ck_assert_mem_eq(out, "abcdefgHIJKL", 12);
 
@@ -162,7 +138,7 @@ START_TEST(test_ring_partial_drain_splits_frames)
   ck_assert_uint_eq(sh_ring_count(&r), 1);
 
   sh_ring_destroy(&r);
-  ck_assert_uint_eq(refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
   sh_frame_unref(a);
   sh_frame_unref(b);
 }
@@ -180,7 +156,7 @@ START_TEST(test_ring_wraps_around_in_order)
     char text[8];
 
     snprintf(text, sizeof(text), "<%zu>", i);
-    fr[i] = frame_str(text); /* 3 bytes each */
+    fr[i] = tl_frame_str(text); /* 3 bytes each */
   }
   ck_assert_int_eq(sh_ring_init(&r, 4, 4, 1024), 0);
   /* Keep the ring between 1 and 4 frames deep while the free-running
@@ -212,7 +188,7 @@ START_TEST(test_ring_wraps_around_in_order)
   ck_assert_uint_eq(sh_ring_pending(&r), 3 * sh_ring_count(&r));
   sh_ring_destroy(&r);
   for (i = 0; i < 10; i++) {
-    ck_assert_uint_eq(refs(fr[i]), 1);
+    ck_assert_uint_eq(tl_frame_refs(fr[i]), 1);
     sh_frame_unref(fr[i]);
   }
 }
@@ -221,29 +197,29 @@ END_TEST
 START_TEST(test_ring_refs_taken_and_dropped)
 {
   struct sh_ring r;
-  struct sh_frame *a = frame_str("aaaa");
-  struct sh_frame *b = frame_str("bb");
+  struct sh_frame *a = tl_frame_str("aaaa");
+  struct sh_frame *b = tl_frame_str("bb");
   char buf[16];
 
   ck_assert_int_eq(sh_ring_init(&r, 2, 8, 1024), 0);
-  ck_assert_uint_eq(refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
   ck_assert_int_eq(sh_ring_push(&r, a), 0);
-  ck_assert_uint_eq(refs(a), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 2);
   ck_assert_int_eq(sh_ring_push(&r, a), 0);
-  ck_assert_uint_eq(refs(a), 3);
+  ck_assert_uint_eq(tl_frame_refs(a), 3);
   ck_assert_int_eq(sh_ring_push(&r, b), 0);
-  ck_assert_uint_eq(refs(b), 2);
+  ck_assert_uint_eq(tl_frame_refs(b), 2);
 
   /* Draining the first copy of a releases exactly one reference. */
   ck_assert_uint_eq(sh_ring_drain(&r, buf, 4), 4);
-  ck_assert_uint_eq(refs(a), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 2);
   /* A partial drain releases nothing. */
   ck_assert_uint_eq(sh_ring_drain(&r, buf, 1), 1);
-  ck_assert_uint_eq(refs(a), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 2);
 
   sh_ring_clear(&r);
-  ck_assert_uint_eq(refs(a), 1);
-  ck_assert_uint_eq(refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
   ck_assert(sh_ring_empty(&r));
   ck_assert_uint_eq(sh_ring_pending(&r), 0);
   ck_assert_uint_eq(r.off, 0);
@@ -253,14 +229,14 @@ START_TEST(test_ring_refs_taken_and_dropped)
   ck_assert_int_eq(sh_ring_push(&r, b), 0);
   ck_assert_uint_eq(sh_ring_drain(&r, buf, sizeof(buf)), 2);
   ck_assert_mem_eq(buf, "bb", 2);
-  ck_assert_uint_eq(refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
 
   /* destroy drops what is still queued. */
   ck_assert_int_eq(sh_ring_push(&r, a), 0);
   ck_assert_int_eq(sh_ring_push(&r, b), 0);
   sh_ring_destroy(&r);
-  ck_assert_uint_eq(refs(a), 1);
-  ck_assert_uint_eq(refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(a), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
   sh_frame_unref(a);
   sh_frame_unref(b);
 }
@@ -272,7 +248,7 @@ START_TEST(test_ring_grows_to_max_slots_then_refuses)
 {
   struct sh_ring r;
   struct sh_frame *fr[16];
-  struct sh_frame *extra = frame_str("X");
+  struct sh_frame *extra = tl_frame_str("X");
   char buf[64];
   size_t i, n;
 
@@ -282,7 +258,7 @@ START_TEST(test_ring_grows_to_max_slots_then_refuses)
 
     text[0] = (char) ('a' + i);
     text[1] = '\0';
-    fr[i] = frame_str(text);
+    fr[i] = tl_frame_str(text);
   }
   for (i = 0; i < 16; i++) {
     ck_assert_int_eq(sh_ring_push(&r, fr[i]), 0);
@@ -298,7 +274,7 @@ START_TEST(test_ring_grows_to_max_slots_then_refuses)
       ck_assert_uint_eq(r.mask + 1, 16);
   }
   ck_assert_int_eq(sh_ring_push(&r, extra), -ENOBUFS);
-  ck_assert_uint_eq(refs(extra), 1);
+  ck_assert_uint_eq(tl_frame_refs(extra), 1);
   ck_assert_uint_eq(sh_ring_count(&r), 16);
   ck_assert_uint_eq(sh_ring_pending(&r), 16);
   ck_assert_uint_eq(r.mask + 1, 16);
@@ -307,7 +283,7 @@ START_TEST(test_ring_grows_to_max_slots_then_refuses)
   ck_assert_uint_eq(n, 16);
   ck_assert_mem_eq(buf, "abcdefghijklmnop", 16);
   for (i = 0; i < 16; i++)
-    ck_assert_uint_eq(refs(fr[i]), 1);
+    ck_assert_uint_eq(tl_frame_refs(fr[i]), 1);
   sh_ring_destroy(&r);
   for (i = 0; i < 16; i++)
     sh_frame_unref(fr[i]);
@@ -325,7 +301,7 @@ START_TEST(test_ring_growth_keeps_order_after_wrap)
   for (i = 0; i < 6; i++) {
     char text[2] = { (char) ('0' + i), '\0' };
 
-    fr[i] = frame_str(text);
+    fr[i] = tl_frame_str(text);
   }
   ck_assert_int_eq(sh_ring_init(&r, 4, 8, 1024), 0);
   /* Move head to slot 3 so the queued frames wrap in the array. */
@@ -339,7 +315,7 @@ START_TEST(test_ring_growth_keeps_order_after_wrap)
   ck_assert_mem_eq(buf, "01234", 5);
   sh_ring_destroy(&r);
   for (i = 0; i < 6; i++) {
-    ck_assert_uint_eq(refs(fr[i]), 1);
+    ck_assert_uint_eq(tl_frame_refs(fr[i]), 1);
     sh_frame_unref(fr[i]);
   }
 }
@@ -348,23 +324,23 @@ END_TEST
 START_TEST(test_ring_byte_limit_refuses)
 {
   struct sh_ring r;
-  struct sh_frame *f40 = frame_fill('a', 40);
-  struct sh_frame *f20 = frame_fill('b', 20);
-  struct sh_frame *f21 = frame_fill('c', 21);
+  struct sh_frame *f40 = tl_frame_fill('a', 40);
+  struct sh_frame *f20 = tl_frame_fill('b', 20);
+  struct sh_frame *f21 = tl_frame_fill('c', 21);
   char buf[128];
 
   ck_assert_int_eq(sh_ring_init(&r, 4, 64, 60), 0);
   ck_assert_int_eq(sh_ring_push(&r, f40), 0);
   /* 40 + 21 > 60: refused, ring unchanged. */
   ck_assert_int_eq(sh_ring_push(&r, f21), -ENOBUFS);
-  ck_assert_uint_eq(refs(f21), 1);
+  ck_assert_uint_eq(tl_frame_refs(f21), 1);
   ck_assert_uint_eq(sh_ring_count(&r), 1);
   ck_assert_uint_eq(sh_ring_pending(&r), 40);
   /* 40 + 20 == 60: exactly at the limit is accepted. */
   ck_assert_int_eq(sh_ring_push(&r, f20), 0);
   ck_assert_uint_eq(sh_ring_pending(&r), 60);
   ck_assert_int_eq(sh_ring_push(&r, f20), -ENOBUFS);
-  ck_assert_uint_eq(refs(f20), 2);
+  ck_assert_uint_eq(tl_frame_refs(f20), 2);
 
   /* Partial drain frees budget by the bytes sent, not whole frames. */
   ck_assert_uint_eq(sh_ring_drain(&r, buf, 21), 21);
@@ -379,9 +355,9 @@ START_TEST(test_ring_byte_limit_refuses)
   ck_assert_int_eq(buf[39], 'c');
   ck_assert_int_eq(buf[59], 'c');
   sh_ring_destroy(&r);
-  ck_assert_uint_eq(refs(f40), 1);
-  ck_assert_uint_eq(refs(f20), 1);
-  ck_assert_uint_eq(refs(f21), 1);
+  ck_assert_uint_eq(tl_frame_refs(f40), 1);
+  ck_assert_uint_eq(tl_frame_refs(f20), 1);
+  ck_assert_uint_eq(tl_frame_refs(f21), 1);
   sh_frame_unref(f40);
   sh_frame_unref(f20);
   sh_frame_unref(f21);
@@ -391,8 +367,8 @@ END_TEST
 START_TEST(test_ring_empty_accepts_oversized_frame)
 {
   struct sh_ring r;
-  struct sh_frame *big = frame_fill('z', 500);
-  struct sh_frame *one = frame_fill('y', 1);
+  struct sh_frame *big = tl_frame_fill('z', 500);
+  struct sh_frame *one = tl_frame_fill('y', 1);
   char buf[600];
   size_t n, got = 0;
 
@@ -404,19 +380,19 @@ START_TEST(test_ring_empty_accepts_oversized_frame)
   ck_assert_int_eq(sh_ring_push(&r, big), -ENOBUFS);
   ck_assert_uint_eq(sh_ring_count(&r), 1);
   ck_assert_uint_eq(sh_ring_pending(&r), 500);
-  ck_assert_uint_eq(refs(big), 2);
-  ck_assert_uint_eq(refs(one), 1);
+  ck_assert_uint_eq(tl_frame_refs(big), 2);
+  ck_assert_uint_eq(tl_frame_refs(one), 1);
 
   while ((n = sh_ring_drain(&r, buf + got, 128)) > 0)
     got += n;
   ck_assert_uint_eq(got, 500);
   ck_assert_int_eq(buf[0], 'z');
   ck_assert_int_eq(buf[499], 'z');
-  ck_assert_uint_eq(refs(big), 1);
+  ck_assert_uint_eq(tl_frame_refs(big), 1);
   /* Empty again: the oversized frame is accepted once more. */
   ck_assert_int_eq(sh_ring_push(&r, big), 0);
   sh_ring_destroy(&r);
-  ck_assert_uint_eq(refs(big), 1);
+  ck_assert_uint_eq(tl_frame_refs(big), 1);
   sh_frame_unref(big);
   sh_frame_unref(one);
 }
@@ -425,8 +401,8 @@ END_TEST
 START_TEST(test_ring_unchanged_after_refused_push)
 {
   struct sh_ring r;
-  struct sh_frame *a = frame_str("0123456789");
-  struct sh_frame *b = frame_str("abcdefghij");
+  struct sh_frame *a = tl_frame_str("0123456789");
+  struct sh_frame *b = tl_frame_str("abcdefghij");
   struct sh_ring before;
   char buf[64];
 
@@ -443,8 +419,8 @@ START_TEST(test_ring_unchanged_after_refused_push)
   ck_assert_uint_eq(r.tail, before.tail);
   ck_assert_uint_eq(r.off, before.off);
   ck_assert_uint_eq(r.pending, before.pending);
-  ck_assert_uint_eq(refs(a), 2);
-  ck_assert_uint_eq(refs(b), 2);
+  ck_assert_uint_eq(tl_frame_refs(a), 2);
+  ck_assert_uint_eq(tl_frame_refs(b), 2);
   ck_assert_uint_eq(sh_ring_drain(&r, buf, sizeof(buf)), 16);
   ck_assert_mem_eq(buf, "456789abcdefghij", 16);
   sh_ring_destroy(&r);
@@ -461,7 +437,7 @@ START_TEST(test_ring_unchanged_after_refused_push)
   ck_assert_uint_eq(r.tail, before.tail);
   ck_assert_uint_eq(r.off, before.off);
   ck_assert_uint_eq(r.pending, before.pending);
-  ck_assert_uint_eq(refs(b), 1);
+  ck_assert_uint_eq(tl_frame_refs(b), 1);
   ck_assert_uint_eq(sh_ring_drain(&r, buf, sizeof(buf)), 8);
   ck_assert_mem_eq(buf, "23456789", 8);
   sh_ring_destroy(&r);
@@ -473,7 +449,7 @@ END_TEST
 START_TEST(test_ring_shrinks_after_drain)
 {
   struct sh_ring r;
-  struct sh_frame *f = frame_str("xy");
+  struct sh_frame *f = tl_frame_str("xy");
   char buf[64];
   size_t i;
 
@@ -481,7 +457,7 @@ START_TEST(test_ring_shrinks_after_drain)
   for (i = 0; i < 20; i++)
     ck_assert_int_eq(sh_ring_push(&r, f), 0);
   ck_assert_uint_eq(r.mask + 1, 32);
-  ck_assert_uint_eq(refs(f), 21);
+  ck_assert_uint_eq(tl_frame_refs(f), 21);
 
   /* Not drained completely yet: keeps the large array. */
   ck_assert_uint_eq(sh_ring_drain(&r, buf, 39), 39);
@@ -490,7 +466,7 @@ START_TEST(test_ring_shrinks_after_drain)
   ck_assert_uint_eq(sh_ring_drain(&r, buf, sizeof(buf)), 1);
   ck_assert(sh_ring_empty(&r));
   ck_assert_uint_eq(r.mask + 1, 2);
-  ck_assert_uint_eq(refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
 
   /* Works normally after shrinking, and can grow again. */
   for (i = 0; i < 5; i++)
@@ -500,7 +476,7 @@ START_TEST(test_ring_shrinks_after_drain)
   ck_assert_mem_eq(buf, "xyxyxyxyxy", 10);
   ck_assert_uint_eq(r.mask + 1, 2);
   sh_ring_destroy(&r);
-  ck_assert_uint_eq(refs(f), 1);
+  ck_assert_uint_eq(tl_frame_refs(f), 1);
   sh_frame_unref(f);
 }
 END_TEST
@@ -535,7 +511,7 @@ START_TEST(test_frame_is_its_own_chunk)
   size_t i;
 
   for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-    struct sh_frame *f = frame_fill('a' + (char) i, sizes[i]);
+    struct sh_frame *f = tl_frame_fill('a' + (char) i, sizes[i]);
 
     check_chunk(f, 'a' + (char) i, sizes[i]);
     sh_frame_unref(f);
