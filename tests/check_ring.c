@@ -1,4 +1,4 @@
-/* check_ring.c - unit tests for the per-client frame ring (src/ring.h). */
+/* check_ring.c - unit tests for the per-client frame ring (src/core/ring.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -481,68 +481,11 @@ START_TEST(test_ring_shrinks_after_drain)
 }
 END_TEST
 
-/* ---- frames as chunks ---------------------------------------------------- */
-
-/* Check that chunk is "<hex of len>\r\n", len bytes equal to ch, "\r\n". */
-static void check_chunk(const struct sh_frame *f, char ch, size_t len)
-{
-  size_t n, i;
-  const char *c = sh_frame_chunk(f, &n);
-  char *end;
-  unsigned long v = strtoul(c, &end, 16);
-
-  ck_assert_uint_eq(v, len);
-  ck_assert_msg(end > c && '\r' == end[0] && '\n' == end[1],
-                "no CRLF after the chunk size for %zu bytes", len);
-  ck_assert_ptr_eq(end + 2, f->bytes);
-  for (i = 0; i < len; i++)
-    if (ch != f->bytes[i])
-      ck_abort_msg("byte %zu of %zu changed", i, len);
-  ck_assert_uint_eq(n, (size_t) (end + 2 - c) + len + 2);
-  ck_assert_int_eq(0, memcmp(f->bytes + len, "\r\n", 2));
-}
-
-/* A frame carries its own HTTP/1.1 chunk framing (direct writes send it
- * as is): right for every size, around the hex digit boundaries too. */
-START_TEST(test_frame_is_its_own_chunk)
-{
-  static const size_t sizes[] = { 1, 9, 15, 16, 17, 255, 256, 4095, 4096,
-                                  65535, 65536, 1048577 };
-  size_t i;
-
-  for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-    struct sh_frame *f = tl_frame_fill('a' + (char) i, sizes[i]);
-
-    check_chunk(f, 'a' + (char) i, sizes[i]);
-    sh_frame_unref(f);
-  }
-}
-END_TEST
-
-/* An event frame keeps its id and topics after the chunk's CRLF, and the
- * CRLF after its bytes. */
-START_TEST(test_event_frame_chunk_and_metadata_intact)
-{
-  static const char *const topics[] = { "news", "sport/football" };
-  struct sh_frame *f = sh_frame_new_event(300, "id-42", 5, topics, 2);
-
-  ck_assert_ptr_nonnull(f);
-  memset(f->bytes, 'z', 300);
-  check_chunk(f, 'z', 300);
-  ck_assert_str_eq(f->id, "id-42");
-  ck_assert_uint_eq(f->ntopics, 2);
-  ck_assert_str_eq(f->topics[0], "news");
-  ck_assert_str_eq(f->topics[1], "sport/football");
-  sh_frame_unref(f);
-}
-END_TEST
-
 static Suite *ring_suite(void)
 {
   Suite *s = suite_create("ring");
   TCase *core = tcase_create("core");
   TCase *limits = tcase_create("limits");
-  TCase *frames = tcase_create("frames");
 
   tcase_add_test(core, test_ring_init_rejects_bad_bounds);
   tcase_add_test(core, test_ring_empty_drain_returns_zero);
@@ -559,10 +502,6 @@ static Suite *ring_suite(void)
   tcase_add_test(limits, test_ring_unchanged_after_refused_push);
   tcase_add_test(limits, test_ring_shrinks_after_drain);
   suite_add_tcase(s, limits);
-
-  tcase_add_test(frames, test_frame_is_its_own_chunk);
-  tcase_add_test(frames, test_event_frame_chunk_and_metadata_intact);
-  suite_add_tcase(s, frames);
   return s;
 }
 
