@@ -1,0 +1,304 @@
+/* check_iplimit.c - unit tests for the limits per client address
+ * (src/core/iplimit.h): streams held per address, the address keys, the
+ * loopback test behind "publish from loopback only", and the publish
+ * token bucket, with the clock given by the test. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include <check.h>
+
+#include "iplimit.h"
+
+/* The key of an IPv4 or IPv6 address in text form. */
+static struct sh_ipkey key(const char *text)
+{
+  struct sockaddr_in a4 = { .sin_family = AF_INET };
+  struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+  struct sh_ipkey k;
+
+  if (1 == inet_pton(AF_INET, text, &a4.sin_addr)) {
+    ck_assert(sh_ipkey_of((struct sockaddr *) &a4, &k));
+  } else {
+    ck_assert_msg(1 == inet_pton(AF_INET6, text, &a6.sin6_addr),
+                  "not an address: %s", text);
+    ck_assert(sh_ipkey_of((struct sockaddr *) &a6, &k));
+  }
+  return k;
+}
+
+/* ---- streams per address ------------------------------------------------ */
+
+START_TEST(test_iplimit_streams_up_to_max_per_address)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.0.0.1"), b = key("10.0.0.2");
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 2, 0));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &a));
+  /* Another address has its own count. */
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &b));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &b));
+  /* One stream leaves: one more may come, and no more. */
+  sh_iplimit_stream_release(&l, &a);
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &a));
+  sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_stream_release(&l, &b);
+  sh_iplimit_stream_release(&l, &b);
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+/* Releasing more than was acquired (or for an address never seen) gives
+ * no credit: the address still gets max streams, not more. */
+START_TEST(test_iplimit_release_without_acquire_gives_no_credit)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("192.0.2.7"), never = key("192.0.2.8");
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 1, 0));
+  sh_iplimit_stream_release(&l, &never);
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_stream_release(&l, &a);
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &never));
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+/* Counts are exact for any number of addresses (no table that collides
+ * or fills): 20,000 addresses, every one at its limit, each refused one
+ * more and admitted again after a release. */
+START_TEST(test_iplimit_streams_exact_for_many_addresses)
+{
+  enum { N = 20000 };
+  struct sh_iplimit l;
+  struct sh_ipkey *k = malloc(N * sizeof(*k));
+  char text[64];
+  int i, refused = 0, readmitted = 0;
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 1, 0));
+  for (i = 0; i < N; i++) {
+    snprintf(text, sizeof(text), "2001:db8::%x:%x", i >> 8, i & 0xff);
+    k[i] = key(text);
+    ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &k[i]));
+  }
+  for (i = 0; i < N; i++)
+    if (-EBUSY == sh_iplimit_stream_acquire(&l, &k[i]))
+      refused++;
+  ck_assert_int_eq(refused, N);
+  for (i = 0; i < N; i++) {
+    sh_iplimit_stream_release(&l, &k[i]);
+    if (0 == sh_iplimit_stream_acquire(&l, &k[i]))
+      readmitted++;
+    sh_iplimit_stream_release(&l, &k[i]);
+  }
+  ck_assert_int_eq(readmitted, N);
+  sh_iplimit_destroy(&l);
+  free(k);
+}
+END_TEST
+
+START_TEST(test_iplimit_no_stream_limit_when_0)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.1.1.1");
+  int i;
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 0));
+  for (i = 0; i < 1000; i++)
+    ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+/* ---- address keys ------------------------------------------------------- */
+
+/* A client is the same whether it came over IPv4 or as ::ffff:a.b.c.d:
+ * same key, same count. */
+START_TEST(test_iplimit_ipv4_and_mapped_ipv6_are_one_address)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey v4 = key("198.51.100.9"), mapped = key("::ffff:198.51.100.9");
+  struct sh_ipkey other = key("2001:db8::c633:6409"); /* same low bytes */
+
+  ck_assert_int_eq(0, memcmp(&v4, &mapped, sizeof(v4)));
+  ck_assert_int_ne(0, memcmp(&v4, &other, sizeof(v4)));
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 1, 0));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &v4));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &mapped));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &other));
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+START_TEST(test_iplimit_key_of_other_families_refused)
+{
+  struct sockaddr_un un = { .sun_family = AF_UNIX };
+  struct sh_ipkey k;
+
+  ck_assert(!sh_ipkey_of((struct sockaddr *) &un, &k));
+  ck_assert(!sh_ipkey_of(NULL, &k));
+}
+END_TEST
+
+START_TEST(test_iplimit_loopback_detection)
+{
+  static const char *const loop[] = { "127.0.0.1", "127.0.0.2",
+                                      "127.255.255.254", "::1",
+                                      "::ffff:127.0.0.1", "::ffff:127.9.8.7" };
+  static const char *const not_loop[] = { "126.255.255.255", "128.0.0.1",
+                                          "10.0.0.1", "0.0.0.0", "::",
+                                          "::2", "::ffff:10.0.0.1",
+                                          "2001:db8::1", "fe80::1",
+                                          "::127.0.0.1", "1::1" };
+  size_t i;
+
+  for (i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
+    struct sh_ipkey k = key(loop[i]);
+
+    ck_assert_msg(sh_ipkey_is_loopback(&k), "%s is loopback", loop[i]);
+  }
+  for (i = 0; i < sizeof(not_loop) / sizeof(not_loop[0]); i++) {
+    struct sh_ipkey k = key(not_loop[i]);
+
+    ck_assert_msg(!sh_ipkey_is_loopback(&k), "%s is not loopback",
+                  not_loop[i]);
+  }
+}
+END_TEST
+
+/* ---- publish rate ----------------------------------------------------------- */
+
+/* How many of n publishes at now_ms are allowed. */
+static int allowed(struct sh_iplimit *l, const struct sh_ipkey *k, int n,
+                   long long now_ms)
+{
+  int i, ok = 0;
+
+  for (i = 0; i < n; i++)
+    if (sh_iplimit_publish_allow(l, k, now_ms))
+      ok++;
+  return ok;
+}
+
+/* --publish-rate 5: a burst of 5, then 5 per second, never more than a
+ * burst saved up however long the address was quiet. */
+START_TEST(test_iplimit_publish_bucket_refills_over_time)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.0.0.1");
+  long long t = 1000000;
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 5));
+  ck_assert_int_eq(5, allowed(&l, &a, 10, t));
+  /* 200 ms: one token. */
+  ck_assert_int_eq(1, allowed(&l, &a, 10, t + 200));
+  /* 100 ms more: half a token, not enough. */
+  ck_assert_int_eq(0, allowed(&l, &a, 1, t + 300));
+  ck_assert_int_eq(1, allowed(&l, &a, 10, t + 400));
+  /* A second: five. */
+  ck_assert_int_eq(5, allowed(&l, &a, 10, t + 1400));
+  /* An hour of quiet saves up one burst, no more. */
+  ck_assert_int_eq(5, allowed(&l, &a, 100, t + 1400 + 3600 * 1000LL));
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+/* Refills count fractions: at 3/s, 333 ms is not a token, 334 ms is; and
+ * the fraction left over counts towards the next one (a client publishing
+ * every 333 ms gets through two times in three, not never). */
+START_TEST(test_iplimit_publish_bucket_fractional_refill)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("2001:db8::5");
+  long long t = 5000;
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 3));
+  ck_assert_int_eq(3, allowed(&l, &a, 3, t));
+  ck_assert_int_eq(0, allowed(&l, &a, 1, t + 333));  /* 0.999 */
+  ck_assert_int_eq(1, allowed(&l, &a, 1, t + 334));  /* 1.002, 0.002 left */
+  ck_assert_int_eq(1, allowed(&l, &a, 2, t + 667));  /* 0.002 + 0.999 */
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+/* Each address has its own bucket; an address seen for the first time
+ * starts with a full one. */
+START_TEST(test_iplimit_publish_buckets_per_address)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.0.0.1"), b = key("10.0.0.2");
+  struct sh_ipkey a6 = key("::ffff:10.0.0.1");
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 2));
+  ck_assert_int_eq(2, allowed(&l, &a, 5, 100));
+  ck_assert_int_eq(2, allowed(&l, &b, 5, 100));
+  ck_assert_int_eq(0, allowed(&l, &a6, 5, 100)); /* a, as IPv6 */
+  ck_assert_int_eq(0, allowed(&l, &a, 5, 100));
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+START_TEST(test_iplimit_no_publish_rate_when_0)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.0.0.1");
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 3, 0));
+  ck_assert_int_eq(10000, allowed(&l, &a, 10000, 0));
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
+static Suite *iplimit_suite(void)
+{
+  Suite *s = suite_create("iplimit");
+  TCase *streams = tcase_create("streams");
+  TCase *keys = tcase_create("keys");
+  TCase *rate = tcase_create("rate");
+
+  tcase_add_test(streams, test_iplimit_streams_up_to_max_per_address);
+  tcase_add_test(streams, test_iplimit_release_without_acquire_gives_no_credit);
+  tcase_add_test(streams, test_iplimit_streams_exact_for_many_addresses);
+  tcase_add_test(streams, test_iplimit_no_stream_limit_when_0);
+  suite_add_tcase(s, streams);
+
+  tcase_add_test(keys, test_iplimit_ipv4_and_mapped_ipv6_are_one_address);
+  tcase_add_test(keys, test_iplimit_key_of_other_families_refused);
+  tcase_add_test(keys, test_iplimit_loopback_detection);
+  suite_add_tcase(s, keys);
+
+  tcase_add_test(rate, test_iplimit_publish_bucket_refills_over_time);
+  tcase_add_test(rate, test_iplimit_publish_bucket_fractional_refill);
+  tcase_add_test(rate, test_iplimit_publish_buckets_per_address);
+  tcase_add_test(rate, test_iplimit_no_publish_rate_when_0);
+  suite_add_tcase(s, rate);
+  return s;
+}
+
+int main(void)
+{
+  SRunner *sr = srunner_create(iplimit_suite());
+  int failed;
+
+  srunner_run_all(sr, CK_NORMAL);
+  failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return 0 == failed ? EXIT_SUCCESS : EXIT_FAILURE;
+}
