@@ -379,127 +379,6 @@ START_TEST(test_hub_http_publish_held_answered_at_stop)
 }
 END_TEST
 
-/* ---- the waiter list itself --------------------------------------------- */
-
-struct fake_waiter {
-  struct sh_pubwaiter w;   /* first: the callbacks cast back */
-  int suspends, wakes;
-};
-
-static void fake_suspend(struct sh_pubwaiter *w)
-{
-  ((struct fake_waiter *) w)->suspends++;
-}
-
-static void fake_wake(struct sh_pubwaiter *w)
-{
-  ((struct fake_waiter *) w)->wakes++;
-}
-
-static void push_frame(struct sh_pubqueue *q)
-{
-  struct sh_frame *f = sh_frame_new_copy("x", 1);
-  uint64_t seq;
-
-  ck_assert_ptr_nonnull(f);
-  ck_assert_int_eq(0, sh_pubqueue_reserve(q, &seq));
-  f->seq = seq;
-  sh_pubqueue_commit(q, f);
-}
-
-static void pop_frames(struct sh_pubqueue *q, size_t n)
-{
-  struct sh_frame *out[8];
-  bool closed;
-  size_t i, got = sh_pubqueue_pop(q, out, n, sh_now_ms() + 100, &closed);
-
-  ck_assert_uint_eq(n, got);
-  for (i = 0; i < got; i++)
-    sh_frame_unref(out[i]);
-}
-
-static int woken(const struct fake_waiter *w, int n)
-{
-  int i, count = 0;
-
-  for (i = 0; i < n; i++) {
-    ck_assert_int_le(w[i].wakes, 1); /* never twice */
-    count += w[i].wakes;
-  }
-  return count;
-}
-
-START_TEST(test_hub_pubqueue_wakes_as_many_waiters_as_places)
-{
-  struct sh_pubqueue q;
-  struct fake_waiter w[5];
-  long long now = sh_now_ms();
-  int i;
-
-  ck_assert_int_eq(0, sh_pubqueue_init(&q, 2));
-  memset(w, 0, sizeof(w));
-  /* Room: nothing is parked. */
-  w[0].w.suspend = fake_suspend;
-  w[0].w.wake = fake_wake;
-  ck_assert(!sh_pubqueue_park(&q, &w[0].w));
-  push_frame(&q);
-  push_frame(&q);
-  for (i = 0; i < 5; i++) {
-    w[i].w.suspend = fake_suspend;
-    w[i].w.wake = fake_wake;
-    w[i].w.deadline_ms = now + 60000;
-    ck_assert(sh_pubqueue_park(&q, &w[i].w));
-    ck_assert_int_eq(1, w[i].suspends);
-  }
-  /* One place: the oldest waiter only. */
-  pop_frames(&q, 1);
-  ck_assert_int_eq(1, woken(w, 5));
-  ck_assert_int_eq(1, w[0].wakes);
-  /* The woken one takes its place; two more free: the next two. */
-  push_frame(&q);
-  pop_frames(&q, 2);
-  ck_assert_int_eq(3, woken(w, 5));
-  ck_assert_int_eq(1, w[2].wakes);
-  /* The queue is now empty but only two places were free then; the
-   * watcher's tick wakes one whose time ran out, even with no place... */
-  push_frame(&q);
-  push_frame(&q);
-  w[4].w.deadline_ms = now - 1;
-  sh_pubqueue_wake_expired(&q, sh_now_ms());
-  ck_assert_int_eq(4, woken(w, 5));
-  ck_assert_int_eq(1, w[4].wakes);
-  ck_assert_int_eq(0, w[3].wakes);
-  /* ...and the next pop wakes the last. */
-  pop_frames(&q, 1);
-  ck_assert_int_eq(5, woken(w, 5));
-  /* A waiter left parked beside a free place (the one woken before it
-   * never took its place) is woken by the tick too. */
-  push_frame(&q);
-  memset(w, 0, sizeof(w));
-  for (i = 0; i < 2; i++) {
-    w[i].w.suspend = fake_suspend;
-    w[i].w.wake = fake_wake;
-    w[i].w.deadline_ms = now + 60000;
-    ck_assert(sh_pubqueue_park(&q, &w[i].w));
-  }
-  pop_frames(&q, 1);
-  ck_assert_int_eq(1, woken(w, 2)); /* w[0], which does not publish */
-  sh_pubqueue_wake_expired(&q, sh_now_ms());
-  ck_assert_int_eq(1, w[1].wakes);
-  pop_frames(&q, 1);
-  /* Close wakes everyone still parked. */
-  ck_assert(sh_pubqueue_park(&q, &w[0].w) == false); /* places are free */
-  push_frame(&q);
-  push_frame(&q);
-  w[1].wakes = 0;
-  ck_assert(sh_pubqueue_park(&q, &w[1].w));
-  sh_pubqueue_close(&q);
-  ck_assert_int_eq(1, w[1].wakes);
-  ck_assert(!sh_pubqueue_park(&q, &w[1].w)); /* closed */
-  sh_pubqueue_destroy(&q);
-}
-END_TEST
-
 /* ---- ssehub_publish_wait(): the same hold for library callers ------------ */
 
 struct lib_pub {
@@ -677,7 +556,6 @@ int main(void)
   tcase_add_test(tc, test_hub_http_publish_held_answered_at_stop);
   tcase_add_test(tc, test_hub_publish_wait_sleeps_until_room_or_timeout);
   tcase_add_test(tc, test_hub_publish_wait_ends_at_stop);
-  tcase_add_test(tc, test_hub_pubqueue_wakes_as_many_waiters_as_places);
   tcase_add_test(tc, test_hub_fanpool_every_item_once_per_job);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
