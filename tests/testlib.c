@@ -45,10 +45,12 @@ int tl_count_fds(pid_t pid)
   return n;
 }
 
-long tl_rss_kib(pid_t pid)
+/* The number after "<field>:" in /proc/PID/status, or -1. */
+static long proc_status(pid_t pid, const char *field)
 {
   char path[64], line[256];
-  long kib = -1;
+  size_t n = strlen(field);
+  long v = -1;
   FILE *f;
 
   snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
@@ -56,10 +58,20 @@ long tl_rss_kib(pid_t pid)
   if (NULL == f)
     return -1;
   while (NULL != fgets(line, sizeof(line), f))
-    if (0 == strncmp(line, "VmRSS:", 6))
-      kib = atol(line + 6);
+    if (0 == strncmp(line, field, n) && ':' == line[n])
+      v = atol(line + n + 1);
   fclose(f);
-  return kib;
+  return v;
+}
+
+long tl_rss_kib(pid_t pid)
+{
+  return proc_status(pid, "VmRSS");
+}
+
+int tl_count_threads(pid_t pid)
+{
+  return (int) proc_status(pid, "Threads");
 }
 
 bool tl_instrumented(pid_t pid)

@@ -88,6 +88,9 @@ int tl_count_fds(pid_t pid);
 /* A process's resident memory (VmRSS) in KiB, or -1. */
 long tl_rss_kib(pid_t pid);
 
+/* A process's threads, or -1. */
+int tl_count_threads(pid_t pid);
+
 /* Whether the server runs under ASan, TSan or valgrind, whose allocators
  * keep freed memory (quarantine) and add their own: its RSS says nothing
  * then. */
