@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "fanpool.h"
 #include "hub.h"
 #include "sync.h"
 #include "testlib.h"
@@ -463,83 +462,6 @@ START_TEST(test_hub_publish_wait_ends_at_stop)
 }
 END_TEST
 
-/* The fan-out pool: every item of a job is handed out exactly once, the
- * call returns only when all are done, and no slice of a job runs after
- * it (a late helper must not touch the next job): what keeps each client
- * getting every batch once and in order. */
-struct pool_job {
-  atomic_uint *hits;
-  unsigned job;          /* which job this is */
-  atomic_uint *last_job; /* per item: the job that last touched it */
-  atomic_uint stale;     /* slices that ran for an older job */
-};
-
-static void pool_work(void *arg, size_t from, size_t to)
-{
-  struct pool_job *j = arg;
-  size_t i;
-
-  for (i = from; i < to; i++) {
-    atomic_fetch_add(&j->hits[i], 1);
-    if (atomic_exchange(&j->last_job[i], j->job) > j->job)
-      atomic_fetch_add(&j->stale, 1);
-  }
-}
-
-START_TEST(test_hub_fanpool_every_item_once_per_job)
-{
-  static const size_t counts[] = { 0, 1, 511, 512, 513, 2000, 20000 };
-  enum { ITEMS = 20000, ROUNDS = 40 };
-  atomic_uint *hits = calloc(ITEMS, sizeof(*hits));
-  atomic_uint *last = calloc(ITEMS, sizeof(*last));
-  struct sh_fanpool pool;
-  unsigned r, k, job = 0;
-  size_t i, bad;
-
-  ck_assert_int_eq(0, sh_fanpool_start(&pool, 3));
-  ck_assert_uint_eq(2, pool.nhelpers);
-  for (r = 0; r < ROUNDS; r++) {
-    for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++) {
-      struct pool_job j = { .hits = hits, .job = ++job, .last_job = last };
-
-      atomic_init(&j.stale, 0);
-      for (i = 0; i < ITEMS; i++)
-        atomic_store(&hits[i], 0);
-      sh_fanpool_run(&pool, pool_work, &j, counts[k]);
-      /* Done on return: every item of the job once, none beyond it.
-       * (One assertion per job: Check records every passing one.) */
-      bad = 0;
-      for (i = 0; i < ITEMS; i++)
-        if (atomic_load(&hits[i]) != (i < counts[k] ? 1u : 0u))
-          bad++;
-      ck_assert_msg(0 == bad, "job of %zu: %zu items not handed out "
-                    "exactly once", counts[k], bad);
-      ck_assert_uint_eq(0, atomic_load(&j.stale));
-    }
-  }
-  sh_fanpool_stop(&pool);
-  /* One thread: no helpers, the caller does it all. */
-  ck_assert_int_eq(0, sh_fanpool_start(&pool, 1));
-  ck_assert_uint_eq(0, pool.nhelpers);
-  {
-    struct pool_job j = { .hits = hits, .job = ++job, .last_job = last };
-
-    atomic_init(&j.stale, 0);
-    for (i = 0; i < ITEMS; i++)
-      atomic_store(&hits[i], 0);
-    sh_fanpool_run(&pool, pool_work, &j, 5000);
-    bad = 0;
-    for (i = 0; i < ITEMS; i++)
-      if (atomic_load(&hits[i]) != (i < 5000 ? 1u : 0u))
-        bad++;
-    ck_assert_uint_eq(0, bad);
-  }
-  sh_fanpool_stop(&pool);
-  free(hits);
-  free(last);
-}
-END_TEST
-
 int main(void)
 {
   Suite *s = suite_create("hub");
@@ -556,7 +478,6 @@ int main(void)
   tcase_add_test(tc, test_hub_http_publish_held_answered_at_stop);
   tcase_add_test(tc, test_hub_publish_wait_sleeps_until_room_or_timeout);
   tcase_add_test(tc, test_hub_publish_wait_ends_at_stop);
-  tcase_add_test(tc, test_hub_fanpool_every_item_once_per_job);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
