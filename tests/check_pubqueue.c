@@ -180,12 +180,15 @@ START_TEST(test_pubqueue_concurrent_publishers_unique_seqs_in_order)
     size_t n = sh_pubqueue_pop(&q, out, 8, sh_now_ms() + 100, &closed), j;
 
     for (j = 0; j < n; j++) {
+      char text[32];
       int who, k;
 
       if (out[j]->seq != want)
         bad_seq++;
       want++;
-      if (2 != sscanf(out[j]->bytes, "%d:%d", &who, &k) || who < 0
+      /* The bytes are not NUL-terminated. */
+      snprintf(text, sizeof(text), "%.*s", (int) out[j]->len, out[j]->bytes);
+      if (2 != sscanf(text, "%d:%d", &who, &k) || who < 0
           || who >= PUBLISHERS || k != next_of[who]++)
         bad_order++;
       sh_frame_unref(out[j]);
