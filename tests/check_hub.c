@@ -211,16 +211,6 @@ static void http_pub_start(struct http_pub *p, pthread_t *t, uint16_t port,
   ck_assert_int_eq(0, pthread_create(t, NULL, http_pub_run, p));
 }
 
-/* Whether *done is set within ms (a publishing thread finished). */
-static bool done_within(atomic_bool *done, int ms)
-{
-  int i;
-
-  for (i = 0; i < ms && !atomic_load(done); i++)
-    usleep(1000);
-  return atomic_load(done);
-}
-
 /* Whether publish_held reaches want within ms (the request has arrived
  * and parked; under valgrind that takes a while). */
 static bool held_within(struct ssehub *hub, uint64_t want, int ms)
@@ -299,14 +289,14 @@ START_TEST(test_hub_http_publish_held_until_room)
   http_pub_start(&p, &t, ssehub_port(hub), "data=held");
   /* Not refused: held, and no answer while the queue stays full. */
   ck_assert(held_within(hub, 1, 3000 * tl_scale()));
-  ck_assert_msg(!done_within(&p.done, 500),
+  ck_assert_msg(!tl_flag_within(&p.done, 500),
                 "answered %d while the queue was full", p.r.status);
   ssehub_get_stats(hub, &st);
   ck_assert_uint_eq(1, st.publish_held);
   ck_assert_uint_eq(1, st.publish_refused); /* only the direct e3 */
   /* The broadcaster moves on: the held publish gets in, and its answer. */
   sh_mutex_unlock(&c->lock);
-  ck_assert(done_within(&p.done, 5000 * tl_scale()));
+  ck_assert(tl_flag_within(&p.done, 5000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(200, p.r.status);
   ck_assert_ptr_nonnull(strstr(p.r.body, "\"seq\":3"));
@@ -332,7 +322,7 @@ START_TEST(test_hub_http_publish_refused_when_wait_runs_out)
   http_pub_start(&p, &t, ssehub_port(hub), "data=late");
   /* The broadcaster stays blocked: the 503 must come from the wait's
    * end (noticed within the watcher's half-second tick), not a pop. */
-  answered = done_within(&p.done, 5000 * tl_scale());
+  answered = tl_flag_within(&p.done, 5000 * tl_scale());
   if (!answered)
     sh_mutex_unlock(&c->lock); /* let the thread finish before failing */
   ck_assert_msg(answered, "no answer 5 s into a 300 ms wait");
@@ -363,11 +353,11 @@ START_TEST(test_hub_http_publish_held_answered_at_stop)
 
   http_pub_start(&p, &t, ssehub_port(hub), "data=held");
   ck_assert(held_within(hub, 1, 3000 * tl_scale()));
-  ck_assert(!done_within(&p.done, 300));
+  ck_assert(!tl_flag_within(&p.done, 300));
   /* What ssehub_stop() does first: close the queue. The held request is
    * woken and told the server is stopping, without waiting 5 s. */
   sh_pubqueue_close(&hub->queue);
-  ck_assert(done_within(&p.done, 2000 * tl_scale()));
+  ck_assert(tl_flag_within(&p.done, 2000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(503, p.r.status);
   ck_assert_ptr_nonnull(strstr(p.r.body, "shutting down"));
@@ -421,7 +411,7 @@ START_TEST(test_hub_publish_wait_sleeps_until_room_or_timeout)
 
   /* A limit that runs out: -EAGAIN, counted, after the limit. */
   lib_pub_start(&p, &t, hub, 300);
-  ck_assert(done_within(&p.done, 5000 * tl_scale()));
+  ck_assert(tl_flag_within(&p.done, 5000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(-EAGAIN, p.rc);
   ck_assert_int_ge(p.ms, 300);
@@ -429,9 +419,9 @@ START_TEST(test_hub_publish_wait_sleeps_until_room_or_timeout)
   ck_assert_uint_eq(2, st.publish_refused); /* e3 in blocked_hub, and this */
   /* No limit: it sleeps while the queue is full, then gets in, in order. */
   lib_pub_start(&p, &t, hub, -1);
-  ck_assert(!done_within(&p.done, 500));
+  ck_assert(!tl_flag_within(&p.done, 500));
   sh_mutex_unlock(&c->lock);
-  ck_assert(done_within(&p.done, 5000 * tl_scale()));
+  ck_assert(tl_flag_within(&p.done, 5000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(0, p.rc);
   expect_ring(hub, c, want, 3);
@@ -450,9 +440,9 @@ START_TEST(test_hub_publish_wait_ends_at_stop)
   pthread_t t;
 
   lib_pub_start(&p, &t, hub, -1);
-  ck_assert(!done_within(&p.done, 300));
+  ck_assert(!tl_flag_within(&p.done, 300));
   sh_pubqueue_close(&hub->queue); /* what ssehub_stop() does first */
-  ck_assert(done_within(&p.done, 2000 * tl_scale()));
+  ck_assert(tl_flag_within(&p.done, 2000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(-ESHUTDOWN, p.rc);
   sh_mutex_unlock(&c->lock);

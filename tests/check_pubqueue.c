@@ -319,16 +319,6 @@ static void sleeper_start(struct sleeper *s, pthread_t *t,
   ck_assert_int_eq(0, pthread_create(t, NULL, sleep_to_publish, s));
 }
 
-/* Whether *done is set within ms (scaled). */
-static bool done_within(atomic_bool *done, int ms)
-{
-  long long deadline = tl_now_ms() + (long long) ms * tl_scale();
-
-  while (!atomic_load(done) && tl_now_ms() < deadline)
-    tl_sleep_ms(1);
-  return atomic_load(done);
-}
-
 /* A thread asleep in reserve_wait gets in when a pop makes room, long
  * before its deadline, with the next seq. */
 START_TEST(test_pubqueue_reserve_wait_woken_by_pop)
@@ -342,9 +332,9 @@ START_TEST(test_pubqueue_reserve_wait_woken_by_pop)
   push(&q);
   push(&q);
   sleeper_start(&s, &t, &q, sh_now_ms() + 60000);
-  ck_assert(!done_within(&s.done, 200)); /* asleep while full */
+  ck_assert(!tl_flag_within(&s.done, 200)); /* asleep while full */
   ck_assert_uint_eq(1, pop(&q, 1, seqs));
-  ck_assert(done_within(&s.done, 2000));
+  ck_assert(tl_flag_within(&s.done, 2000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(s.rc, 0);
   ck_assert_uint_eq(s.seq, 3);
@@ -582,10 +572,10 @@ START_TEST(test_pubqueue_close_wakes_everyone_and_pop_drains)
   for (i = 0; i < 3; i++)
     ck_assert(sh_pubqueue_park(&q, &w[i].w));
   sleeper_start(&s, &t, &q, -1);
-  ck_assert(!done_within(&s.done, 100));
+  ck_assert(!tl_flag_within(&s.done, 100));
   sh_pubqueue_close(&q);
   ck_assert_str_eq(woken(w, 3), "0,1,2");
-  ck_assert(done_within(&s.done, 2000));
+  ck_assert(tl_flag_within(&s.done, 2000 * tl_scale()));
   pthread_join(t, NULL);
   ck_assert_int_eq(s.rc, -ESHUTDOWN);
   ck_assert_int_eq(-ESHUTDOWN, sh_pubqueue_reserve(&q, &seq));

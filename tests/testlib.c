@@ -106,6 +106,15 @@ void tl_sleep_ms(int ms)
     ;
 }
 
+bool tl_flag_within(atomic_bool *flag, int ms)
+{
+  long long deadline = tl_now_ms() + ms;
+
+  while (!atomic_load(flag) && tl_now_ms() < deadline)
+    tl_sleep_ms(1);
+  return atomic_load(flag);
+}
+
 const char *tl_bin(void)
 {
   const char *b = getenv("SSEHUB_BIN");

@@ -10,6 +10,7 @@
 #ifndef TESTLIB_H
 #define TESTLIB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,6 +97,11 @@ int tl_count_threads(pid_t pid);
  * then. */
 bool tl_instrumented(pid_t pid);
 void tl_sleep_ms(int ms);
+
+/* Whether *flag is set within ms (a thread of the test finished): true as
+ * soon as it is; false after ms. Scale waits that should succeed, not the
+ * ones that check something does not happen. */
+bool tl_flag_within(atomic_bool *flag, int ms);
 
 /* ---- plain HTTP ---------------------------------------------------------- */
 
