@@ -35,9 +35,8 @@ static struct ssehub *new_hub(unsigned queue)
 
 static struct sh_client *add_client(struct ssehub *hub, size_t max_bytes)
 {
-  struct sh_client *c = sh_client_new(NULL, -1, 8, 4096, max_bytes);
+  struct sh_client *c = tl_client(max_bytes);
 
-  ck_assert_ptr_nonnull(c);
   ck_assert_int_eq(0, sh_registry_add(&hub->reg, c));
   return c;
 }

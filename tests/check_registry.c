@@ -17,16 +17,6 @@
 #include "ring.h"
 #include "testlib.h"
 
-/* No connection and no socket: such a client never calls into MHD as long
- * as sh_client_read() is not called on it with an empty, open ring. */
-static struct sh_client *new_client(void)
-{
-  struct sh_client *c = sh_client_new(NULL, -1, 8, 4096, 1 << 20);
-
-  ck_assert_ptr_nonnull(c);
-  return c;
-}
-
 static unsigned client_refs(struct sh_client *c)
 {
   return atomic_load(&c->refs);
@@ -64,7 +54,7 @@ START_TEST(test_registry_add_up_to_max)
 
   ck_assert_int_eq(sh_registry_init(&reg, 3, 0), 0);
   for (i = 0; i < 4; i++)
-    c[i] = new_client();
+    c[i] = tl_client(1 << 20);
   for (i = 0; i < 3; i++) {
     ck_assert_int_eq(sh_registry_add(&reg, c[i]), 0);
     ck_assert_uint_eq(sh_registry_count(&reg), i + 1);
@@ -95,8 +85,8 @@ END_TEST
 START_TEST(test_registry_remove_frees_slot)
 {
   struct sh_registry reg;
-  struct sh_client *a = new_client(), *b = new_client();
-  struct sh_client *c = new_client(), *d = new_client();
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20);
+  struct sh_client *c = tl_client(1 << 20), *d = tl_client(1 << 20);
   struct sh_client *snap[3];
   size_t n;
 
@@ -150,7 +140,7 @@ END_TEST
 START_TEST(test_registry_remove_unregistered_is_noop)
 {
   struct sh_registry reg;
-  struct sh_client *a = new_client(), *stranger = new_client();
+  struct sh_client *a = tl_client(1 << 20), *stranger = tl_client(1 << 20);
   struct sh_client *snap[2];
   size_t n;
 
@@ -178,7 +168,7 @@ END_TEST
 START_TEST(test_registry_close_refuses_adds)
 {
   struct sh_registry reg;
-  struct sh_client *a = new_client(), *b = new_client(), *c = new_client();
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20), *c = tl_client(1 << 20);
   struct sh_client *snap[4];
   size_t n;
 
@@ -215,7 +205,7 @@ END_TEST
 START_TEST(test_registry_refcounts)
 {
   struct sh_registry reg;
-  struct sh_client *a = new_client(), *b = new_client();
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20);
   struct sh_client *s1[2], *s2[2];
   size_t n1, n2;
 
@@ -259,7 +249,7 @@ START_TEST(test_registry_find_by_fd_and_gen)
   struct sh_client *a = sh_client_new(NULL, 5, 8, 64, 4096);
   struct sh_client *b = sh_client_new(NULL, 5, 8, 64, 4096);
   struct sh_client *far = sh_client_new(NULL, 16, 8, 64, 4096);
-  struct sh_client *nofd = new_client();
+  struct sh_client *nofd = tl_client(1 << 20);
   uint32_t gen_a;
 
   ck_assert_ptr_nonnull(a);
@@ -327,7 +317,7 @@ END_TEST
 START_TEST(test_registry_add_gives_new_gen)
 {
   struct sh_registry reg;
-  struct sh_client *a = new_client(), *b = new_client(), *c = new_client();
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20), *c = tl_client(1 << 20);
   uint32_t g1, g2;
 
   ck_assert_int_eq(sh_registry_init(&reg, 2, 0), 0);
@@ -358,7 +348,7 @@ END_TEST
 
 START_TEST(test_client_deliver_and_read)
 {
-  struct sh_client *c = new_client();
+  struct sh_client *c = tl_client(1 << 20);
   struct sh_frame *a = tl_frame_str("data: a\n\n");
   struct sh_frame *b = tl_frame_str("data: bb\n\n");
   struct sh_frame *batch[2] = { a, b };
@@ -402,7 +392,7 @@ END_TEST
 
 START_TEST(test_client_preload)
 {
-  struct sh_client *c = new_client();
+  struct sh_client *c = tl_client(1 << 20);
   struct sh_frame *ok = tl_frame_str(":ok\n\n");
   char buf[16];
 
@@ -491,7 +481,7 @@ END_TEST
 
 START_TEST(test_client_gone_drops_frames)
 {
-  struct sh_client *c = new_client();
+  struct sh_client *c = tl_client(1 << 20);
   struct sh_frame *f = tl_frame_str("data: z\n\n");
 
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 1);
@@ -511,7 +501,7 @@ END_TEST
 
 START_TEST(test_client_hangup_ends_with_error)
 {
-  struct sh_client *c = new_client();
+  struct sh_client *c = tl_client(1 << 20);
   struct sh_frame *f = tl_frame_str("data: h\n\n");
   char buf[32];
 

@@ -249,9 +249,10 @@ int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms);
 
 /* ---- unit tests of src/core (testlib_core.c) ------------------------------ */
 
-/* These use the hub's internal frames: not for check_embed, which links
- * only the public library. They fail the test when out of memory. */
+/* These use the hub's internals: not for check_embed, which links only
+ * the public library. They fail the test when out of memory. */
 struct sh_frame;
+struct sh_client;
 
 /* A frame holding a copy of a NUL-terminated string. */
 struct sh_frame *tl_frame_str(const char *s);
@@ -261,5 +262,10 @@ struct sh_frame *tl_frame_fill(char ch, size_t len);
 
 /* The references a frame holds now. */
 unsigned tl_frame_refs(const struct sh_frame *f);
+
+/* A client with no connection and no socket, a ring of 8 to 4096 slots
+ * and max_bytes: it never calls into MHD as long as sh_client_read() is
+ * not called on it with an empty, open ring. */
+struct sh_client *tl_client(size_t max_bytes);
 
 #endif /* TESTLIB_H */

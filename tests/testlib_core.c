@@ -8,6 +8,7 @@
 
 #include <check.h>
 
+#include "client.h"
 #include "frame.h"
 #include "testlib.h"
 
@@ -31,4 +32,12 @@ struct sh_frame *tl_frame_fill(char ch, size_t len)
 unsigned tl_frame_refs(const struct sh_frame *f)
 {
   return atomic_load(&f->refs);
+}
+
+struct sh_client *tl_client(size_t max_bytes)
+{
+  struct sh_client *c = sh_client_new(NULL, -1, 8, 4096, max_bytes);
+
+  ck_assert_ptr_nonnull(c);
+  return c;
 }
