@@ -369,22 +369,6 @@ enum { X_SHUT_WR = 1,          /* half-close after sending */
        X_HEAD = 2,             /* the first answers a HEAD: no body */
        X_ONE = 4 };            /* stop 300 ms after one complete response */
 
-static const char *find_header(const char *head, size_t hl, const char *name)
-{
-  size_t n = strlen(name), i;
-
-  for (i = 0; i + n + 2 < hl; i++)
-    if ('\n' == head[i] && 0 == strncasecmp(head + i + 1, name, n)
-        && ':' == head[i + 1 + n]) {
-      const char *v = head + i + 2 + n;
-
-      while (' ' == *v)
-        v++;
-      return v;
-    }
-  return NULL;
-}
-
 /* Length of a complete chunked body at p (n bytes), or 0 if incomplete. */
 static size_t chunked_len(const char *p, size_t n)
 {
@@ -433,12 +417,12 @@ static void parse_replies(unsigned flags)
       rep.status = atoi(p + 9);
     if ((flags & X_HEAD) && 0 == rep.complete) {
       body = 0;
-    } else if (NULL != (v = find_header(p, hl, "Transfer-Encoding"))
+    } else if (NULL != (v = tl_find_header(p, hl, "Transfer-Encoding"))
                && 0 == strncasecmp(v, "chunked", 7)) {
       body = chunked_len(p + hl, left - hl);
       if (0 == body)
         return;
-    } else if (NULL != (v = find_header(p, hl, "Content-Length"))) {
+    } else if (NULL != (v = tl_find_header(p, hl, "Content-Length"))) {
       body = strtoul(v, NULL, 10);
       if (hl + body > left)
         return;
@@ -1112,7 +1096,8 @@ START_TEST(test_hostile_head_sse)
     ck_assert_msg(200 == rep.status, "HEAD /sse answered %d", rep.status);
     end = strstr(rep.data, "\r\n\r\n");
     ck_assert_ptr_nonnull(end);
-    v = find_header(rep.data, (size_t) (end - rep.data) + 4, "Content-Type");
+    v = tl_find_header(rep.data, (size_t) (end - rep.data) + 4,
+                       "Content-Type");
     ck_assert_msg(NULL != v && 0 == strncmp(v, "text/event-stream", 17),
                   "HEAD /sse: %s", rep.data);
     ck_assert_msg(rep.closed, "HEAD /sse with Connection: close still open");

@@ -880,34 +880,38 @@ long long tl_wait_stat(uint16_t port, const char *name, long long want,
   }
 }
 
+const char *tl_find_header(const char *head, size_t len, const char *name)
+{
+  size_t n = strlen(name), i;
+
+  /* A header line starts after a line feed: never the status line. */
+  for (i = 0; i + n + 2 < len; i++)
+    if ('\n' == head[i] && 0 == strncasecmp(head + i + 1, name, n)
+        && ':' == head[i + 1 + n]) {
+      const char *v = head + i + 2 + n;
+
+      while (v < head + len && ' ' == *v)
+        v++;
+      return v;
+    }
+  return NULL;
+}
+
 bool tl_header(const struct tl_response *r, const char *name, char *out,
                size_t cap)
 {
-  size_t n = strlen(name);
-  const char *p = strstr(r->head, "\r\n");
+  const char *v = tl_find_header(r->head, strlen(r->head), name);
+  const char *eol = NULL != v ? strstr(v, "\r\n") : NULL;
+  size_t len;
 
-  while (NULL != p && '\0' != p[2]) {
-    const char *line = p + 2;
-    const char *eol = strstr(line, "\r\n");
-
-    if (NULL == eol)
-      break;
-    if (0 == strncasecmp(line, name, n) && ':' == line[n]) {
-      const char *v = line + n + 1;
-      size_t len;
-
-      while (' ' == *v)
-        v++;
-      len = (size_t) (eol - v);
-      if (len >= cap)
-        len = cap - 1;
-      memcpy(out, v, len);
-      out[len] = '\0';
-      return true;
-    }
-    p = eol;
-  }
-  return false;
+  if (NULL == eol)
+    return false;
+  len = (size_t) (eol - v);
+  if (len >= cap)
+    len = cap - 1;
+  memcpy(out, v, len);
+  out[len] = '\0';
+  return true;
 }
 
 int tl_strip_id(char *frame, char *id, size_t cap)

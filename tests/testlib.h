@@ -164,6 +164,11 @@ long long tl_wait_stat(uint16_t port, const char *name, long long want,
 bool tl_header(const struct tl_response *r, const char *name, char *out,
                size_t cap);
 
+/* The value of header name (case-insensitive, spaces after the colon
+ * skipped) in the first len bytes of a response head, which need not be
+ * NUL-terminated; NULL if absent. The value runs to the next "\r\n". */
+const char *tl_find_header(const char *head, size_t len, const char *name);
+
 /* ---- event streams --------------------------------------------------------- */
 
 struct tl_sse {
