@@ -99,7 +99,7 @@ static void reset(void)
   next_id = 0;
 }
 
-/* ---- every item once --------------------------------------------------------- */
+/* ---- every item once ---------------------------------------------------- */
 
 START_TEST(test_fanpool_every_item_once_for_any_job_size)
 {
@@ -155,7 +155,7 @@ START_TEST(test_fanpool_jobs_one_after_another)
 }
 END_TEST
 
-/* ---- who runs what ------------------------------------------------------------- */
+/* ---- who runs what ------------------------------------------------------ */
 
 /* threads <= 1: no helper threads at all; the caller does every job. */
 START_TEST(test_fanpool_one_thread_runs_inline)
@@ -225,7 +225,7 @@ START_TEST(test_fanpool_large_jobs_shared_with_helpers)
 }
 END_TEST
 
-/* ---- start and stop --------------------------------------------------------------- */
+/* ---- start and stop ----------------------------------------------------- */
 
 /* Whether the process is back to want threads within a second (scaled):
  * a joined thread may be counted a moment longer while it exits. */

@@ -13,7 +13,7 @@
 #include "frame.h"
 #include "testlib.h"
 
-/* ---- references ------------------------------------------------------------ */
+/* ---- references --------------------------------------------------------- */
 
 START_TEST(test_frame_new_holds_one_reference_and_no_metadata)
 {
@@ -43,7 +43,7 @@ START_TEST(test_frame_ref_and_unref_count)
   ck_assert_uint_eq(tl_frame_refs(f), 1);
   /* The bytes are untouched while a reference is held. */
   ck_assert_mem_eq(f->bytes, "data: shared\n\n", 14);
-  sh_frame_unref(f); /* the last: freed (ASan and valgrind see a leak if not) */
+  sh_frame_unref(f); /* the last: freed (ASan, valgrind: a leak if not) */
   sh_frame_unref(NULL);
 }
 END_TEST
@@ -108,7 +108,7 @@ START_TEST(test_frame_refcount_is_exact_across_threads)
 }
 END_TEST
 
-/* ---- frames as chunks ------------------------------------------------------ */
+/* ---- frames as chunks --------------------------------------------------- */
 
 /* Check that the chunk is "<hex of len>\r\n", len bytes equal to ch,
  * "\r\n", with the header ending where the bytes begin. */
@@ -188,7 +188,7 @@ START_TEST(test_frame_event_chunk_and_metadata_intact)
 }
 END_TEST
 
-/* ---- id and topics --------------------------------------------------------- */
+/* ---- id and topics ------------------------------------------------------ */
 
 /* The frame keeps copies: the publisher's buffers may change or go the
  * moment the call returns. id_len bytes are taken, NUL-terminated. */
@@ -241,7 +241,7 @@ START_TEST(test_frame_event_topics_aligned_for_any_length)
 }
 END_TEST
 
-/* ---- topics ------------------------------------------------------------------ */
+/* ---- topics ------------------------------------------------------------- */
 
 START_TEST(test_frame_without_topics_goes_to_everyone)
 {
@@ -283,7 +283,7 @@ START_TEST(test_frame_topics_match_any_subscribed_name_exactly)
 }
 END_TEST
 
-/* ---- sizes --------------------------------------------------------------- */
+/* ---- sizes -------------------------------------------------------------- */
 
 /* Sizes whose allocation size would wrap around are refused (NULL), not
  * turned into a small allocation that the caller then overruns. */

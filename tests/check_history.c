@@ -87,7 +87,7 @@ static const char *hub_id(uint64_t seq)
   return id;
 }
 
-/* ---- what is kept ------------------------------------------------------------ */
+/* ---- what is kept ------------------------------------------------------- */
 
 START_TEST(test_history_append_beyond_cap_drops_oldest)
 {
@@ -139,7 +139,7 @@ START_TEST(test_history_batch_larger_than_cap)
 }
 END_TEST
 
-/* ---- locate -------------------------------------------------------------------- */
+/* ---- locate ------------------------------------------------------------- */
 
 START_TEST(test_history_locate_live_without_id)
 {

@@ -134,7 +134,8 @@ END_TEST
 START_TEST(test_iplimit_ipv4_and_mapped_ipv6_are_one_address)
 {
   struct sh_iplimit l;
-  struct sh_ipkey v4 = key("198.51.100.9"), mapped = key("::ffff:198.51.100.9");
+  struct sh_ipkey v4 = key("198.51.100.9");
+  struct sh_ipkey mapped = key("::ffff:198.51.100.9");
   struct sh_ipkey other = key("2001:db8::c633:6409"); /* same low bytes */
 
   ck_assert_int_eq(0, memcmp(&v4, &mapped, sizeof(v4)));
@@ -183,7 +184,7 @@ START_TEST(test_iplimit_loopback_detection)
 }
 END_TEST
 
-/* ---- publish rate ----------------------------------------------------------- */
+/* ---- publish rate ------------------------------------------------------- */
 
 /* How many of n publishes at now_ms are allowed. */
 static int allowed(struct sh_iplimit *l, const struct sh_ipkey *k, int n,

@@ -53,7 +53,7 @@ static size_t pop(struct sh_pubqueue *q, size_t n, uint64_t *seqs)
   return got;
 }
 
-/* ---- order and refusal ------------------------------------------------------ */
+/* ---- order and refusal -------------------------------------------------- */
 
 START_TEST(test_pubqueue_init_rejects_zero_cap)
 {
@@ -203,7 +203,7 @@ START_TEST(test_pubqueue_concurrent_publishers_unique_seqs_in_order)
 }
 END_TEST
 
-/* ---- the popper -------------------------------------------------------------- */
+/* ---- the popper --------------------------------------------------------- */
 
 START_TEST(test_pubqueue_pop_empty_waits_until_deadline)
 {
@@ -260,7 +260,7 @@ START_TEST(test_pubqueue_pop_wakes_on_push)
 }
 END_TEST
 
-/* ---- reserve_wait ------------------------------------------------------------ */
+/* ---- reserve_wait ------------------------------------------------------- */
 
 START_TEST(test_pubqueue_reserve_wait_room_at_once_deadline_when_full)
 {
@@ -344,7 +344,7 @@ START_TEST(test_pubqueue_reserve_wait_woken_by_pop)
 }
 END_TEST
 
-/* ---- parked waiters ---------------------------------------------------------- */
+/* ---- parked waiters ----------------------------------------------------- */
 
 struct waiter {
   struct sh_pubwaiter w;   /* first: the callbacks cast back */
@@ -547,7 +547,7 @@ START_TEST(test_pubqueue_wake_runs_unlocked_and_may_free_the_waiter)
 }
 END_TEST
 
-/* ---- close ----------------------------------------------------------------------- */
+/* ---- close -------------------------------------------------------------- */
 
 /* The close wakes every parked publisher and every sleeper (which get
  * -ESHUTDOWN), refuses what comes after, and the broadcaster still gets
