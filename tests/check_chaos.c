@@ -293,19 +293,14 @@ static void make_payload(int n, char *out)
 static int publish(struct pub *p, const char *query, const char *data,
                    size_t len)
 {
-  char *req = malloc(len + 512);
   struct tl_response *answer = malloc(sizeof(*answer));
-  int n = snprintf(req, 512, "POST /publish%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                   "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-                   "Connection: close\r\n\r\n", query, len);
   int st = -1, tries;
 
-  memcpy(req + n, data, len);
   for (tries = 0; tries < 500; tries++) {
     long long t = tl_now_ms(), took;
 
-    st = tl_http_from(srv.port, NULL, req, (size_t) n + len, answer,
-                      30000 * tl_scale());
+    st = tl_publish_query(srv.port, query, data, len, answer,
+                          30000 * tl_scale());
     took = tl_now_ms() - t;
     if (took > atomic_load(&p->max_ms))
       atomic_store(&p->max_ms, (int) took);
@@ -328,7 +323,6 @@ static int publish(struct pub *p, const char *query, const char *data,
     atomic_fetch_add(&p->retries, 1);
     tl_sleep_ms(10);
   }
-  free(req);
   free(answer);
   return st;
 }

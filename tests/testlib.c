@@ -805,21 +805,29 @@ int tl_http(uint16_t port, const char *raw, size_t raw_len,
   return tl_http_from(port, NULL, raw, raw_len, r, 5000);
 }
 
+int tl_publish_query(uint16_t port, const char *query, const char *data,
+                     size_t len, struct tl_response *r, int timeout_ms)
+{
+  struct tl_response *local = NULL != r ? NULL : malloc(sizeof(*local));
+  char *req = malloc(len + 512);
+  int n, status;
+
+  n = snprintf(req, 512,
+               "POST /publish%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
+               "Connection: close\r\n\r\n", query, len);
+  memcpy(req + n, data, len);
+  status = tl_http_from(port, NULL, req, (size_t) n + len,
+                        NULL != r ? r : local, timeout_ms);
+  free(req);
+  free(local);
+  return status;
+}
+
 int tl_publish(uint16_t port, const char *data, size_t len,
                struct tl_response *r)
 {
-  struct tl_response local;
-  char *req = malloc(len + 256);
-  int n, status;
-
-  n = snprintf(req, 256,
-               "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-               "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-               "Connection: close\r\n\r\n", len);
-  memcpy(req + n, data, len);
-  status = tl_http(port, req, (size_t) n + len, NULL != r ? r : &local);
-  free(req);
-  return status;
+  return tl_publish_query(port, "", data, len, r, 5000);
 }
 
 int tl_publish_form(uint16_t port, const char *form, struct tl_response *r)

@@ -151,6 +151,12 @@ bool tl_answer_id(const struct tl_response *r, char *id, size_t cap);
 int tl_publish(uint16_t port, const char *data, size_t len,
                struct tl_response *r);
 
+/* POST /publish<query> (query "" or "?topic=...") with a text/plain body,
+ * waiting up to timeout_ms for the answer; r may be NULL. Returns the
+ * status, or -1 on a transport error. */
+int tl_publish_query(uint16_t port, const char *query, const char *data,
+                     size_t len, struct tl_response *r, int timeout_ms);
+
 /* GET /stats and return the named counter, or -1. */
 long long tl_stat(uint16_t port, const char *name);
 
