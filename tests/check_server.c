@@ -359,9 +359,6 @@ START_TEST(test_server_non_reading_client_dropped_others_unharmed)
   long long deadline;
 
   tl_server_start_ok(&srv, args);
-  slow = socket(AF_INET, SOCK_STREAM, 0);
-  setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-  close(slow);
   slow = tl_connect(srv.port, NULL);
   ck_assert_int_ge(slow, 0);
   setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
