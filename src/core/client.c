@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "client.h"
+#include "counters.h"
 #include "pages.h"
 #include "sync.h"
 
@@ -137,8 +138,8 @@ static void wake(struct sh_client *c)
 static void hang_up(struct sh_client *c, bool peer_gone)
 {
   c->hung_up = true;
-  if (peer_gone && NULL != c->hangups)
-    atomic_fetch_add_explicit(c->hangups, 1, memory_order_relaxed);
+  if (peer_gone && NULL != c->n)
+    sh_count(&c->n->hangups, 1);
   clear(c);
   wake(c);
 }
@@ -227,8 +228,8 @@ static int keep_tail(struct sh_client *c, const struct iovec *seg,
   t->total = total;
   t->done = done;
   c->tail = t;
-  if (NULL != c->direct_tails)
-    atomic_fetch_add_explicit(c->direct_tails, 1, memory_order_relaxed);
+  if (NULL != c->n)
+    sh_count(&c->n->direct_tails, 1);
   account(c, (int64_t) (total - done));
   if (0 != watch_events(c, true)) {
     drop_tail(c);
@@ -263,8 +264,8 @@ static int send_tail(struct sh_client *c)
     return (EAGAIN == errno || EWOULDBLOCK == errno || EINTR == errno) ? 0 : -1;
   t->done += (size_t) w;
   account(c, -(int64_t) w);
-  if (NULL != c->sent)
-    atomic_fetch_add_explicit(c->sent, (uint64_t) w, memory_order_relaxed);
+  if (NULL != c->n)
+    sh_count(&c->n->bytes_sent, (uint64_t) w);
   return t->done == t->total ? 1 : 0;
 }
 
@@ -315,10 +316,10 @@ static int direct(struct sh_client *c, struct sh_frame *const *frames,
     return -1;
   }
   c->last_seq = last;
-  if (NULL != c->sent)
-    atomic_fetch_add_explicit(c->sent, (uint64_t) w, memory_order_relaxed);
-  if (NULL != c->direct_writes)
-    atomic_fetch_add_explicit(c->direct_writes, 1, memory_order_relaxed);
+  if (NULL != c->n) {
+    sh_count(&c->n->bytes_sent, (uint64_t) w);
+    sh_count(&c->n->direct_writes, 1);
+  }
   *queued = (int) k;
   return 1;
 }

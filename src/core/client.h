@@ -45,6 +45,7 @@
 #include "iplimit.h"
 #include "ring.h"
 
+struct sh_counters;
 struct sh_topic;
 struct sh_tail;
 
@@ -92,14 +93,9 @@ struct sh_client {
   bool ip_counted;              /* immutable: holds a per-address slot */
   atomic_int_fast64_t *buffered; /* immutable: the hub's total of unsent
                                    bytes, kept up to date here; or NULL */
-  atomic_uint_fast64_t *sent;   /* immutable: the hub's bytes_sent, for
-                                   direct writes; or NULL */
-  atomic_uint_fast64_t *direct_tails; /* immutable: the hub's count of
-                                   tails (below); or NULL */
-  atomic_uint_fast64_t *direct_writes; /* immutable: the hub's count of
-                                   direct writes; or NULL */
-  atomic_uint_fast64_t *hangups; /* immutable: the hub's count of peers
-                                   that went away; or NULL */
+  struct sh_counters *n;        /* immutable: the hub's counters (bytes_sent,
+                                   direct_writes, direct_tails, hangups are
+                                   bumped here); or NULL (unit tests) */
   enum sh_direct direct;        /* immutable: how a parked stream may be
                                    written to directly (above) */
   struct sh_tail *tail;         /* guarded by lock: the unsent rest of a

@@ -237,10 +237,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
   c->buffered = &hub->buffered;
-  c->sent = &hub->n.bytes_sent;
-  c->direct_writes = &hub->n.direct_writes;
-  c->direct_tails = &hub->n.direct_tails;
-  c->hangups = &hub->n.hangups;
+  c->n = &hub->n;
   c->direct = hub->opt.no_direct_writes ? SH_DIRECT_NONE
                                         : direct_mode(conn, head, version);
   if (sh_http_client_key(conn, &c->ip)) {
