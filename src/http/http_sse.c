@@ -151,6 +151,13 @@ static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
                        "out of memory\n", NULL);
 }
 
+/* Whether the hub may write to idle streams directly at all: the one
+ * place that reads the option, so that removing it changes one line. */
+static bool direct_writes_allowed(const struct ssehub *hub)
+{
+  return !hub->opt.no_direct_writes;
+}
+
 /* How this stream may be written to directly (client.h): not over TLS,
  * not for HEAD (no body), chunked for HTTP/1.1, raw for HTTP/1.0. */
 static enum sh_direct direct_mode(struct MHD_Connection *conn, bool head,
@@ -238,8 +245,8 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   c->owner = hub;
   c->buffered = &hub->buffered;
   c->n = &hub->n;
-  c->direct = hub->opt.no_direct_writes ? SH_DIRECT_NONE
-                                        : direct_mode(conn, head, version);
+  c->direct = direct_writes_allowed(hub) ? direct_mode(conn, head, version)
+                                         : SH_DIRECT_NONE;
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {
