@@ -158,7 +158,7 @@ static bool direct_writes_allowed(const struct ssehub *hub)
   return !hub->opt.no_direct_writes;
 }
 
-/* How this stream may be written to directly (client.h): not over TLS,
+/* How this stream may be written to directly (sockio.h): not over TLS,
  * not for HEAD (no body), chunked for HTTP/1.1, raw for HTTP/1.0. */
 static enum sh_direct direct_mode(struct MHD_Connection *conn, bool head,
                                   const char *version)
@@ -243,10 +243,10 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == c)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
-  c->buffered = &hub->buffered;
-  c->n = &hub->n;
-  c->direct = direct_writes_allowed(hub) ? direct_mode(conn, head, version)
-                                         : SH_DIRECT_NONE;
+  c->io.buffered = &hub->buffered;
+  c->io.n = &hub->n;
+  c->io.direct = direct_writes_allowed(hub)
+                     ? direct_mode(conn, head, version) : SH_DIRECT_NONE;
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {

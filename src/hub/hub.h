@@ -64,7 +64,8 @@ struct ssehub {
   atomic_bool stopping;          /* set once by ssehub_stop() */
   bool stopped;                  /* control thread */
   struct sh_counters n;
-  atomic_int_fast64_t buffered;  /* unsent bytes in all rings (client.c) */
+  atomic_int_fast64_t buffered;  /* unsent bytes in all rings and tails
+                                    (client.c, sockio.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
 };
 

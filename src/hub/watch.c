@@ -126,7 +126,7 @@ static void *run(void *arg)
       if (0 != (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         sh_client_hangup(c); /* counts it (client.h) */
       } else if (0 != (ev[i].events & EPOLLOUT)) {
-        sh_client_writable(c); /* the rest of a direct write (client.h) */
+        sh_client_writable(c); /* the rest of a direct write (sockio.h) */
       }
       sh_client_unref(c);
     }
@@ -190,17 +190,16 @@ void sh_watch_stop(struct ssehub *hub)
 
 void sh_watch_add(struct ssehub *hub, struct sh_client *c)
 {
-  struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLET,
-                            .data.u64 = key(c->fd, c->gen) };
+  int rc;
 
-  if (c->fd < 0 || !hub->watch.running)
+  if (c->io.fd < 0 || !hub->watch.running)
     return;
-  if (0 != epoll_ctl(hub->watch.epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
+  /* The client hands our set and its key to sockio.c, which registers the
+   * socket and later switches it to EPOLLOUT for a tail and back. */
+  rc = sh_client_watch(c, hub->watch.epfd, key(c->io.fd, c->gen));
+  if (0 != rc)
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
-                   "cannot watch a stream for hang-ups: %s", strerror(errno));
-    return;
-  }
-  sh_client_watch(c, hub->watch.epfd, ev.data.u64);
+                   "cannot watch a stream for hang-ups: %s", strerror(-rc));
 }
 
 void sh_watch_connection(void *cls, struct MHD_Connection *conn,
