@@ -26,11 +26,18 @@
  *   there is one nobody resumes the stream: the watcher finishes the tail
  *   first (client.c resumes the stream then), because MHD must never
  *   write between the two halves of a chunk. Only a stream that is ending
- *   loses its tail (sh_sockio_drop_tail()).
- *   The shutdowns (sh_sockio_abort(), sh_sockio_end_now()) never close
- *   the descriptor: MHD closes it only after the response's free callback,
- *   which takes the client lock and marks the client gone first, so a
- *   shutdown under the lock never hits a reused descriptor number.
+ *   loses its tail (sh_sockio_drop_tail()): one cut off or hung up is
+ *   then shut down before MHD sends anything (sh_sockio_end_now()), so
+ *   its chunk stays cut and the peer reconnects; one ended by a stop
+ *   (sh_client_end()) is resumed to drain its ring and end cleanly, so
+ *   there MHD does write after the cut chunk (accepted so that a peer far
+ *   behind cannot hold up the stop; the peer's chunked decoding fails).
+ *   Every call here that touches the socket runs under the client lock
+ *   with the client not gone (its free callback not run). MHD closes the
+ *   descriptor only after that callback, which takes the lock and marks
+ *   the client gone first, and the shutdowns (sh_sockio_abort(),
+ *   sh_sockio_end_now()) never close it: so no call here ever hits a
+ *   reused descriptor number.
  *
  *   Threads that touch a stream's socket, and the lock each holds:
  *     - broadcaster and fan-out helper threads (broadcaster.h, fanpool.h),
@@ -219,7 +226,8 @@ size_t sh_sockio_pending(const struct sh_sockio *io);
 /* Forget the tail and release its frames; nothing more of it is sent.
  * Only for a stream that is ending: the chunk on the wire stays cut,
  * which the peer sees as a broken stream and reconnects from its last
- * complete event. Client lock held. */
+ * complete event (at a stop MHD still writes after it: DESIGN above).
+ * Client lock held. */
 void sh_sockio_drop_tail(struct sh_sockio *io);
 
 /* Shut the socket down (both ways) so that a pending or later send of
