@@ -22,7 +22,7 @@ export CK_TIMEOUT_MULTIPLIER=6
 # would measure that, not races; every other program runs (ASan runs all).
 tests=
 if [ "$san" = thread ]; then
-  tests="TESTS=$(sed -n '/^check_PROGRAMS = /,/^TESTS/p' Makefile.am \
+  tests="TESTS=$(sed -n '/^UNIT_AND_SERVER_TESTS = /,/^TESTS/p' Makefile.am \
     | grep -o 'tests/check_[a-z_]*' | grep -v check_chaos | tr '\n' ' ')"
 fi
 if ! make -j1 check ${tests:+"$tests"}; then

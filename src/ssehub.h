@@ -3,9 +3,10 @@
  * Purpose
  *   A hub keeps a registry of live text/event-stream clients, each with a
  *   bounded queue of pending events, and a broadcaster thread that fans
- *   every published event out to every client. It is the seed post's
- *   SseServer (registry, maxConnections with 429, announce(), cleanup on
- *   close, ":ok" first frame) as a C library on libmicrohttpd (MHD).
+ *   every published event out to every client: a registry of clients
+ *   with a maximum (429 above it), a broadcast to all of them, cleanup
+ *   when a client goes away, and a ":ok" first frame so that every
+ *   browser fires onopen at once; a C library on libmicrohttpd (MHD).
  *
  *   Serve it either from its own MHD daemon (ssehub_listen()) or from a
  *   daemon you run, by calling ssehub_mhd_handler() and
@@ -34,6 +35,15 @@
  * Errors
  *   Functions returning int return 0 on success and a negative errno value
  *   on failure; ssehub_strerror() describes it.
+ *
+ * Compatibility
+ *   The library's soname changes only when a binary built against an
+ *   older ssehub.h could break (HACKING, "The library's version"). The
+ *   structs the caller allocates grow only at their end, and carry their
+ *   size: struct ssehub_options in its `size` member (set by
+ *   ssehub_options_default()), struct ssehub_stats through the
+ *   ssehub_get_stats() macro. So a program built against this header
+ *   keeps working with a later libssehub of the same soname.
  */
 #ifndef SSEHUB_H
 #define SSEHUB_H
@@ -47,6 +57,16 @@
 extern "C" {
 #endif
 
+/* The version of this header; ssehub_version() gives the library's. */
+#define SSEHUB_VERSION_MAJOR 0
+#define SSEHUB_VERSION_MINOR 2
+#define SSEHUB_VERSION_PATCH 0
+#define SSEHUB_VERSION_STRING "0.2.0"
+/* One number that orders versions: 0xMMmmpp. */
+#define SSEHUB_VERSION_NUM                                                   \
+  ((SSEHUB_VERSION_MAJOR << 16) | (SSEHUB_VERSION_MINOR << 8)                \
+   | SSEHUB_VERSION_PATCH)
+
 #if defined(__GNUC__) && defined(SSEHUB_BUILDING)
 #define SSEHUB_API __attribute__((visibility("default")))
 #else
@@ -54,6 +74,11 @@ extern "C" {
 #endif
 
 struct ssehub;
+
+/* The version of the library loaded at run time, as SSEHUB_VERSION_NUM
+ * and as text ("0.2.0"). */
+SSEHUB_API unsigned ssehub_version(void);
+SSEHUB_API const char *ssehub_version_string(void);
 
 enum ssehub_log_level {
   SSEHUB_LOG_ERROR = 0,
@@ -67,7 +92,12 @@ enum ssehub_log_level {
 typedef void (*ssehub_log_fn)(void *cls, enum ssehub_log_level level,
                               const char *line);
 
+/* Options of a hub. Fill it with ssehub_options_default(&o) first (which
+ * sets size), then change what you need. New options are appended at the
+ * end, with defaults that keep the old behaviour. */
 struct ssehub_options {
+  size_t size;                /* sizeof the struct the caller was built
+                                 with; set by ssehub_options_default() */
   const char *bind_address;   /* IPv4/IPv6 literal; NULL = all addresses */
   uint16_t port;              /* TCP port; 0 = any free port (ssehub_port()) */
   unsigned threads;           /* MHD worker threads, and threads that
@@ -122,8 +152,6 @@ struct ssehub_options {
   const char *tls_cert_pem;   /* PEM certificate (chain) and key, in
                                  memory; both set = serve HTTPS */
   const char *tls_key_pem;
-  int no_direct_writes;       /* nonzero: always queue and resume, never
-                                 write to an idle stream directly */
   ssehub_log_fn log;          /* NULL = stderr */
   void *log_cls;
   enum ssehub_log_level log_level;
@@ -134,15 +162,21 @@ struct ssehub_options {
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 32-event publish queue (5 s hold
- * for POST /publish when full), 15 s
- * heartbeat, 32 KiB connection memory, 60 s connection timeout, 1000
- * events of history, retry 3000 ms, demo page on, no CORS, publishing
- * from loopback only, 256 MiB max_buffered, no other limits, no TLS. */
-SSEHUB_API void ssehub_options_default(struct ssehub_options *o);
+ * for POST /publish when full), 15 s heartbeat, 32 KiB connection memory,
+ * 60 s connection timeout, 10 s header timeout, 1000 events of history,
+ * retry 3000 ms, demo page on, no CORS, publishing from loopback only,
+ * 256 MiB max_buffered, no other limits, no TLS; and o->size. The macro
+ * passes sizeof(*o), so the library writes only the fields the caller's
+ * struct has. */
+#define ssehub_options_default(o)                                            \
+  ssehub_options_init((o), sizeof(*(o)))
+SSEHUB_API void ssehub_options_init(struct ssehub_options *o, size_t size);
 
 /* Create a hub and start its broadcaster thread (it does not listen yet).
  * Returns NULL on error, with *err (if not NULL) set to a negative errno:
- * -EINVAL for inconsistent options, -ENOMEM. */
+ * -EINVAL for inconsistent options (or o->size not set by
+ * ssehub_options_default(), or options this library does not know set to
+ * something other than zero), -ENOMEM. */
 SSEHUB_API struct ssehub *ssehub_new(const struct ssehub_options *o, int *err);
 
 /* Start the hub's own MHD daemon on options.bind_address:port. Returns 0,
@@ -167,7 +201,7 @@ struct ssehub_event {
   unsigned ntopics;
 };
 
-/* Queue ev for every connected client (the seed's announce()). Safe from
+/* Queue ev for every connected client (a broadcast). Safe from
  * any thread. On success *seq (if not NULL) receives the event's sequence
  * number; sequence numbers increase strictly in publish order, which is
  * also the order every client receives events in.
@@ -285,6 +319,7 @@ SSEHUB_API const char *ssehub_strerror(int err);
  *   Shut down in this order: ssehub_stop(hub); MHD_stop_daemon(d);
  *   ssehub_free(hub). Stopping your daemon first would abort the process
  *   (MHD panics when suspended connections remain).
+ *   examples/embed.c is a complete program that does all of this.
  */
 SSEHUB_API enum MHD_Result ssehub_mhd_handler(void *cls,
                                               struct MHD_Connection *conn,

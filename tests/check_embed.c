@@ -5,6 +5,8 @@
 #include <check.h>
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -208,6 +210,78 @@ START_TEST(test_embed_own_daemon_port_zero_and_port_in_use)
 }
 END_TEST
 
+/* A program built against an older ssehub.h: its struct ssehub_options
+ * ends before publish_wait_ms (the newest field then), and its struct
+ * ssehub_stats before publish_held. The library must read and write only
+ * what such a program has, and give the fields it lacks their defaults. */
+struct old_options {
+  unsigned char head[offsetof(struct ssehub_options, publish_wait_ms)];
+};
+
+START_TEST(test_embed_older_binaries_keep_working)
+{
+  union {
+    struct ssehub_options o;
+    unsigned char bytes[sizeof(struct ssehub_options) + 64];
+  } u;
+  struct ssehub_stats st;
+  struct ssehub *hub;
+  size_t old_size = sizeof(struct old_options), stats_size;
+  int err = 0;
+
+  /* Options: the old size is all the library writes... */
+  memset(u.bytes, 0xa5, sizeof(u.bytes));
+  ssehub_options_init(&u.o, old_size);
+  ck_assert_uint_eq(old_size, u.o.size);
+  ck_assert_uint_eq(8888, u.o.port);
+  ck_assert_uint_eq(0xa5, u.bytes[old_size]);
+  /* ... and all it reads: the bytes past it are not options. */
+  u.o.heartbeat_ms = 0;
+  hub = ssehub_new(&u.o, &err);
+  ck_assert_msg(NULL != hub, "ssehub_new: %s", ssehub_strerror(err));
+  ck_assert_int_eq(0, ssehub_publish_text(hub, "x", 1, NULL));
+
+  /* Stats: an older, shorter struct is filled only as far as it goes. */
+  stats_size = offsetof(struct ssehub_stats, publish_held);
+  memset(&st, 0xa5, sizeof(st));
+  ssehub_get_stats_size(hub, &st, stats_size);
+  ck_assert_uint_eq(1, st.published);
+  ck_assert_uint_eq(0xa5a5a5a5a5a5a5a5ull, st.publish_held);
+  ssehub_get_stats(hub, &st);
+  ck_assert_uint_eq(0, st.publish_held);
+  ck_assert_uint_gt(st.fds, 0);
+  ssehub_free(hub);
+
+  /* Options never initialised, or a newer header's options the library
+   * does not know set to non-zero values: refused, not guessed at. */
+  memset(&u, 0, sizeof(u));
+  ck_assert_ptr_null(ssehub_new(&u.o, &err));
+  ck_assert_int_eq(-EINVAL, err);
+  ssehub_options_default(&u.o);
+  u.o.size = sizeof(u.bytes);
+  u.o.heartbeat_ms = 0;
+  hub = ssehub_new(&u.o, &err); /* unknown tail all zero: fine */
+  ck_assert_ptr_nonnull(hub);
+  ssehub_free(hub);
+  u.bytes[sizeof(struct ssehub_options) + 3] = 1;
+  ck_assert_ptr_null(ssehub_new(&u.o, &err));
+  ck_assert_int_eq(-EINVAL, err);
+}
+END_TEST
+
+START_TEST(test_embed_version_matches_header)
+{
+  char want[32];
+
+  ck_assert_uint_eq(SSEHUB_VERSION_NUM, ssehub_version());
+  ck_assert_str_eq(SSEHUB_VERSION_STRING, ssehub_version_string());
+  snprintf(want, sizeof(want), "%d.%d.%d", SSEHUB_VERSION_MAJOR,
+           SSEHUB_VERSION_MINOR, SSEHUB_VERSION_PATCH);
+  ck_assert_str_eq(want, ssehub_version_string());
+  ck_assert_str_eq(PACKAGE_VERSION, ssehub_version_string());
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("embed");
@@ -221,6 +295,8 @@ int main(void)
   tcase_add_test(tc, test_embed_publish_refuses_bad_events);
   tcase_add_test(tc, test_embed_new_rejects_bad_options);
   tcase_add_test(tc, test_embed_own_daemon_port_zero_and_port_in_use);
+  tcase_add_test(tc, test_embed_older_binaries_keep_working);
+  tcase_add_test(tc, test_embed_version_matches_header);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -450,7 +450,9 @@ END_TEST
 
 START_TEST(test_security_tls_bad_files_fail_at_start)
 {
-  static const char *const garbage[] = { "--tls-cert", "/tmp/ssehub-test.crt",
+  /* --port 0: the default port may be taken by another program. */
+  static const char *const garbage[] = { "--port", "0", "--bind", "127.0.0.1",
+                                         "--tls-cert", "/tmp/ssehub-test.crt",
                                          "--tls-key", "/tmp/ssehub-bad.key",
                                          NULL };
   static const char *const missing[] = { "--tls-cert", "/tmp/ssehub-test.crt",

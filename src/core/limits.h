@@ -12,4 +12,9 @@
 /* Longest Last-Event-ID considered; longer ones are treated as unknown. */
 #define SH_MAX_LAST_ID 256
 
+/* Connections libmicrohttpd admits beyond max_clients, so that excess
+ * stream requests and publishers still reach the handler and get an
+ * answer (429, 503) instead of waiting in the listen queue. */
+#define SH_CONN_HEADROOM 64u
+
 #endif /* SH_LIMITS_H */

@@ -1,6 +1,6 @@
 /* registry.h - the set of live stream clients, with its maximum.
  *
- * Purpose: the seed's `sseConnections` set plus `maxConnections`. Adding a
+ * Purpose: the set of connected clients and its maximum. Adding a
  * client beyond the maximum fails (the HTTP layer answers 429), so an
  * excess client never enters the registry. The broadcaster does not walk
  * the registry under its lock: it takes a snapshot (an array copy with a

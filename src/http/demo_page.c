@@ -5,7 +5,7 @@
  * fetch() to learn the status before it reopens the EventSource). */
 #include "config.h"
 
-#include "http.h"
+#include "demo_page.h"
 
 const char sh_demo_page[] =
 "<!doctype html>\n"

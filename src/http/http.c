@@ -1,5 +1,23 @@
-/* http.c - the libmicrohttpd daemon, request routing and replies (see
- * http.h). */
+/* http.c - the HTTP adapter's front: routing, the small endpoints (/stats,
+ * OPTIONS, the demo page), the connection callbacks, and the hub's own
+ * daemon (ssehub_listen). The handlers are in http_sse.c, http_publish.c
+ * and http_auth.c; what they share in conn.c.
+ *
+ * libmicrohttpd 0.9.75 rules this layer obeys (microhttpd.h; what ssehub
+ * does where the library falls short is listed in doc/internals.md):
+ *   - internal epoll thread or thread pool with MHD_ALLOW_SUSPEND_RESUME;
+ *   - suspend only from the content reader, and only in a call returning 0;
+ *     resume from any thread, only a connection known to be suspended;
+ *   - every stream's state is released in the response's free callback,
+ *     the one hook that runs however the stream ends;
+ *   - MHD_OPTION_CONNECTION_LIMIT is set above max_clients (default 1020
+ *     would park excess clients in the listen queue instead of a 429),
+ *     and refusals carry "Connection: close" so they free their slot;
+ *   - every stream is resumed before MHD_stop_daemon() (else MHD panics).
+ *
+ * Threads: handlers and callbacks run on MHD worker threads;
+ * ssehub_listen() and the daemon's stop on the control thread.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -14,86 +32,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "http.h"
+#include "conn.h"
+#include "demo_page.h"
+#include "http_publish.h"
+#include "http_sse.h"
 #include "hub.h"
-#include "watch.h"
+#include "sync.h"
 
 #define LISTEN_BACKLOG 4096
 
 /* *con_cls of a stream request between its first and second call. */
 static char sse_pending;
 
-/* The allowed origin matching the request's Origin, or NULL. */
-static const char *allowed_origin(struct ssehub *hub,
-                                  struct MHD_Connection *conn)
-{
-  const char *origin;
-  unsigned i;
-
-  if (0 == hub->opt.ncors_origins)
-    return NULL;
-  origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
-  if (NULL == origin)
-    return NULL;
-  for (i = 0; i < hub->opt.ncors_origins; i++) {
-    const char *o = hub->opt.cors_origins[i];
-
-    if (0 == strcmp(o, "*") || 0 == strcmp(o, origin))
-      return o;
-  }
-  return NULL;
-}
-
-void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
-                  struct MHD_Response *resp)
-{
-  const char *o = allowed_origin(hub, conn);
-
-  if (NULL == o)
-    return;
-  if (0 == strcmp(o, "*")) {
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
-    return;
-  }
-  /* A named origin may send credentials (EventSource withCredentials);
-   * the answer differs by Origin, which caches must know. */
-  MHD_add_response_header(resp, "Access-Control-Allow-Origin", o);
-  MHD_add_response_header(resp, "Access-Control-Allow-Credentials", "true");
-  MHD_add_response_header(resp, "Vary", "Origin");
-}
-
-enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
-                              unsigned status, bool close, const char *body,
-                              ...)
-{
-  struct MHD_Response *resp;
-  enum MHD_Result ret;
-  const char *name;
-  bool typed = false;
-  va_list ap;
-
-  resp = MHD_create_response_from_buffer(strlen(body), (void *) body,
-                                         MHD_RESPMEM_MUST_COPY);
-  if (NULL == resp)
-    return MHD_NO;
-  if (close)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-  va_start(ap, body);
-  while (NULL != (name = va_arg(ap, const char *))) {
-    const char *value = va_arg(ap, const char *);
-
-    typed |= 0 == strcasecmp(name, MHD_HTTP_HEADER_CONTENT_TYPE);
-    MHD_add_response_header(resp, name, value);
-  }
-  va_end(ap);
-  if (!typed)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "text/plain; charset=utf-8");
-  sh_http_cors(hub, conn, resp);
-  ret = MHD_queue_response(conn, status, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
 
 static enum MHD_Result not_allowed(struct ssehub *hub,
                                    struct MHD_Connection *conn,
@@ -116,7 +66,7 @@ static enum MHD_Result options(struct ssehub *hub, struct MHD_Connection *conn,
   const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                    "Origin");
 
-  if (NULL != origin && NULL == allowed_origin(hub, conn))
+  if (NULL != origin && NULL == sh_http_allowed_origin(hub, conn))
     return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, false,
                          "origin not allowed (see --cors-origin)\n", NULL);
   resp = MHD_create_response_from_buffer(0, (void *) "",
@@ -190,13 +140,6 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
   return ret;
 }
 
-bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k)
-{
-  const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-
-  return NULL != ci && sh_ipkey_of(ci->client_addr, k);
-}
 
 static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
                                     const char *key, const char *value)
@@ -252,7 +195,7 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
      * and close rather than guess where an ambiguous body ends. A publish
      * stays under the request deadline until its body is in too. */
     if (!is(url, "/publish"))
-      sh_watch_admitted(hub, conn);
+      sh_http_request_complete(hub, conn);
     if (ambiguous_framing(conn)) {
       sh_count(&hub->n.bad_requests, 1);
       return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, true,
@@ -303,7 +246,7 @@ void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
 
   /* Answered and kept alive: the next request gets its own deadline. */
   if (MHD_REQUEST_TERMINATED_COMPLETED_OK == toe)
-    sh_watch_rearm(hub, conn);
+    sh_http_request_answered(hub, conn);
   /* Only publish requests keep state of their own in *con_cls. */
   if (NULL != *con_cls && &sse_pending != *con_cls) {
     sh_publish_free(*con_cls);
@@ -315,7 +258,20 @@ void ssehub_mhd_connection(void *cls, struct MHD_Connection *conn,
                            void **socket_context,
                            enum MHD_ConnectionNotificationCode code)
 {
-  sh_watch_connection(cls, conn, socket_context, code);
+  struct ssehub *hub = cls;
+
+  if (MHD_CONNECTION_NOTIFY_STARTED == code) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+    /* No entry (no deadline, no memory) only loses the deadline. */
+    if (NULL != ci)
+      *socket_context = sh_deadline_add(&hub->deadlines, ci->connect_fd,
+                                        sh_now_ms());
+  } else { /* MHD_CONNECTION_NOTIFY_CLOSED, before the socket is closed */
+    sh_deadline_free(&hub->deadlines, *socket_context);
+    *socket_context = NULL;
+  }
 }
 
 /* MHD's own messages (one per failed send at worst) go through the rate
@@ -391,7 +347,16 @@ fail:
   return rc;
 }
 
-int sh_http_listen(struct ssehub *hub)
+/* ssehub_stop() calls this once every stream has ended (state.h). */
+static void stop_daemon(struct ssehub *hub)
+{
+  if (NULL == hub->daemon)
+    return;
+  MHD_stop_daemon(hub->daemon); /* also closes the listen socket */
+  hub->daemon = NULL;
+}
+
+int ssehub_listen(struct ssehub *hub)
 {
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME
                    | MHD_USE_ERROR_LOG;
@@ -399,6 +364,10 @@ int sh_http_listen(struct ssehub *hub)
   bool ipv6 = false;
   int fd = -1, rc;
 
+  if (NULL != hub->daemon)
+    return -EALREADY;
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
   rc = open_listener(hub, &fd, &ipv6);
   if (0 != rc)
     return rc;
@@ -414,7 +383,7 @@ int sh_http_listen(struct ssehub *hub)
       { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
       { MHD_OPTION_THREAD_POOL_SIZE, pool, NULL },
       { MHD_OPTION_CONNECTION_LIMIT,
-        (intptr_t) (hub->opt.max_clients + SH_HTTP_HEADROOM), NULL },
+        (intptr_t) (hub->opt.max_clients + SH_CONN_HEADROOM), NULL },
       { MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (intptr_t) hub->opt.connection_memory, NULL },
       { MHD_OPTION_CONNECTION_TIMEOUT,
@@ -438,13 +407,11 @@ int sh_http_listen(struct ssehub *hub)
     /* MHD logged the reason (a rejected certificate or key, say). */
     return NULL != hub->opt.tls_cert_pem ? -EPROTO : -EIO;
   }
+  hub->stop_daemon = stop_daemon;
   return 0;
 }
 
-void sh_http_stop(struct ssehub *hub)
+uint16_t ssehub_port(const struct ssehub *hub)
 {
-  if (NULL == hub->daemon)
-    return;
-  MHD_stop_daemon(hub->daemon); /* also closes the listen socket */
-  hub->daemon = NULL;
+  return NULL != hub->daemon ? hub->port : 0;
 }

@@ -1,4 +1,4 @@
-/* http_auth.c - who may publish and subscribe (see http.h).
+/* http_auth.c - who may publish and subscribe (see http_auth.h).
  *
  * Tokens are compared in constant time (the time depends on the length of
  * the expected token only), so a client cannot find a token byte by byte
@@ -9,7 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "conn.h"
+#include "http_auth.h"
 #include "hub.h"
 
 bool sh_token_equal(const char *given, size_t given_len, const char *token)

@@ -32,13 +32,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http.h"
+#include "conn.h"
+#include "http_auth.h"
+#include "http_publish.h"
 #include "hub.h"
 #include "pubfields.h"
 #include "pubqueue.h"
 #include "sse_fmt.h"
 #include "sync.h"
-#include "watch.h"
 
 
 /* One publish request. Touched by the MHD worker that owns the connection;
@@ -280,7 +281,7 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   if (!req->parsed) {
     const char *bad;
 
-    sh_watch_admitted(hub, conn); /* the whole request is in */
+    sh_http_request_complete(hub, conn); /* the whole request is in */
     if (req->too_big)
       return too_large(hub, conn);
     if (NULL == req->body && 0 != append(req, "", 0))

@@ -13,11 +13,11 @@
 #include <string.h>
 
 #include "client.h"
-#include "http.h"
+#include "conn.h"
+#include "http_auth.h"
+#include "http_sse.h"
 #include "hub.h"
 #include "pubfields.h"
-#include "subscribe.h"
-#include "watch.h"
 
 /* MHD allocates this per response but uses it only for HTTP/1.0 clients
  * (HTTP/1.1 readers fill MHD's connection buffer directly): kept small,
@@ -152,10 +152,10 @@ static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
 }
 
 /* Whether the hub may write to idle streams directly at all: the one
- * place that reads the option, so that removing it changes one line. */
+ * place that reads the switch ($SSEHUB_NO_DIRECT_WRITES, hub.c). */
 static bool direct_writes_allowed(const struct ssehub *hub)
 {
-  return !hub->opt.no_direct_writes;
+  return !hub->no_direct_writes;
 }
 
 /* How this stream may be written to directly (sockio.h): not over TLS,
@@ -183,7 +183,7 @@ static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
   /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
    * default); this flag makes it send one, which some proxies and the
-   * seed's clients expect on a stream. */
+   * clients written for other SSE servers expect on a stream. */
   MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
   /* Tell nginx-style proxies not to buffer the stream. */
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
@@ -266,7 +266,6 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     sh_client_unref(c);
     return refuse(hub, conn, rc);
   }
-  sh_watch_add(hub, c);
   resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK_SIZE,
                                            &stream_reader, c, &stream_free);
   if (NULL == resp) {

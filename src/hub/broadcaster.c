@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "broadcaster.h"
-#include "hub.h"
+#include "state.h"
 #include "sync.h"
 
 /* One fan-out: frames[0..n) to clients[0..). */

@@ -4,6 +4,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
+#include <stddef.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +14,29 @@
 #include <unistd.h>
 
 #include "broadcaster.h"
-#include "http.h"
 #include "hub.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
 #include "sync.h"
-#include "watch.h"
 
 /* How long ssehub_stop() lets streams finish on their own before the
  * daemon closes what is left. */
 #define STOP_GRACE_MS 500
 
-void ssehub_options_default(struct ssehub_options *o)
+unsigned ssehub_version(void)
+{
+  return SSEHUB_VERSION_NUM;
+}
+
+const char *ssehub_version_string(void)
+{
+  return SSEHUB_VERSION_STRING;
+}
+
+static void defaults(struct ssehub_options *o)
 {
   memset(o, 0, sizeof(*o));
+  o->size = sizeof(*o);
   o->port = 8888;
   o->client_buffer = 1024 * 1024;
   o->max_event_size = 64 * 1024;
@@ -41,6 +52,40 @@ void ssehub_options_default(struct ssehub_options *o)
   o->demo_page = 1;
   o->max_buffered = 256u * 1024 * 1024;
   o->log_level = SSEHUB_LOG_INFO;
+}
+
+void ssehub_options_init(struct ssehub_options *o, size_t size)
+{
+  struct ssehub_options d;
+
+  defaults(&d);
+  /* A caller built against an older header has fewer fields: give it
+   * those, and its own size, so ssehub_new() knows where they end. */
+  if (size > sizeof(d))
+    size = sizeof(d);
+  d.size = size;
+  memcpy(o, &d, size);
+}
+
+/* Read the caller's options, however old or new its header: fields it
+ * does not have keep their defaults; fields this library does not know
+ * must be zero (else the caller asked for something we cannot do). */
+static int take_options(struct ssehub_options *dst,
+                        const struct ssehub_options *o)
+{
+  const unsigned char *extra = (const unsigned char *) o + sizeof(*dst);
+  size_t i;
+
+  defaults(dst);
+  if (o->size < offsetof(struct ssehub_options, bind_address)
+      || o->size > 64 * sizeof(*dst))
+    return -EINVAL; /* not filled by ssehub_options_default() */
+  for (i = sizeof(*dst); i < o->size; i++)
+    if (0 != extra[i - sizeof(*dst)])
+      return -EINVAL;
+  memcpy(dst, o, o->size < sizeof(*dst) ? o->size : sizeof(*dst));
+  dst->size = sizeof(*dst);
+  return 0;
 }
 
 /* The cores this process may run on (taskset, cgroup cpusets), not the
@@ -62,7 +107,7 @@ static unsigned usable_cores(void)
  * connections MHD admits above max_clients. */
 static unsigned fd_reserve(unsigned threads)
 {
-  return SH_HTTP_HEADROOM + 2 * threads + 32;
+  return SH_CONN_HEADROOM + 2 * threads + 32;
 }
 
 static unsigned default_max_clients(unsigned threads)
@@ -204,11 +249,51 @@ static uint64_t wall_ms(void)
   return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
-struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
+/* Give memory back after many clients left. glibc keeps freed blocks
+ * (connection pools above all) in its arenas, so without this the RSS
+ * after a crowd has gone stays at its peak; malloc_trim() returns the
+ * whole free pages of every arena. Done when the client count fell by a
+ * quarter (and at least 256) since the last trim or peak. */
+static void trim_memory(struct ssehub *hub)
 {
-  struct ssehub *hub;
-  int rc = check_options(o);
+  size_t now = sh_registry_count(&hub->reg);
 
+  if (now > hub->trim_peak)
+    hub->trim_peak = now;
+  if (hub->trim_peak - now >= 256 && hub->trim_peak - now >= hub->trim_peak / 4) {
+    malloc_trim(0);
+    hub->trim_peak = now;
+  }
+}
+
+/* The watcher's tick, every SH_WATCH_TICK_MS (watch.h): requests past
+ * their deadline (slow-loris), held publishes whose wait ran out (so
+ * their 503 is on time even during a long fan-out round), and, every
+ * 5 s, memory given back. */
+static void housekeeping(void *arg)
+{
+  struct ssehub *hub = arg;
+  unsigned n = sh_deadlines_expire(&hub->deadlines, sh_now_ms());
+
+  if (n > 0) {
+    sh_count(&hub->n.header_timeouts, n);
+    sh_log_limited(&hub->log, SSEHUB_LOG_INFO,
+                   "closed %u connection(s) that sent no complete request "
+                   "within %lld ms", n, hub->deadlines.timeout_ms);
+  }
+  sh_pubqueue_wake_expired(&hub->queue, sh_now_ms());
+  if (0 == ++hub->ticks % (5000 / SH_WATCH_TICK_MS))
+    trim_memory(hub);
+}
+
+struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
+{
+  struct ssehub_options own, *o = &own;
+  struct ssehub *hub;
+  int rc = take_options(o, opts);
+
+  if (0 == rc)
+    rc = check_options(o);
   if (0 != rc)
     goto fail;
   rc = -ENOMEM;
@@ -217,6 +302,9 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
     goto fail;
   hub->watch.epfd = hub->watch.stop_fd = -1;
   hub->opt = *o;
+  /* Diagnostics only (doc/internals.md): every batch through the ring
+   * and libmicrohttpd, as without the direct-write workaround. */
+  hub->no_direct_writes = NULL != getenv("SSEHUB_NO_DIRECT_WRITES");
   if (0 == hub->opt.threads)
     hub->opt.threads = usable_cores();
   if (0 == hub->opt.max_clients)
@@ -246,18 +334,20 @@ struct ssehub *ssehub_new(const struct ssehub_options *o, int *err)
                        hub->opt.publish_rate);
   if (0 != rc)
     goto fail_history;
-  rc = sh_watch_start(hub);
+  sh_deadlines_init(&hub->deadlines,
+                    (long long) hub->opt.header_timeout_s * 1000);
+  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
   if (0 != rc)
-    goto fail_iplimit;
+    goto fail_deadlines;
   rc = sh_broadcaster_start(hub);
   if (0 != rc)
     goto fail_watch;
   return hub;
 
 fail_watch:
-  sh_watch_stop(hub);
-  sh_watch_destroy(hub);
-fail_iplimit:
+  sh_watch_stop(&hub->watch);
+fail_deadlines:
+  sh_deadlines_destroy(&hub->deadlines);
   sh_iplimit_destroy(&hub->iplimit);
 fail_history:
   sh_history_destroy(&hub->history);
@@ -277,20 +367,6 @@ fail:
   if (NULL != err)
     *err = rc;
   return NULL;
-}
-
-int ssehub_listen(struct ssehub *hub)
-{
-  if (NULL != hub->daemon)
-    return -EALREADY;
-  if (atomic_load(&hub->stopping))
-    return -ESHUTDOWN;
-  return sh_http_listen(hub);
-}
-
-uint16_t ssehub_port(const struct ssehub *hub)
-{
-  return NULL != hub->daemon ? hub->port : 0;
 }
 
 int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
@@ -467,8 +543,10 @@ void ssehub_stop(struct ssehub *hub)
     usleep(2000);
   /* Streams still open (peers not reading) are not suspended: readers
    * never suspend once closing is set, so stopping MHD is safe. */
-  sh_watch_stop(hub);
-  sh_http_stop(hub);
+  sh_watch_stop(&hub->watch);
+  /* The daemon last: MHD panics if it still has suspended connections. */
+  if (NULL != hub->stop_daemon)
+    hub->stop_daemon(hub);
   hub->stopped = true;
 }
 
@@ -477,7 +555,7 @@ void ssehub_free(struct ssehub *hub)
   if (NULL == hub)
     return;
   ssehub_stop(hub);
-  sh_watch_destroy(hub);
+  sh_deadlines_destroy(&hub->deadlines);
   sh_pubqueue_destroy(&hub->queue);
   sh_history_destroy(&hub->history);
   sh_iplimit_destroy(&hub->iplimit);

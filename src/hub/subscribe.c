@@ -1,4 +1,4 @@
-/* subscribe.c - admitting a stream client (see subscribe.h). */
+/* subscribe.c - admitting a stream client (sh_subscribe, see hub.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "hub.h"
-#include "subscribe.h"
 #include "sync.h"
 
 /* The in-band notice that events may have been missed: a named event, no
@@ -93,7 +92,10 @@ int sh_subscribe(struct ssehub *hub, struct sh_client *c, const char *last_id)
   if (0 == rc)
     rc = sh_registry_add(&hub->reg, c);
   sh_history_unlock(h);
-  if (0 == rc && SH_RESUME_LIVE != why)
+  if (0 != rc)
+    return rc;
+  sh_watch_add(&hub->watch, c);
+  if (SH_RESUME_LIVE != why)
     sh_count(&hub->n.resumes, 1);
-  return rc;
+  return 0;
 }

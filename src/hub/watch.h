@@ -1,5 +1,5 @@
-/* watch.h - notices peers that hang up while their stream is parked, and
- * requests that never finish their headers.
+/* watch.h - the watcher thread: stream sockets whose peer hangs up or
+ * that become writable, and the hub's half-second housekeeping tick.
  *
  * DESIGN
  *   libmicrohttpd 0.9.75 does not watch a suspended connection's socket
@@ -26,27 +26,15 @@
  *   part (sockio.h): a tail switches it to EPOLLOUT as well until the tail
  *   is out, and back, so writability wakes this thread only then.
  *
- *   Request deadline (slow-loris): MHD's connection timeout counts idle
- *   time, so a client that trickles one byte a second, or half-closes in
- *   the middle of a request, keeps a connection for that long. Every
- *   connection is noted when MHD accepts it (NOTIFY_CONNECTION) and
- *   forgotten while a request is complete (headers, and for a publish
- *   its body) until it has been answered, when a kept-alive connection's
- *   clock starts again; the same thread shuts down, every half second, those older than
- *   header_timeout. MHD then closes them as failed. Established streams
- *   are never affected. The entry is freed in MHD's close notification,
- *   which comes before MHD closes the socket, and the shutdown is done
- *   under the same lock, so a reused fd number is never hit.
+ *   Since the thread wakes at least every SH_WATCH_TICK_MS anyway, it also
+ *   runs the hub's housekeeping then (the tick function given to
+ *   sh_watch_start(): hub.c, housekeeping), so no other thread is needed
+ *   for it.
  *
- *   Every half second it also wakes held publishes whose wait ran out
- *   (pubqueue.h), so their 503 is not late behind a long fan-out round.
- *
- *   The same thread also gives freed memory back to the system after many
- *   clients left (malloc_trim), so RSS returns near its baseline.
- *
- * Threads: the watcher thread; sh_watch_add() from MHD worker threads
- * (epoll_ctl is thread-safe; the registration itself is made under the
- * client lock, sockio.h); start/stop from the control thread.
+ * Threads: the watcher thread runs the loop and the tick; sh_watch_add()
+ * runs on MHD worker threads (epoll_ctl is thread-safe; the registration
+ * itself is made under the client lock, sockio.h); start and stop on the
+ * control thread. Every field is immutable while the thread runs.
  */
 #ifndef SH_WATCH_H
 #define SH_WATCH_H
@@ -54,56 +42,33 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include <microhttpd.h>
+#include "log.h"
+#include "registry.h"
 
-struct ssehub;
-struct sh_client;
-
-/* A connection whose first request has not reached the hub yet. */
-struct sh_pending {
-  int fd;
-  long long start_ms;
-  bool listed;                   /* guarded by plock */
-  struct sh_pending *prev, *next; /* guarded by plock */
-};
+#define SH_WATCH_TICK_MS 500
 
 struct sh_watch {
-  int epfd;          /* immutable while running */
-  int stop_fd;       /* eventfd: written once to stop the thread */
+  int epfd;                      /* the epoll set of stream sockets */
+  int stop_fd;                   /* eventfd: written once to stop */
   pthread_t thread;
-  bool running;      /* control thread */
-  pthread_mutex_t plock;   /* guards the pending list */
-  struct sh_pending pending; /* list head; oldest first */
-  long long header_timeout_ms; /* immutable; 0 = no deadline */
-  bool plock_ready;        /* control thread */
+  bool running;                  /* control thread */
+  struct sh_registry *reg;       /* where keys are looked up */
+  struct sh_log *log;
+  void (*tick)(void *arg);       /* housekeeping, every tick */
+  void *tick_arg;
 };
 
-/* Create the epoll set and start the thread. Returns 0 or -errno. */
-int sh_watch_start(struct ssehub *hub);
+/* Create the epoll set and start the thread, which finds clients in reg
+ * and calls tick(arg) every SH_WATCH_TICK_MS. Returns 0 or -errno. */
+int sh_watch_start(struct sh_watch *w, struct sh_registry *reg,
+                   struct sh_log *log, void (*tick)(void *arg), void *arg);
 
-/* Stop and join the thread; close the descriptors. MHD may still send
- * close notifications afterwards (while it stops). */
-void sh_watch_stop(struct ssehub *hub);
-
-/* Release what is left, once MHD has stopped (ssehub_free). */
-void sh_watch_destroy(struct ssehub *hub);
-
-/* MHD_OPTION_NOTIFY_CONNECTION callback (cls: the hub): notes new
- * connections for the header deadline and forgets closed ones. */
-void sh_watch_connection(void *cls, struct MHD_Connection *conn,
-                         void **socket_context,
-                         enum MHD_ConnectionNotificationCode code);
-
-/* The connection's first request reached the hub: no deadline any more. */
-void sh_watch_admitted(struct ssehub *hub, struct MHD_Connection *conn);
-
-/* A request was answered and the connection stays open for the next: the
- * deadline runs again for that one. */
-void sh_watch_rearm(struct ssehub *hub, struct MHD_Connection *conn);
+/* Stop and join the thread; close the descriptors. Idempotent. */
+void sh_watch_stop(struct sh_watch *w);
 
 /* Watch c's socket (c registered, so c->gen is set). Failures only lose
  * the early notice (the heartbeat still finds the peer) and the tails of
  * direct writes (such a write ends the stream instead). */
-void sh_watch_add(struct ssehub *hub, struct sh_client *c);
+void sh_watch_add(struct sh_watch *w, struct sh_client *c);
 
 #endif /* SH_WATCH_H */

@@ -1,4 +1,4 @@
-/* demo.c - the seed's demo announcer (see demo.h). */
+/* demo.c - the demo announcer (see demo.h). */
 #include "config.h"
 
 #include <errno.h>

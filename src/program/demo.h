@@ -1,4 +1,4 @@
-/* demo.h - the seed's demo announcer: publish "It is <date> now!" every
+/* demo.h - the demo announcer: publish "It is <date> now!" every
  * period, so `curl -N .../sse` shows a live stream with no publisher.
  *
  * Threads: one thread of its own, started and stopped by the control

@@ -1,0 +1,48 @@
+/* conn.h - what the HTTP handlers share: short replies, CORS headers, the
+ * client's address, and the request deadline (internal).
+ *
+ * The lowest file of the HTTP adapter: the router (http.c) and every
+ * handler (http_sse.c, http_publish.c, http_auth.c) include it, and it
+ * includes none of them.
+ *
+ * Threads: MHD worker threads, on the connection they are called for.
+ */
+#ifndef SH_CONN_H
+#define SH_CONN_H
+
+#include <stdbool.h>
+
+#include <microhttpd.h>
+
+#include "hub.h"
+#include "iplimit.h"
+
+/* Queue a short reply (with CORS headers when configured). Extra headers
+ * follow as name, value pairs, ended by NULL; without a Content-Type among
+ * them it is text/plain. close adds "Connection: close". */
+enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
+                              unsigned status, bool close, const char *body,
+                              ...);
+
+/* The allowed origin matching the request's Origin ("*" or the origin
+ * itself), or NULL (CORS off, no Origin, or not allowed). */
+const char *sh_http_allowed_origin(struct ssehub *hub,
+                                   struct MHD_Connection *conn);
+
+/* Add the CORS headers the request's Origin earns (none if CORS is off or
+ * the origin is not allowed). */
+void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
+                  struct MHD_Response *resp);
+
+/* The client's address as an iplimit key; false if unknown. */
+bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k);
+
+/* The request on conn is complete (headers, and a publish's body): its
+ * connection leaves the request deadline (deadline.h) until answered. */
+void sh_http_request_complete(struct ssehub *hub, struct MHD_Connection *conn);
+
+/* The request was answered and the connection stays open: the deadline
+ * runs again for the next one. */
+void sh_http_request_answered(struct ssehub *hub, struct MHD_Connection *conn);
+
+#endif /* SH_CONN_H */
