@@ -7,12 +7,19 @@
  * (suspends) the connection when the ring is empty. Parked connections
  * cost no CPU: MHD takes them out of its epoll set.
  *
+ * What is done to the stream's socket beside MHD (direct writes and their
+ * tails, shutdowns, the buffer release, the watcher's registration) is
+ * sockio.h's; the client holds its state in `io` and calls it under
+ * `lock`, except for the buffer release (sockio.h names every thread).
+ *
  * Thread-safety: `lock` guards ring, suspended, closing, cut, hung_up,
- * gone, tail and the watch fields.
+ * gone, last_seq and io (but io's scratch fields, reader thread only).
  *   - MHD worker thread owning the connection: sh_client_read(),
  *     sh_client_gone() (from the response's free callback),
  *     sh_client_watch() (at admission).
- *   - broadcaster thread: sh_client_deliver().
+ *   - broadcaster and fan-out helper threads: sh_client_deliver();
+ *     the broadcaster's max_buffered trim: sh_client_pending(),
+ *     sh_client_cut().
  *   - control thread (ssehub_stop): sh_client_end().
  *   - hang-up watcher thread: sh_client_hangup(), sh_client_writable().
  * Lock order: (MHD response mutex, held around the reader) -> client lock
@@ -44,30 +51,9 @@
 
 #include "iplimit.h"
 #include "ring.h"
+#include "sockio.h"
 
 struct sh_topic;
-struct sh_tail;
-
-/* Direct writes. A parked (suspended) stream with an empty ring is idle
- * for libmicrohttpd: MHD has sent everything it had and does not touch the
- * socket until the stream is resumed. The broadcaster then writes a batch
- * straight to the socket, with the framing MHD would have used, instead of
- * queueing it and resuming the connection: one non-blocking send instead
- * of a resume, an eventfd wake-up, two reader calls and a suspend in a
- * worker thread.
- * If the socket takes only part of the write (a peer far behind), the
- * rest is a "tail": the client keeps references to its frames, the
- * hang-up watcher is asked for EPOLLOUT and finishes it, and until then
- * new frames wait in the ring and the connection stays parked (MHD must
- * not write between the two halves of a chunk). Batches over
- * SH_DIRECT_MAX go through the ring and MHD.
- * Not possible over TLS (the bytes must go through the TLS session). */
-enum sh_direct {
-  SH_DIRECT_NONE,      /* always go through the ring (TLS, HEAD, tests) */
-  SH_DIRECT_CHUNKED,   /* HTTP/1.1: each frame as its own chunk, as
-                          the frame holds it (sh_frame_chunk()) */
-  SH_DIRECT_IDENTITY   /* HTTP/1.0: the bytes as they are */
-};
 
 struct sh_client {
   pthread_mutex_t lock;
@@ -79,7 +65,6 @@ struct sh_client {
   bool gone;                    /* guarded by lock: conn no longer valid */
   atomic_uint refs;
   struct MHD_Connection *conn;  /* immutable; NULL in unit tests */
-  int fd;                       /* immutable; the socket, or -1 */
   void *owner;                  /* immutable; the hub, for callbacks */
   size_t reg_slot;              /* guarded by the registry lock */
   bool registered;              /* guarded by the registry lock */
@@ -90,29 +75,12 @@ struct sh_client {
   struct sh_topic_link *links;  /* guarded by the registry lock */
   struct sh_ipkey ip;           /* immutable: the peer's address */
   bool ip_counted;              /* immutable: holds a per-address slot */
-  atomic_int_fast64_t *buffered; /* immutable: the hub's total of unsent
-                                   bytes, kept up to date here; or NULL */
-  atomic_uint_fast64_t *sent;   /* immutable: the hub's bytes_sent, for
-                                   direct writes; or NULL */
-  atomic_uint_fast64_t *direct_tails; /* immutable: the hub's count of
-                                   tails (below); or NULL */
-  atomic_uint_fast64_t *direct_writes; /* immutable: the hub's count of
-                                   direct writes; or NULL */
-  atomic_uint_fast64_t *hangups; /* immutable: the hub's count of peers
-                                   that went away; or NULL */
-  enum sh_direct direct;        /* immutable: how a parked stream may be
-                                   written to directly (above) */
-  struct sh_tail *tail;         /* guarded by lock: the unsent rest of a
-                                   direct write, or NULL (above) */
-  int watch_fd;                 /* guarded by lock: the hang-up watcher's
-                                   epoll set (finishes tails), or -1 */
-  uint64_t watch_key;           /* guarded by lock: our key in that set */
-  bool scratch_clean;           /* reader thread only: MHD's buffer has
-                                   been released (pages.h) and not
-                                   written past its first page since */
-  uintptr_t scratch_dirty;      /* reader thread only: end of the bytes
-                                   the reader has written since */
-  long long scratch_ms;         /* reader thread only: when released */
+  struct sh_sockio io;          /* the socket beside MHD (sockio.h):
+                                   guarded by lock, but for its immutable
+                                   fd, direct, n and buffered, and its
+                                   reader-only scratch fields. The ring's
+                                   bytes count in io.buffered too, and a
+                                   hang-up in io.n->hangups */
 };
 
 /* A client's place in one topic's subscriber list (registry.c). */
@@ -145,25 +113,17 @@ void sh_client_unref(struct sh_client *c);
  * is the only user of the client. Returns 0 or a sh_ring_push() error. */
 int sh_client_preload(struct sh_client *c, struct sh_frame *f);
 
-/* The hang-up watcher watches c's socket in epoll set epfd under key:
- * where a direct write's tail asks for EPOLLOUT. */
-void sh_client_watch(struct sh_client *c, int epfd, uint64_t key);
+/* Register c's socket in the hang-up watcher's epoll set epfd under key
+ * (sh_sockio_watch(): where a direct write's tail also asks for
+ * EPOLLOUT). Returns 0 or -errno. */
+int sh_client_watch(struct sh_client *c, int epfd, uint64_t key);
 
 /* Hang-up watcher: c's socket became writable; send what is left of a
  * direct write, and once it is all out let MHD send what queued up. */
 void sh_client_writable(struct sh_client *c);
 
-/* A parked stream gives MHD's unused buffer back at most this often
- * after the first time (client.c, tidy_scratch). */
-#define SH_SCRATCH_RELEASE_MS 10000
-
-/* Largest batch written directly, in bytes and in frames; larger ones go
- * through the ring. */
-#define SH_DIRECT_MAX 16384
-#define SH_DIRECT_BATCH 64
-
 /* Broadcaster: append frames[0..n) and wake the connection if parked
- * (or write them directly, see enum sh_direct).
+ * (or write them directly, see sockio.h).
  * Frames whose seq is not above last_seq are skipped: they were replayed
  * at admission, or reached the client through another of its topics, so
  * every event is queued once. Returns the number of frames queued (0 for
@@ -178,7 +138,7 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
  * count, or 0 after suspending the connection (ring empty), or
  * MHD_CONTENT_READER_END_OF_STREAM when ending cleanly. A stream cut off
  * or hung up ends with a failed send: its socket is shut down and 1 is
- * returned (see end_now() in client.c for why); without a socket (unit
+ * returned (see sh_sockio_end_now() for why); without a socket (unit
  * tests), MHD_CONTENT_READER_END_WITH_ERROR. */
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
 

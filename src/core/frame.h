@@ -33,7 +33,7 @@ struct sh_frame {
   unsigned ntopics;
   size_t len;        /* number of bytes in bytes[] */
   unsigned char head_len; /* length of the chunk header in head[] */
-  /* The frame as one HTTP/1.1 chunk, ready for a direct write (client.c)
+  /* The frame as one HTTP/1.1 chunk, ready for a direct write (sockio.c)
    * without a header built and an iovec added per write: "<hex>\r\n"
    * ends at the last byte of head[], which bytes[] follows directly, and
    * "\r\n" follows the len bytes (not counted in len). */

@@ -220,8 +220,8 @@ int sh_registry_add(struct sh_registry *reg, struct sh_client *c)
     c->registered = true;
     c->gen = ++reg->next_gen;
     reg->items[reg->count++] = sh_client_ref(c);
-    if (c->fd >= 0 && (size_t) c->fd < reg->by_fd_cap)
-      reg->by_fd[c->fd] = c;
+    if (c->io.fd >= 0 && (size_t) c->io.fd < reg->by_fd_cap)
+      reg->by_fd[c->io.fd] = c;
   }
   sh_mutex_unlock(&reg->lock);
   return rc;
@@ -242,9 +242,9 @@ void sh_registry_remove(struct sh_registry *reg, struct sh_client *c)
     reg->items[reg->count] = NULL;
     c->registered = false;
     unlink_topics(reg, c);
-    if (c->fd >= 0 && (size_t) c->fd < reg->by_fd_cap
-        && c == reg->by_fd[c->fd])
-      reg->by_fd[c->fd] = NULL;
+    if (c->io.fd >= 0 && (size_t) c->io.fd < reg->by_fd_cap
+        && c == reg->by_fd[c->io.fd])
+      reg->by_fd[c->io.fd] = NULL;
     was = true;
   }
   sh_mutex_unlock(&reg->lock);

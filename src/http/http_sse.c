@@ -151,7 +151,14 @@ static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
                        "out of memory\n", NULL);
 }
 
-/* How this stream may be written to directly (client.h): not over TLS,
+/* Whether the hub may write to idle streams directly at all: the one
+ * place that reads the switch ($SSEHUB_NO_DIRECT_WRITES, hub.c). */
+static bool direct_writes_allowed(const struct ssehub *hub)
+{
+  return !hub->no_direct_writes;
+}
+
+/* How this stream may be written to directly (sockio.h): not over TLS,
  * not for HEAD (no body), chunked for HTTP/1.1, raw for HTTP/1.0. */
 static enum sh_direct direct_mode(struct MHD_Connection *conn, bool head,
                                   const char *version)
@@ -236,13 +243,10 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == c)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
-  c->buffered = &hub->buffered;
-  c->sent = &hub->n.bytes_sent;
-  c->direct_writes = &hub->n.direct_writes;
-  c->direct_tails = &hub->n.direct_tails;
-  c->hangups = &hub->n.hangups;
-  c->direct = hub->no_direct_writes ? SH_DIRECT_NONE
-                                        : direct_mode(conn, head, version);
+  c->io.buffered = &hub->buffered;
+  c->io.n = &hub->n;
+  c->io.direct = direct_writes_allowed(hub)
+                     ? direct_mode(conn, head, version) : SH_DIRECT_NONE;
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {

@@ -5,7 +5,7 @@
  *   queue, snapshots the registry (references, not locks, keep clients
  *   alive meanwhile), and hands each client the whole batch under the
  *   client lock: an idle parked stream gets it as one non-blocking write
- *   (client.h, direct writes), any other has it appended to its ring and
+ *   (sockio.h, direct writes), any other has it appended to its ring and
  *   its connection resumed once if it was parked. Per client and batch
  *   that is one lock and one send, or up to SH_BATCH_MAX pointer stores
  *   and at most one MHD_resume_connection(); no allocation. A client whose

@@ -71,7 +71,8 @@ struct ssehub {
   atomic_bool stopping;          /* set once by ssehub_stop() */
   bool stopped;                  /* control thread */
   struct sh_counters n;
-  atomic_int_fast64_t buffered;  /* unsent bytes in all rings (client.c) */
+  atomic_int_fast64_t buffered;  /* unsent bytes in all rings and tails
+                                    (client.c, sockio.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
   bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
 };

@@ -33,7 +33,7 @@ static void dispatch(struct sh_watch *w, const struct epoll_event *ev, int n)
     if (0 != (ev[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
       sh_client_hangup(c); /* counts it (client.h) */
     else if (0 != (ev[i].events & EPOLLOUT))
-      sh_client_writable(c); /* the rest of a direct write (client.h) */
+      sh_client_writable(c); /* the rest of a direct write (sockio.h) */
     sh_client_unref(c);
   }
 }
@@ -116,15 +116,14 @@ void sh_watch_stop(struct sh_watch *w)
 
 void sh_watch_add(struct sh_watch *w, struct sh_client *c)
 {
-  struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLET,
-                            .data.u64 = key(c->fd, c->gen) };
+  int rc;
 
-  if (c->fd < 0 || !w->running)
+  if (c->io.fd < 0 || !w->running)
     return;
-  if (0 != epoll_ctl(w->epfd, EPOLL_CTL_ADD, c->fd, &ev)) {
+  /* The client hands our set and its key to sockio.c, which registers the
+   * socket and later switches it to EPOLLOUT for a tail and back. */
+  rc = sh_client_watch(c, w->epfd, key(c->io.fd, c->gen));
+  if (0 != rc)
     sh_log_limited(w->log, SSEHUB_LOG_WARNING,
-                   "cannot watch a stream for hang-ups: %s", strerror(errno));
-    return;
-  }
-  sh_client_watch(c, w->epfd, ev.data.u64);
+                   "cannot watch a stream for hang-ups: %s", strerror(-rc));
 }

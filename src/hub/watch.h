@@ -10,7 +10,9 @@
  *
  *   The watcher closes that gap with one epoll set of its own: each stream
  *   socket is added once, when the stream is admitted, for EPOLLRDHUP only,
- *   edge-triggered, with (fd, registry generation) as its key. Delivery
+ *   edge-triggered, with (fd, registry generation) as its key (the
+ *   epoll_ctl() calls on stream sockets are sockio.c's: this module hands
+ *   the set and the key to the client, sh_client_watch()). Delivery
  *   costs nothing extra (no epoll_ctl per event or per suspend); the
  *   kernel drops the registration when MHD closes the socket. On a hang-up
  *   the watcher looks the client up in the registry (stale keys of reused
@@ -21,8 +23,8 @@
  *   heartbeat.
  *
  *   The same registration finishes direct writes the socket took only in
- *   part (client.h): the client switches it to EPOLLOUT as well until its
- *   tail is out, and back, so writability wakes this thread only then.
+ *   part (sockio.h): a tail switches it to EPOLLOUT as well until the tail
+ *   is out, and back, so writability wakes this thread only then.
  *
  *   Since the thread wakes at least every SH_WATCH_TICK_MS anyway, it also
  *   runs the hub's housekeeping then (the tick function given to
@@ -30,8 +32,9 @@
  *   for it.
  *
  * Threads: the watcher thread runs the loop and the tick; sh_watch_add()
- * runs on MHD worker threads (epoll_ctl is thread-safe); start and stop on
- * the control thread. Every field is immutable while the thread runs.
+ * runs on MHD worker threads (epoll_ctl is thread-safe; the registration
+ * itself is made under the client lock, sockio.h); start and stop on the
+ * control thread. Every field is immutable while the thread runs.
  */
 #ifndef SH_WATCH_H
 #define SH_WATCH_H
@@ -64,7 +67,8 @@ int sh_watch_start(struct sh_watch *w, struct sh_registry *reg,
 void sh_watch_stop(struct sh_watch *w);
 
 /* Watch c's socket (c registered, so c->gen is set). Failures only lose
- * the early notice (the heartbeat still finds the peer). */
+ * the early notice (the heartbeat still finds the peer) and the tails of
+ * direct writes (such a write ends the stream instead). */
 void sh_watch_add(struct sh_watch *w, struct sh_client *c);
 
 #endif /* SH_WATCH_H */
