@@ -1,6 +1,7 @@
 /* check_cli.c - unit tests for cli.h and for the exit codes of ssehub. */
 #include "config.h"
 
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,7 +583,7 @@ static uint64_t store_max(enum sh_opt_store store)
   case SH_STORE_U16:
     return UINT16_MAX;
   case SH_STORE_UNSIGNED:
-    return (unsigned) -1; /* <limits.h> is src/core/limits.h here */
+    return UINT_MAX;
   case SH_STORE_SIZE:
     return SIZE_MAX;
   default:

@@ -22,9 +22,10 @@
  *     sh_client_cut().
  *   - control thread (ssehub_stop): sh_client_end().
  *   - hang-up watcher thread: sh_client_hangup(), sh_client_writable().
- * Lock order: (MHD response mutex, held around the reader) -> client lock
- * -> MHD's internal cleanup mutex (taken by suspend/resume). The registry
- * lock is never taken while a client lock is held.
+ * Lock order (doc/internals.md, line 1): the client lock is taken inside
+ * MHD's response mutex (held around the reader) and takes MHD's cleanup
+ * mutex (suspend/resume); never with the registry lock or another
+ * client's lock.
  *
  * Suspend/resume protocol (libmicrohttpd 0.9.75 rules):
  *   - only the reader suspends, and only in a call that returns 0;

@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "limits.h"
+#include "protocol_limits.h"
 #include "ssehub.h"
 
 struct sh_pubfields {

@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #include "client.h"
-#include "limits.h"
+#include "protocol_limits.h"
 
 
 struct sh_topic {

@@ -23,7 +23,7 @@
 #include "deadline.h"
 #include "fanpool.h"
 #include "frame.h"
-#include "limits.h"
+#include "protocol_limits.h"
 #include "history.h"
 #include "iplimit.h"
 #include "log.h"

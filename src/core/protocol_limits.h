@@ -1,6 +1,8 @@
-/* limits.h - the protocol's fixed limits, in one place (doc/protocol.md). */
-#ifndef SH_LIMITS_H
-#define SH_LIMITS_H
+/* protocol_limits.h - the protocol's fixed limits, in one place (doc/protocol.md).
+ * Not "limits.h": with src/core on the include path it would hide the
+ * system <limits.h>. */
+#ifndef SH_PROTOCOL_LIMITS_H
+#define SH_PROTOCOL_LIMITS_H
 
 /* Most topics one event may be published to, or one stream subscribe to. */
 #define SH_MAX_FRAME_TOPICS 16
@@ -17,4 +19,4 @@
  * answer (429, 503) instead of waiting in the listen queue. */
 #define SH_CONN_HEADROOM 64u
 
-#endif /* SH_LIMITS_H */
+#endif /* SH_PROTOCOL_LIMITS_H */
