@@ -95,6 +95,7 @@ typedef void (*ssehub_log_fn)(void *cls, enum ssehub_log_level level,
 /* Options of a hub. Fill it with ssehub_options_default(&o) first (which
  * sets size), then change what you need. New options are appended at the
  * end, with defaults that keep the old behaviour. */
+/* clang-format off */
 struct ssehub_options {
   size_t size;                /* sizeof the struct the caller was built
                                  with; set by ssehub_options_default() */
@@ -159,6 +160,7 @@ struct ssehub_options {
                                  the request this long for room before
                                  answering 503; 0 = refuse at once */
 };
+/* clang-format on */
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 32-event publish queue (5 s hold
@@ -188,6 +190,7 @@ SSEHUB_API int ssehub_listen(struct ssehub *hub);
  * listening. */
 SSEHUB_API uint16_t ssehub_port(const struct ssehub *hub);
 
+/* clang-format off */
 struct ssehub_event {
   const char *data;       /* UTF-8 text; line breaks split data lines */
   size_t data_len;
@@ -200,6 +203,7 @@ struct ssehub_event {
                              not "*"); none = to every subscriber */
   unsigned ntopics;
 };
+/* clang-format on */
 
 /* Queue ev for every connected client (a broadcast). Safe from
  * any thread. On success *seq (if not NULL) receives the event's sequence

@@ -56,6 +56,7 @@
 
 struct sh_topic;
 
+/* clang-format off */
 struct sh_client {
   pthread_mutex_t lock;
   struct sh_ring ring;          /* guarded by lock */
@@ -83,6 +84,7 @@ struct sh_client {
                                    bytes count in io.buffered too, and a
                                    hang-up in io.n->hangups */
 };
+/* clang-format on */
 
 /* A client's place in one topic's subscriber list (registry.c). */
 struct sh_topic_link {

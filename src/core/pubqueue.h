@@ -38,6 +38,7 @@
 #include "frame.h"
 
 /* A publisher parked until there may be room. */
+/* clang-format off */
 struct sh_pubwaiter {
   struct sh_pubwaiter *next;                /* guarded by the queue's lock */
   long long deadline_ms;                    /* monotonic; see wake_expired */
@@ -45,7 +46,9 @@ struct sh_pubwaiter {
   void (*wake)(struct sh_pubwaiter *w);     /* called without it; w may be
                                                freed by the time it returns */
 };
+/* clang-format on */
 
+/* clang-format off */
 struct sh_pubqueue {
   pthread_mutex_t lock;
   pthread_cond_t nonempty;   /* signalled on push and on close */
@@ -61,6 +64,7 @@ struct sh_pubqueue {
   bool closed;               /* guarded by lock */
   struct sh_pubwaiter *waiters, **waiters_tail; /* guarded by lock; FIFO */
 };
+/* clang-format on */
 
 /* Returns 0, -EINVAL (cap == 0) or -ENOMEM. */
 int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap);

@@ -131,12 +131,14 @@ struct sh_tail;
  * not write between the two halves of a chunk). Batches over
  * SH_DIRECT_MAX go through the ring and MHD.
  * Not possible over TLS (the bytes must go through the TLS session). */
+/* clang-format off */
 enum sh_direct {
   SH_DIRECT_NONE,      /* always go through the ring (TLS, HEAD, tests) */
   SH_DIRECT_CHUNKED,   /* HTTP/1.1: each frame as its own chunk, as
                           the frame holds it (sh_frame_chunk()) */
   SH_DIRECT_IDENTITY   /* HTTP/1.0: the bytes as they are */
 };
+/* clang-format on */
 
 /* Largest batch written directly, in bytes and in frames; larger ones go
  * through the ring. */
@@ -153,6 +155,7 @@ enum sh_direct {
  * immutable once the client is shared (the HTTP layer sets direct, n and
  * buffered after sh_sockio_init(), before that); the scratch_* fields are
  * used by the connection's MHD worker thread only, in the content reader. */
+/* clang-format off */
 struct sh_sockio {
   int fd;                       /* immutable; the socket, or -1 */
   enum sh_direct direct;        /* immutable: how a parked stream may be
@@ -172,8 +175,10 @@ struct sh_sockio {
                                    the reader has written since */
   long long scratch_ms;         /* reader thread only: when released */
 };
+/* clang-format on */
 
 /* What sh_sockio_write() did. */
+/* clang-format off */
 enum sh_sockio_result {
   SH_SOCKIO_WRITTEN, /* all of it went out (or nothing was to be sent) */
   SH_SOCKIO_TAIL,    /* part went out; the rest is a tail, finished by
@@ -186,6 +191,7 @@ enum sh_sockio_result {
                         watcher, no memory): its chunk stays cut; end the
                         stream */
 };
+/* clang-format on */
 
 /* A socket with no direct mode, no counters, no watcher and no tail; the
  * owner sets direct, n and buffered before sharing it. fd may be -1. */

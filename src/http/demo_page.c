@@ -7,6 +7,7 @@
 
 #include "demo_page.h"
 
+/* clang-format off */
 const char sh_demo_page[] =
 "<!doctype html>\n"
 "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
@@ -90,3 +91,4 @@ const char sh_demo_page[] =
 "    .catch(err => { $('pubres').textContent = String(err); }); };\n"
 "connect();\n"
 "</script></body></html>\n";
+/* clang-format on */

@@ -41,6 +41,7 @@
  * resume per client per batch. */
 #define SH_BATCH_MAX 64u
 
+/* clang-format off */
 struct ssehub {
   struct ssehub_options opt;     /* immutable; strings in it are ours */
   uint64_t epoch;                /* immutable: ms since 1970 at creation */
@@ -76,5 +77,6 @@ struct ssehub {
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
   bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
 };
+/* clang-format on */
 
 #endif /* SH_STATE_H */

@@ -20,6 +20,7 @@
 /* Where an entry's value goes: member m of struct sh_config, which must
  * have the C type the store tag stands for, or the build fails (a negative
  * array size). The member is named, never evaluated. */
+/* clang-format off */
 #define MEMBER(m) (((struct sh_config *) 0)->m)
 #define TYPE_IS(m, type)                                                   \
   (0 * sizeof(char[__builtin_types_compatible_p(__typeof__(MEMBER(m)), type) \
@@ -46,6 +47,7 @@ static const struct sh_opt_choice stdin_modes[] = {
   { "blocks", SH_STDIN_BLOCKS },
   { NULL, 0 }
 };
+/* clang-format on */
 
 /* Every flag, in --help order.
  *
@@ -65,6 +67,7 @@ static const struct sh_opt_choice stdin_modes[] = {
  * getopt_long(), --help, the check and its error message follow from it;
  * tests/check_cli.c checks that the entry reached --help and getopt and
  * that its lines fit. A check between flags goes in finish(). */
+/* clang-format off */
 const struct sh_opt sh_cli_opts[] = {
   { .name = "port", .letter = 'p', .kind = SH_OPT_UINT, .arg = "N",
     AT_U16(hub.port), .min = 0, .max = 65535,
@@ -193,6 +196,7 @@ const struct sh_opt sh_cli_opts[] = {
   { .name = "version", .letter = 'V', .kind = SH_OPT_ACTION,
     .set = SH_CLI_VERSION, .help = "show the version and exit" }
 };
+/* clang-format on */
 const size_t sh_cli_nopts = NELEM(sh_cli_opts);
 _Static_assert(NELEM(sh_cli_opts) <= SH_CLI_MAX_OPTS,
                "struct sh_getopt needs room for every flag");

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 /* What a flag's value is, and so how it is read and checked. */
+/* clang-format off */
 enum sh_opt_kind {
   SH_OPT_UINT,     /* decimal integer in [min, max] */
   SH_OPT_SIZE,     /* bytes, optional K or M suffix (powers of 1024) */
@@ -26,6 +27,7 @@ enum sh_opt_kind {
   SH_OPT_SET,      /* no value: stores set */
   SH_OPT_ACTION    /* no value: parsing stops with result set (--help) */
 };
+/* clang-format on */
 
 /* The C type of the member an entry writes. cli.c's field macros check at
  * compile time that the member has it, so the two cannot disagree. */
@@ -46,6 +48,7 @@ struct sh_opt_choice {
   int value;
 };
 
+/* clang-format off */
 struct sh_opt {
   const char *name;      /* long flag without "--"; the config-file key */
   char letter;           /* short flag; 0 = none */
@@ -67,6 +70,7 @@ struct sh_opt {
   const char *help;      /* --help text, wrapped when printed;
                             "{default}" stands for the default value */
 };
+/* clang-format on */
 
 extern const struct sh_opt sh_cli_opts[];
 extern const size_t sh_cli_nopts;
