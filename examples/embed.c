@@ -69,13 +69,13 @@ static struct MHD_Daemon *start_daemon(struct ssehub *hub, uint16_t port,
                               .sin_port = htons(port),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 
-  return MHD_start_daemon(
-      MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-      &route, hub, MHD_OPTION_SOCK_ADDR, &addr,
-      MHD_OPTION_CONNECTION_LIMIT, max_clients + 64,
-      MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed, hub,
-      MHD_OPTION_NOTIFY_CONNECTION, &ssehub_mhd_connection, hub,
-      MHD_OPTION_END);
+  return MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD
+                              | MHD_ALLOW_SUSPEND_RESUME,
+                          0, NULL, NULL, &route, hub, MHD_OPTION_SOCK_ADDR,
+                          &addr, MHD_OPTION_CONNECTION_LIMIT, max_clients + 64,
+                          MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed,
+                          hub, MHD_OPTION_NOTIFY_CONNECTION,
+                          &ssehub_mhd_connection, hub, MHD_OPTION_END);
 }
 
 int main(int argc, char **argv)
@@ -89,9 +89,9 @@ int main(int argc, char **argv)
   unsigned long n = 0;
   int err = 0, rc = EXIT_FAILURE;
 
-  ssehub_options_default(&o);   /* always first: it sets o.size */
+  ssehub_options_default(&o); /* always first: it sets o.size */
   o.max_clients = 1000;
-  o.demo_page = 0;              /* the application has its own page */
+  o.demo_page = 0; /* the application has its own page */
   hub = ssehub_new(&o, &err);
   if (NULL == hub) {
     fprintf(stderr, "embed: ssehub_new: %s\n", ssehub_strerror(err));

@@ -62,8 +62,8 @@
 
 #define NS_PER_S 1000000000LL
 #define NS_PER_MS 1000000LL
-#define LINE_CAP 96               /* bytes kept of each line (prefix) */
-#define RDBUF_SIZE (64 * 1024)    /* read buffer, one per worker thread */
+#define LINE_CAP 96            /* bytes kept of each line (prefix) */
+#define RDBUF_SIZE (64 * 1024) /* read buffer, one per worker thread */
 #define MAX_THREADS 64
 #define FD_RESERVE 64
 /* Drain cap. It plus two /stats requests and closing the sockets keep
@@ -72,9 +72,9 @@
 #define STATS_TIMEOUT_NS (250 * NS_PER_MS)
 #define CONNECT_TIMEOUT_NS (10 * NS_PER_S)
 #define PUB_IO_TIMEOUT_NS (1 * NS_PER_S)
-#define SEQ_CAP_MAX (1ULL << 24)  /* events per run (fan-out table) */
+#define SEQ_CAP_MAX (1ULL << 24) /* events per run (fan-out table) */
 #define MAX_ERRNO 160
-#define PAYLOAD_PREFIX_MAX 41     /* strlen("<u64> <i64>") at most */
+#define PAYLOAD_PREFIX_MAX 41 /* strlen("<u64> <i64>") at most */
 
 /* ------------------------------------------------------------------ */
 /* options */
@@ -244,24 +244,33 @@ static double hist_pct_ms(const struct hist *h, double p)
 
 enum { C_IDLE, C_CONNECTING, C_SENDING, C_HEADERS, C_BODY, C_CLOSED };
 enum { K_SIZE, K_EXT, K_DATA, K_DATA_CR, K_DATA_LF, K_TRAILER };
-enum why { F_CONNECT, F_IO, F_RESET, F_EOF, F_PROTO, F_TIMEOUT, F_STATUS,
-           F_ENDED, F_SHUTDOWN };
+enum why {
+  F_CONNECT,
+  F_IO,
+  F_RESET,
+  F_EOF,
+  F_PROTO,
+  F_TIMEOUT,
+  F_STATUS,
+  F_ENDED,
+  F_SHUTDOWN
+};
 
 struct conn {
   int fd;
-  uint32_t idx;                /* global index */
+  uint32_t idx; /* global index */
   uint8_t state, chunked, ck_state, ck_flag;
   uint8_t first_frame_seen, got_ok, f_data, f_comment, f_ok, f_multi;
   uint8_t ev_ok, have_first, was_connected, last_ch;
   uint16_t line_len, status, req_off;
-  uint64_t line_total;         /* full length of the current line */
-  uint64_t ck_left;            /* bytes left in the current chunk */
-  int64_t clen_left;           /* identity body: bytes left, -1 = to EOF */
+  uint64_t line_total; /* full length of the current line */
+  uint64_t ck_left;    /* bytes left in the current chunk */
+  int64_t clen_left;   /* identity body: bytes left, -1 = to EOF */
   int64_t t_start;
   uint64_t ev_seq, ev_dlen;
   int64_t ev_ts;
-  uint64_t start_guar;         /* first seq surely published after admit */
-  uint64_t end_acc;            /* acc_hi when the stream ended */
+  uint64_t start_guar; /* first seq surely published after admit */
+  uint64_t end_acc;    /* acc_hi when the stream ended */
   uint64_t min_seq, last_seq, bits;
   uint64_t received, unique, dups, reord;
   char line[LINE_CAP + 1];
@@ -276,7 +285,7 @@ struct wstats {
 };
 
 struct worker {
-  struct wstats st;            /* first: its own cache lines */
+  struct wstats st; /* first: its own cache lines */
   char pad0[64];
   pthread_t th;
   unsigned id;
@@ -320,19 +329,35 @@ static void conn_end(struct worker *w, struct conn *c, enum why why, int err)
   if (!connected && F_SHUTDOWN != why && C_IDLE != c->state)
     BUMP(w, resolved, 1);
   switch (why) {
-  case F_CONNECT: BUMP(w, conn_err, 1); count_errno(w, err); break;
-  case F_IO: BUMP(w, io_err, 1); count_errno(w, err); break;
-  case F_RESET: BUMP(w, resets, 1); break;
+  case F_CONNECT:
+    BUMP(w, conn_err, 1);
+    count_errno(w, err);
+    break;
+  case F_IO:
+    BUMP(w, io_err, 1);
+    count_errno(w, err);
+    break;
+  case F_RESET:
+    BUMP(w, resets, 1);
+    break;
   case F_EOF:
     if (connected)
       BUMP(w, srv_closed, 1);
     else
       BUMP(w, early_close, 1);
     break;
-  case F_PROTO: BUMP(w, proto_err, 1); break;
-  case F_TIMEOUT: BUMP(w, timeouts, 1); break;
-  case F_ENDED: BUMP(w, srv_ended, 1); break;
-  case F_STATUS: case F_SHUTDOWN: break;
+  case F_PROTO:
+    BUMP(w, proto_err, 1);
+    break;
+  case F_TIMEOUT:
+    BUMP(w, timeouts, 1);
+    break;
+  case F_ENDED:
+    BUMP(w, srv_ended, 1);
+    break;
+  case F_STATUS:
+  case F_SHUTDOWN:
+    break;
   }
   if (c->fd >= 0) {
     close(c->fd);
@@ -434,8 +459,8 @@ static int is_digit(char ch)
 }
 
 /* "<seq> <ts>..." -> seq, ts. complete: the prefix holds the whole line. */
-static int parse_payload(const char *p, size_t n, int complete,
-                         uint64_t *seq, int64_t *ts)
+static int parse_payload(const char *p, size_t n, int complete, uint64_t *seq,
+                         int64_t *ts)
 {
   uint64_t a = 0;
   int64_t b = 0;
@@ -491,14 +516,14 @@ static void deliver(struct worker *w, struct conn *c, int64_t now)
     uint64_t d = c->last_seq - s;
 
     if (d < 64 && 0 == (c->bits & (1ULL << d))) {
-      c->bits |= 1ULL << d;      /* late, but new: reordered */
+      c->bits |= 1ULL << d; /* late, but new: reordered */
       c->unique++;
       c->reord++;
       BUMP(w, reord, 1);
       if (s < c->min_seq)
         c->min_seq = s;
     } else {
-      c->dups++;                 /* seen (or too old to tell): duplicate */
+      c->dups++; /* seen (or too old to tell): duplicate */
       BUMP(w, dups, 1);
     }
   }
@@ -570,8 +595,8 @@ static void sse_line(struct worker *w, struct conn *c, int64_t now)
   /* id:, event:, retry: and unknown fields are not needed */
 }
 
-static void sse_feed(struct worker *w, struct conn *c, const char *p,
-                     size_t n, int64_t now)
+static void sse_feed(struct worker *w, struct conn *c, const char *p, size_t n,
+                     int64_t now)
 {
   while (n > 0) {
     int done;
@@ -589,7 +614,7 @@ static void sse_feed(struct worker *w, struct conn *c, const char *p,
 
 static void end_headers(struct worker *w, struct conn *c)
 {
-  if (c->status >= 100 && c->status < 200) {   /* interim response */
+  if (c->status >= 100 && c->status < 200) { /* interim response */
     c->status = 0;
     c->chunked = 0;
     c->clen_left = -1;
@@ -768,7 +793,7 @@ static void feed(struct worker *w, struct conn *c, const char *p, size_t n,
         goto proto;
       c->ck_state = K_SIZE;
       break;
-    case K_TRAILER:              /* after the last chunk: until a blank line */
+    case K_TRAILER: /* after the last chunk: until a blank line */
       ch = (unsigned char) *p++;
       n--;
       if ('\n' == ch) {
@@ -1010,9 +1035,8 @@ static int send_all(int fd, struct iovec *iov, int cnt, int64_t until)
 
 /* Read one response. Returns 0 and sets *status, *keep (connection may
  * be reused) and the body's first bytes in body[]; -1 on I/O failure. */
-static int read_response(int fd, char *buf, size_t cap, int *status,
-                         int *keep, char *body, size_t body_cap,
-                         int64_t until)
+static int read_response(int fd, char *buf, size_t cap, int *status, int *keep,
+                         char *body, size_t body_cap, int64_t until)
 {
   size_t have = 0, got;
   char *hend, *line;
@@ -1068,7 +1092,7 @@ static int read_response(int fd, char *buf, size_t cap, int *status,
   }
   if (clen < 0)
     return 0;
-  while ((long long) got < clen) {   /* discard the rest of the body */
+  while ((long long) got < clen) { /* discard the rest of the body */
     ssize_t r = recv(fd, buf, cap, 0);
 
     if (r > 0) {
@@ -1100,8 +1124,7 @@ static void *publisher_main(void *arg)
   (void) arg;
   if (NULL == body) {
     g_pub.fatal = 1;
-    snprintf(g_pub.last_bad_text, sizeof(g_pub.last_bad_text),
-             "out of memory");
+    snprintf(g_pub.last_bad_text, sizeof(g_pub.last_bad_text), "out of memory");
     return NULL;
   }
   memset(body, 'x', cap);
@@ -1134,8 +1157,7 @@ static void *publisher_main(void *arg)
     }
     STORE(g_sent_hi, seq);
     ts = now_ns();
-    plen = (size_t) snprintf(pfx, sizeof(pfx), "%" PRIu64 " %" PRId64, seq,
-                             ts);
+    plen = (size_t) snprintf(pfx, sizeof(pfx), "%" PRIu64 " %" PRId64, seq, ts);
     memcpy(body, pfx, plen);
     if (prev_plen > plen)
       memset(body + plen, 'x', prev_plen - plen);
@@ -1157,10 +1179,11 @@ static void *publisher_main(void *arg)
       close(fd);
       fd = -1;
       next_at = now_ns() + 10 * NS_PER_MS;
-      continue;                         /* retry the same seq */
+      continue; /* retry the same seq */
     }
-    if (0 != read_response(fd, resp, sizeof(resp), &status, &keep, rbody,
-                           sizeof(rbody), until)) {
+    if (0
+        != read_response(fd, resp, sizeof(resp), &status, &keep, rbody,
+                         sizeof(rbody), until)) {
       /* Sent but unanswered: it may have been published. Retrying could
        * duplicate it, skipping could lose it; retry and count. */
       g_pub.io_errors++;
@@ -1188,7 +1211,7 @@ static void *publisher_main(void *arg)
       next_at = 0;
       if (period > 0) {
         due += period;
-        if (due < now_ns() - period)    /* fell behind: do not burst */
+        if (due < now_ns() - period) /* fell behind: do not burst */
           due = now_ns();
       }
     } else if (503 == status || 429 == status) {
@@ -1201,7 +1224,7 @@ static void *publisher_main(void *arg)
       backoff = 0 == backoff ? 500000 : backoff * 2;
       if (backoff > 16 * NS_PER_MS)
         backoff = 16 * NS_PER_MS;
-      next_at = now_ns() + backoff;     /* retry the same seq */
+      next_at = now_ns() + backoff; /* retry the same seq */
     } else {
       char *nl = strchr(rbody, '\n');
 
@@ -1210,10 +1233,11 @@ static void *publisher_main(void *arg)
       g_pub.bad_status++;
       g_pub.last_bad = status;
       g_pub.fatal = 1;
-      snprintf(g_pub.last_bad_text, sizeof(g_pub.last_bad_text), "%s",
-               rbody);
-      fprintf(stderr, "loadgen: POST %s answered %d (%s); publishing "
-              "stopped\n", O.publish_path, status, rbody);
+      snprintf(g_pub.last_bad_text, sizeof(g_pub.last_bad_text), "%s", rbody);
+      fprintf(stderr,
+              "loadgen: POST %s answered %d (%s); publishing "
+              "stopped\n",
+              O.publish_path, status, rbody);
       break;
     }
   }
@@ -1238,12 +1262,14 @@ static void fetch_stats(char *out, size_t cap)
     return;
   n = snprintf(req, sizeof(req),
                "GET /stats HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n"
-               "\r\n", O.host_str, O.port);
+               "\r\n",
+               O.host_str, O.port);
   iov.iov_base = req;
   iov.iov_len = (size_t) n;
   if (0 == send_all(fd, &iov, 1, until)
-      && 0 == read_response(fd, resp, sizeof(resp), &status, &keep, out, cap,
-                            until)
+      && 0
+             == read_response(fd, resp, sizeof(resp), &status, &keep, out, cap,
+                              until)
       && 200 == status && '{' == out[0]) {
     nl = strchr(out, '\n');
     if (NULL != nl)
@@ -1260,33 +1286,34 @@ static void fetch_stats(char *out, size_t cap)
 static void usage(FILE *f)
 {
   fputs(
-    "Usage: loadgen --port P --clients N [options]\n"
-    "Benchmark load client for ssehub (loopback only).\n"
-    "  --port P             server port (required)\n"
-    "  --host ADDR          server address in 127.0.0.0/8 (default 127.0.0.1)\n"
-    "  --clients N          subscriber streams (required)\n"
-    "  --sources K          source addresses 127.0.0.2.. (default 32)\n"
-    "  --rate R             publish R events/s, paced (default 10)\n"
-    "  --closed-loop        publish as fast as the server accepts\n"
-    "  --duration S         seconds from start until publishing stops "
-    "(default 10)\n"
-    "  --warmup S           seconds before the measurement window opens "
-    "(default 0;\n"
-    "                       it also waits until every client connected)\n"
-    "  --size BYTES         event data size, K/M suffix ok (default 128)\n"
-    "  --connect-rate C     new connections per second, 0 = unpaced "
-    "(default 2000)\n"
-    "  --threads T          subscriber epoll threads (default 1)\n"
-    "  --path PATH          stream path (default /sse)\n"
-    "  --cookie BYTES       send a Cookie header this long with each\n"
-    "                       subscribe request (browser-sized headers)\n"
-    "  --publish-path PATH  publish path (default /publish)\n"
-    "  --publish-port P2    publish port (default: --port)\n"
-    "  --http1.0            subscribe with HTTP/1.0 (identity body)\n"
-    "  --hold               only connect and hold the clients, print\n"
-    "                       \"HOLDING n\" once all are connected\n"
-    "  --json FILE          also write the results as JSON\n"
-    "  -h, --help           this text\n", f);
+      "Usage: loadgen --port P --clients N [options]\n"
+      "Benchmark load client for ssehub (loopback only).\n"
+      "  --port P             server port (required)\n"
+      "  --host ADDR          server address in 127.0.0.0/8 (default 127.0.0.1)\n"
+      "  --clients N          subscriber streams (required)\n"
+      "  --sources K          source addresses 127.0.0.2.. (default 32)\n"
+      "  --rate R             publish R events/s, paced (default 10)\n"
+      "  --closed-loop        publish as fast as the server accepts\n"
+      "  --duration S         seconds from start until publishing stops "
+      "(default 10)\n"
+      "  --warmup S           seconds before the measurement window opens "
+      "(default 0;\n"
+      "                       it also waits until every client connected)\n"
+      "  --size BYTES         event data size, K/M suffix ok (default 128)\n"
+      "  --connect-rate C     new connections per second, 0 = unpaced "
+      "(default 2000)\n"
+      "  --threads T          subscriber epoll threads (default 1)\n"
+      "  --path PATH          stream path (default /sse)\n"
+      "  --cookie BYTES       send a Cookie header this long with each\n"
+      "                       subscribe request (browser-sized headers)\n"
+      "  --publish-path PATH  publish path (default /publish)\n"
+      "  --publish-port P2    publish port (default: --port)\n"
+      "  --http1.0            subscribe with HTTP/1.0 (identity body)\n"
+      "  --hold               only connect and hold the clients, print\n"
+      "                       \"HOLDING n\" once all are connected\n"
+      "  --json FILE          also write the results as JSON\n"
+      "  -h, --help           this text\n",
+      f);
 }
 
 static void usage_error(const char *fmt, ...)
@@ -1304,8 +1331,7 @@ static void usage_error(const char *fmt, ...)
   exit(2);
 }
 
-static double arg_double(const char *name, const char *v, double lo,
-                         double hi)
+static double arg_double(const char *name, const char *v, double lo, double hi)
 {
   char *end;
   double d;
@@ -1318,19 +1344,19 @@ static double arg_double(const char *name, const char *v, double lo,
 }
 
 static unsigned long long arg_uint(const char *name, const char *v,
-                                   unsigned long long lo,
-                                   unsigned long long hi, int suffix)
+                                   unsigned long long lo, unsigned long long hi,
+                                   int suffix)
 {
   unsigned long long x;
   char *end;
 
   errno = 0;
   if ('-' == v[0] || '+' == v[0] || ' ' == v[0])
-    usage_error("%s wants a whole number from %llu to %llu, not '%s'", name,
-                lo, hi, v);
+    usage_error("%s wants a whole number from %llu to %llu, not '%s'", name, lo,
+                hi, v);
   x = strtoull(v, &end, 10);
-  if (suffix && end != v && ('K' == *end || 'k' == *end)
-      && '\0' == end[1] && x <= (1ULL << 40)) {
+  if (suffix && end != v && ('K' == *end || 'k' == *end) && '\0' == end[1]
+      && x <= (1ULL << 40)) {
     x *= 1024;
     end++;
   } else if (suffix && end != v && ('M' == *end || 'm' == *end)
@@ -1339,8 +1365,8 @@ static unsigned long long arg_uint(const char *name, const char *v,
     end++;
   }
   if (0 != errno || end == v || '\0' != *end || x < lo || x > hi)
-    usage_error("%s wants a whole number from %llu to %llu, not '%s'", name,
-                lo, hi, v);
+    usage_error("%s wants a whole number from %llu to %llu, not '%s'", name, lo,
+                hi, v);
   return x;
 }
 
@@ -1405,8 +1431,8 @@ static void parse_args(int argc, char **argv)
         && 0 != strcmp(name, "--size") && 0 != strcmp(name, "--connect-rate")
         && 0 != strcmp(name, "--json") && 0 != strcmp(name, "--threads")
         && 0 != strcmp(name, "--path") && 0 != strcmp(name, "--publish-path")
-        && 0 != strcmp(name, "--publish-port")
-        && 0 != strcmp(name, "--warmup") && 0 != strcmp(name, "--cookie"))
+        && 0 != strcmp(name, "--publish-port") && 0 != strcmp(name, "--warmup")
+        && 0 != strcmp(name, "--cookie"))
       usage_error("unknown option '%s'", name);
     if (NULL != eq)
       v = eq + 1;
@@ -1461,8 +1487,8 @@ static void parse_args(int argc, char **argv)
   if (O.hold && (O.closed_loop || O.rate_given))
     usage_error("--hold publishes nothing; drop --rate/--closed-loop");
   if (O.warmup >= O.duration)
-    usage_error("--warmup (%g) must be shorter than --duration (%g)",
-                O.warmup, O.duration);
+    usage_error("--warmup (%g) must be shorter than --duration (%g)", O.warmup,
+                O.duration);
   if (1 != inet_pton(AF_INET, host, &O.host))
     usage_error("--host wants an IPv4 address, not '%s'", host);
   if (127 != (ntohl(O.host.s_addr) >> 24))
@@ -1609,8 +1635,8 @@ static void compute(struct report *r, int64_t t_end)
   free(diff);
   r->total_s = secs(t_end - g_t0);
   if (g_pub.accepted > 0 && g_pub.t_last > g_pub.t_first)
-    r->pub_rate = (double) (g_pub.accepted - 1) / secs(g_pub.t_last
-                                                        - g_pub.t_first);
+    r->pub_rate = (double) (g_pub.accepted - 1)
+                  / secs(g_pub.t_last - g_pub.t_first);
   if (ws != INT64_MAX && we > ws) {
     r->win_start_s = secs(ws - g_t0);
     r->win_end_s = secs(we - g_t0);
@@ -1660,13 +1686,15 @@ static void print_table(FILE *f, const struct report *r)
             r->win_end_s, r->win_s);
   else
     fprintf(f, "window        EMPTY (connecting did not finish before "
-            "--duration)\n");
-  fprintf(f, "clients       attempted %" PRIu64 ", connected %" PRIu64
-          ", 429 %" PRIu64 ", other-status %" PRIu64 ", connect-errors %"
-          PRIu64 ", timeouts %" PRIu64 ", unfinished %" PRIu64 "\n",
+               "--duration)\n");
+  fprintf(f,
+          "clients       attempted %" PRIu64 ", connected %" PRIu64
+          ", 429 %" PRIu64 ", other-status %" PRIu64 ", connect-errors %" PRIu64
+          ", timeouts %" PRIu64 ", unfinished %" PRIu64 "\n",
           t->attempted, t->connected, t->s429, t->sother, t->conn_err,
           t->timeouts, r->unfinished);
-  fprintf(f, "disconnects   resets %" PRIu64 ", closed-by-server %" PRIu64
+  fprintf(f,
+          "disconnects   resets %" PRIu64 ", closed-by-server %" PRIu64
           ", stream-ended %" PRIu64 ", closed-before-response %" PRIu64
           ", io-errors %" PRIu64 ", protocol-errors %" PRIu64
           ", missing-:ok %" PRIu64 "\n",
@@ -1674,12 +1702,14 @@ static void print_table(FILE *f, const struct report *r)
           t->proto_err, t->no_ok);
   print_errnos(f, r);
   if (!O.hold) {
-    fprintf(f, "published     accepted %" PRIu64 " (%.1f/s; %" PRIu64
-            " in window, %.1f/s), 503-retries %" PRIu64 ", 429-retries %"
-            PRIu64 ", io-errors %" PRIu64 " (unanswered %" PRIu64
+    fprintf(f,
+            "published     accepted %" PRIu64 " (%.1f/s; %" PRIu64
+            " in window, %.1f/s), 503-retries %" PRIu64 ", 429-retries %" PRIu64
+            ", io-errors %" PRIu64 " (unanswered %" PRIu64
             "), refused %" PRIu64,
             g_pub.accepted, r->pub_rate, r->pub_in_window, r->pub_rate_window,
-            g_pub.r503, g_pub.r429, g_pub.io_errors, g_pub.ambiguous, g_pub.bad_status);
+            g_pub.r503, g_pub.r429, g_pub.io_errors, g_pub.ambiguous,
+            g_pub.bad_status);
     if (g_pub.bad_status)
       fprintf(f, " (last %d: %s)", g_pub.last_bad, g_pub.last_bad_text);
     if (g_pub.capped)
@@ -1688,32 +1718,40 @@ static void print_table(FILE *f, const struct report *r)
     fprintf(f, "publish rtt   ms p50 %.3f  p99 %.3f  max %.3f\n",
             hist_pct_ms(&g_pub.rtt, 50), hist_pct_ms(&g_pub.rtt, 99),
             (double) g_pub.rtt.max_ns / 1e6);
-    fprintf(f, "deliveries    expected %" PRIu64 ", received %" PRIu64
+    fprintf(f,
+            "deliveries    expected %" PRIu64 ", received %" PRIu64
             ", lost %" PRIu64 " (to live clients %" PRIu64
             ", before a disconnect %" PRIu64 ", at stream start %" PRIu64
             "; %" PRIu64 " clients affected), duplicated %" PRIu64
             ", reordered %" PRIu64 "\n",
             r->expected, r->received, r->lost, r->lost_alive, r->lost_gone,
             r->head_lost, r->subs_loss, r->dups, r->reord);
-    fprintf(f, "              foreign/unparsable %" PRIu64 ", wrong-size %"
-            PRIu64 ", heartbeats %" PRIu64 ", bytes %" PRIu64 "\n",
+    fprintf(f,
+            "              foreign/unparsable %" PRIu64 ", wrong-size %" PRIu64
+            ", heartbeats %" PRIu64 ", bytes %" PRIu64 "\n",
             t->foreign, t->size_bad, t->heartbeats, t->bytes);
     fprintf(f, "drain         %.3f s, %s\n", r->drain_s,
             r->drain_complete ? "every live client got the last event"
                               : "TIMED OUT: some clients never got the last "
                                 "event");
-    fprintf(f, "throughput    %" PRIu64 " deliveries in window = %.0f "
-            "deliveries/s\n", t->win_deliveries, r->deliv_rate);
-    fprintf(f, "latency  ms   n=%" PRIu64 "  p50 %.3f  p90 %.3f  p99 %.3f  "
-            "p99.9 %.3f  max %.3f\n", r->lat.count, hist_pct_ms(&r->lat, 50),
-            hist_pct_ms(&r->lat, 90), hist_pct_ms(&r->lat, 99),
-            hist_pct_ms(&r->lat, 99.9), (double) r->lat.max_ns / 1e6);
-    fprintf(f, "fan-out  ms   events=%" PRIu64 " (incomplete %" PRIu64
-            ")  p50 %.3f  p99 %.3f  max %.3f\n", r->fo_events,
-            r->fo_incomplete, hist_pct_ms(&r->fo, 50),
+    fprintf(f,
+            "throughput    %" PRIu64 " deliveries in window = %.0f "
+            "deliveries/s\n",
+            t->win_deliveries, r->deliv_rate);
+    fprintf(f,
+            "latency  ms   n=%" PRIu64 "  p50 %.3f  p90 %.3f  p99 %.3f  "
+            "p99.9 %.3f  max %.3f\n",
+            r->lat.count, hist_pct_ms(&r->lat, 50), hist_pct_ms(&r->lat, 90),
+            hist_pct_ms(&r->lat, 99), hist_pct_ms(&r->lat, 99.9),
+            (double) r->lat.max_ns / 1e6);
+    fprintf(f,
+            "fan-out  ms   events=%" PRIu64 " (incomplete %" PRIu64
+            ")  p50 %.3f  p99 %.3f  max %.3f\n",
+            r->fo_events, r->fo_incomplete, hist_pct_ms(&r->fo, 50),
             hist_pct_ms(&r->fo, 99), (double) r->fo.max_ns / 1e6);
   }
-  fprintf(f, "client cpu    window %.1f%% of one core (user %.2f s, sys "
+  fprintf(f,
+          "client cpu    window %.1f%% of one core (user %.2f s, sys "
           "%.2f s), busiest worker thread %.1f%%, whole run %.1f%%\n",
           r->cpu_win_pct, r->cpu_user_s, r->cpu_sys_s, r->cpu_thread_max,
           r->cpu_run_pct);
@@ -1740,66 +1778,75 @@ static int write_json(const char *path, const struct report *r)
     fprintf(stderr, "loadgen: cannot write %s: %s\n", path, strerror(errno));
     return -1;
   }
-  fprintf(f, "{\n  \"config\": {\"clients\": %u, \"threads\": %u, "
+  fprintf(f,
+          "{\n  \"config\": {\"clients\": %u, \"threads\": %u, "
           "\"sources\": %u, \"mode\": \"%s\", \"rate\": %g, \"size\": %zu, "
           "\"duration_s\": %g, \"warmup_s\": %g, \"connect_rate\": %g, "
           "\"http\": \"1.%d\", \"host\": \"%s\", \"port\": %d, "
           "\"publish_port\": %d},\n",
           O.clients, O.threads, O.sources,
-          O.hold ? "hold" : O.closed_loop ? "closed-loop" : "rate",
-          O.closed_loop || O.hold ? 0.0 : O.rate, O.size, O.duration,
-          O.warmup, O.connect_rate, O.http10 ? 0 : 1, O.host_str, O.port,
-          O.publish_port);
-  fprintf(f, "  \"time\": {\"run_s\": %.3f, \"ramp_s\": %.3f, "
+          O.hold          ? "hold"
+          : O.closed_loop ? "closed-loop"
+                          : "rate",
+          O.closed_loop || O.hold ? 0.0 : O.rate, O.size, O.duration, O.warmup,
+          O.connect_rate, O.http10 ? 0 : 1, O.host_str, O.port, O.publish_port);
+  fprintf(f,
+          "  \"time\": {\"run_s\": %.3f, \"ramp_s\": %.3f, "
           "\"window_start_s\": %.3f, \"window_end_s\": %.3f, "
           "\"window_s\": %.3f, \"drain_s\": %.3f, \"drain_complete\": %s},\n",
           r->total_s, r->ramp_s, r->win_start_s, r->win_end_s, r->win_s,
           r->drain_s, r->drain_complete ? "true" : "false");
-  fprintf(f, "  \"clients\": {\"attempted\": %" PRIu64 ", \"connected\": %"
-          PRIu64 ", \"http_429\": %" PRIu64 ", \"other_status\": %" PRIu64
+  fprintf(f,
+          "  \"clients\": {\"attempted\": %" PRIu64 ", \"connected\": %" PRIu64
+          ", \"http_429\": %" PRIu64 ", \"other_status\": %" PRIu64
           ", \"connect_errors\": %" PRIu64 ", \"timeouts\": %" PRIu64
           ", \"unfinished\": %" PRIu64 ", \"resets\": %" PRIu64
           ", \"closed_by_server\": %" PRIu64 ", \"stream_ended\": %" PRIu64
-          ", \"closed_before_response\": %" PRIu64 ", \"io_errors\": %"
-          PRIu64 ", \"protocol_errors\": %" PRIu64 ", \"missing_ok\": %"
-          PRIu64 "},\n",
+          ", \"closed_before_response\": %" PRIu64 ", \"io_errors\": %" PRIu64
+          ", \"protocol_errors\": %" PRIu64 ", \"missing_ok\": %" PRIu64 "},\n",
           t->attempted, t->connected, t->s429, t->sother, t->conn_err,
           t->timeouts, r->unfinished, t->resets, t->srv_closed, t->srv_ended,
           t->early_close, t->io_err, t->proto_err, t->no_ok);
-  fprintf(f, "  \"published\": {\"accepted\": %" PRIu64 ", \"rate\": %.3f, "
-          "\"in_window\": %" PRIu64 ", \"window_rate\": %.3f, \"attempts\": %"
-          PRIu64 ", \"retries_503\": %" PRIu64 ", \"retries_429\": %" PRIu64
-          ", \"io_errors\": %" PRIu64
-          ", \"unanswered\": %" PRIu64 ", \"refused\": %" PRIu64
+  fprintf(f,
+          "  \"published\": {\"accepted\": %" PRIu64 ", \"rate\": %.3f, "
+          "\"in_window\": %" PRIu64
+          ", \"window_rate\": %.3f, \"attempts\": %" PRIu64
+          ", \"retries_503\": %" PRIu64 ", \"retries_429\": %" PRIu64
+          ", \"io_errors\": %" PRIu64 ", \"unanswered\": %" PRIu64
+          ", \"refused\": %" PRIu64
           ", \"last_refusal_status\": %d, \"capped\": %s, "
           "\"rtt_ms\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}},\n",
           g_pub.accepted, r->pub_rate, r->pub_in_window, r->pub_rate_window,
-          g_pub.attempts, g_pub.r503, g_pub.r429, g_pub.io_errors, g_pub.ambiguous,
-          g_pub.bad_status, g_pub.last_bad, g_pub.capped ? "true" : "false",
-          hist_pct_ms(&g_pub.rtt, 50), hist_pct_ms(&g_pub.rtt, 99),
-          (double) g_pub.rtt.max_ns / 1e6);
-  fprintf(f, "  \"deliveries\": {\"expected\": %" PRIu64 ", \"received\": %"
-          PRIu64 ", \"lost\": %" PRIu64 ", \"lost_live_clients\": %" PRIu64
-          ", \"lost_before_disconnect\": %" PRIu64 ", \"lost_at_start\": %"
-          PRIu64 ", \"clients_with_loss\": %" PRIu64 ", \"duplicated\": %"
-          PRIu64 ", \"reordered\": %" PRIu64 ", \"foreign\": %" PRIu64
-          ", \"wrong_size\": %" PRIu64 ", \"heartbeats\": %" PRIu64
-          ", \"bytes\": %" PRIu64 ", \"in_window\": %" PRIu64
-          ", \"per_s\": %.1f},\n",
+          g_pub.attempts, g_pub.r503, g_pub.r429, g_pub.io_errors,
+          g_pub.ambiguous, g_pub.bad_status, g_pub.last_bad,
+          g_pub.capped ? "true" : "false", hist_pct_ms(&g_pub.rtt, 50),
+          hist_pct_ms(&g_pub.rtt, 99), (double) g_pub.rtt.max_ns / 1e6);
+  fprintf(f,
+          "  \"deliveries\": {\"expected\": %" PRIu64 ", \"received\": %" PRIu64
+          ", \"lost\": %" PRIu64 ", \"lost_live_clients\": %" PRIu64
+          ", \"lost_before_disconnect\": %" PRIu64
+          ", \"lost_at_start\": %" PRIu64 ", \"clients_with_loss\": %" PRIu64
+          ", \"duplicated\": %" PRIu64 ", \"reordered\": %" PRIu64
+          ", \"foreign\": %" PRIu64 ", \"wrong_size\": %" PRIu64
+          ", \"heartbeats\": %" PRIu64 ", \"bytes\": %" PRIu64
+          ", \"in_window\": %" PRIu64 ", \"per_s\": %.1f},\n",
           r->expected, r->received, r->lost, r->lost_alive, r->lost_gone,
           r->head_lost, r->subs_loss, r->dups, r->reord, t->foreign,
           t->size_bad, t->heartbeats, t->bytes, t->win_deliveries,
           r->deliv_rate);
-  fprintf(f, "  \"latency_ms\": {\"count\": %" PRIu64 ", \"p50\": %.3f, "
+  fprintf(f,
+          "  \"latency_ms\": {\"count\": %" PRIu64 ", \"p50\": %.3f, "
           "\"p90\": %.3f, \"p99\": %.3f, \"p99_9\": %.3f, \"max\": %.3f},\n",
           r->lat.count, hist_pct_ms(&r->lat, 50), hist_pct_ms(&r->lat, 90),
           hist_pct_ms(&r->lat, 99), hist_pct_ms(&r->lat, 99.9),
           (double) r->lat.max_ns / 1e6);
-  fprintf(f, "  \"fanout_ms\": {\"events\": %" PRIu64 ", \"incomplete\": %"
-          PRIu64 ", \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f},\n",
+  fprintf(f,
+          "  \"fanout_ms\": {\"events\": %" PRIu64 ", \"incomplete\": %" PRIu64
+          ", \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f},\n",
           r->fo_events, r->fo_incomplete, hist_pct_ms(&r->fo, 50),
           hist_pct_ms(&r->fo, 99), (double) r->fo.max_ns / 1e6);
-  fprintf(f, "  \"cpu\": {\"window_pct_of_core\": %.1f, \"user_s\": %.3f, "
+  fprintf(f,
+          "  \"cpu\": {\"window_pct_of_core\": %.1f, \"user_s\": %.3f, "
           "\"sys_s\": %.3f, \"busiest_thread_pct\": %.1f, "
           "\"run_pct_of_core\": %.1f}",
           r->cpu_win_pct, r->cpu_user_s, r->cpu_sys_s, r->cpu_thread_max,
@@ -1830,10 +1877,11 @@ static void progress(int64_t now, uint64_t *prev_deliv, uint64_t *prev_acc)
   uint64_t acc = LOAD(g_acc_hi);
 
   sum_stats(&s);
-  fprintf(stderr, "[%6.1fs] clients %" PRIu64 " connected, %" PRIu64
-          " 429, %" PRIu64 " failed, %" PRIu64 " live | published %" PRIu64
-          " (+%" PRIu64 ") | deliveries %" PRIu64 " (+%" PRIu64 ") gaps %"
-          PRIu64 " dup %" PRIu64 " reord %" PRIu64 "\n",
+  fprintf(stderr,
+          "[%6.1fs] clients %" PRIu64 " connected, %" PRIu64 " 429, %" PRIu64
+          " failed, %" PRIu64 " live | published %" PRIu64 " (+%" PRIu64
+          ") | deliveries %" PRIu64 " (+%" PRIu64 ") gaps %" PRIu64
+          " dup %" PRIu64 " reord %" PRIu64 "\n",
           secs(now - g_t0), s.connected, s.s429,
           s.resolved - s.connected - s.s429, s.live, acc, acc - *prev_acc,
           s.deliveries, s.deliveries - *prev_deliv, s.gaps, s.dups, s.reord);
@@ -1868,13 +1916,15 @@ int main(int argc, char **argv)
   }
   if (RLIM_INFINITY != rl.rlim_cur
       && (rlim_t) O.clients + FD_RESERVE > rl.rlim_cur) {
-    fprintf(stderr, "loadgen: --clients %u needs %u file descriptors, more "
+    fprintf(stderr,
+            "loadgen: --clients %u needs %u file descriptors, more "
             "than the open-file limit %llu (hard limit %llu); use at most "
-            "%llu clients\n", O.clients, O.clients + FD_RESERVE,
-            (unsigned long long) rl.rlim_cur,
+            "%llu clients\n",
+            O.clients, O.clients + FD_RESERVE, (unsigned long long) rl.rlim_cur,
             (unsigned long long) rl.rlim_max,
             rl.rlim_cur > FD_RESERVE
-                ? (unsigned long long) (rl.rlim_cur - FD_RESERVE) : 0ULL);
+                ? (unsigned long long) (rl.rlim_cur - FD_RESERVE)
+                : 0ULL);
     return 2;
   }
 
@@ -2057,17 +2107,18 @@ int main(int argc, char **argv)
 
   rep.ramp_s = ramp_done >= 0 ? secs(ramp_done - g_t0) : -1;
   rep.drain_complete = O.hold || t_drained >= 0;
-  rep.drain_s = O.hold ? 0 : secs((t_drained >= 0 ? t_drained : now)
-                                  - t_end_pub);
+  rep.drain_s = O.hold ? 0
+                       : secs((t_drained >= 0 ? t_drained : now) - t_end_pub);
   if (have_ru0 && have_ru1 && t_ru1 > t_ru0) {
     rep.cpu_user_s = tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime);
     rep.cpu_sys_s = tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);
     rep.cpu_win_pct = 100.0 * (rep.cpu_user_s + rep.cpu_sys_s)
                       / secs(t_ru1 - t_ru0);
   }
-  rep.cpu_run_pct = 100.0 * (tv_s(&ru_end.ru_utime) + tv_s(&ru_end.ru_stime)
-                             - tv_s(&ru_start.ru_utime)
-                             - tv_s(&ru_start.ru_stime)) / secs(now - g_t0);
+  rep.cpu_run_pct = 100.0
+                    * (tv_s(&ru_end.ru_utime) + tv_s(&ru_end.ru_stime)
+                       - tv_s(&ru_start.ru_utime) - tv_s(&ru_start.ru_stime))
+                    / secs(now - g_t0);
   compute(&rep, now);
   print_table(stdout, &rep);
   if (NULL != O.json && 0 != write_json(O.json, &rep))

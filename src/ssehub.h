@@ -63,8 +63,8 @@ extern "C" {
 #define SSEHUB_VERSION_PATCH 0
 #define SSEHUB_VERSION_STRING "0.2.0"
 /* One number that orders versions: 0xMMmmpp. */
-#define SSEHUB_VERSION_NUM                                                   \
-  ((SSEHUB_VERSION_MAJOR << 16) | (SSEHUB_VERSION_MINOR << 8)                \
+#define SSEHUB_VERSION_NUM                                    \
+  ((SSEHUB_VERSION_MAJOR << 16) | (SSEHUB_VERSION_MINOR << 8) \
    | SSEHUB_VERSION_PATCH)
 
 #if defined(__GNUC__) && defined(SSEHUB_BUILDING)
@@ -170,8 +170,7 @@ struct ssehub_options {
  * 256 MiB max_buffered, no other limits, no TLS; and o->size. The macro
  * passes sizeof(*o), so the library writes only the fields the caller's
  * struct has. */
-#define ssehub_options_default(o)                                            \
-  ssehub_options_init((o), sizeof(*(o)))
+#define ssehub_options_default(o) ssehub_options_init((o), sizeof(*(o)))
 SSEHUB_API void ssehub_options_init(struct ssehub_options *o, size_t size);
 
 /* Create a hub and start its broadcaster thread (it does not listen yet).
@@ -222,8 +221,8 @@ SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
  * except from within the hub's log callback, which may run on the thread
  * that makes room. */
 SSEHUB_API int ssehub_publish_wait(struct ssehub *hub,
-                                   const struct ssehub_event *ev,
-                                   uint64_t *seq, long timeout_ms);
+                                   const struct ssehub_event *ev, uint64_t *seq,
+                                   long timeout_ms);
 
 /* Write the hub-assigned id of the event with sequence number seq
  * ("<epoch>-<seq>") into buf. Returns its length (snprintf-style). */
@@ -245,37 +244,37 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
  * up from 0 for the hub's lifetime) or GAUGE (a level, computed when read).
  * Append new lines at the end: the order is the layout of struct
  * ssehub_stats, which binaries built against an older header rely on. */
-#define SSEHUB_STATS(X)                                                      \
-  X(clients, GAUGE, "streams now registered")                                \
-  X(clients_total, COUNTER, "streams ever admitted")                         \
-  X(rejected_full, COUNTER, "streams refused with 429: over max_clients")    \
-  X(slow_disconnects, COUNTER, "streams cut off: over client_buffer")        \
-  X(published, COUNTER, "events accepted for publishing")                    \
-  X(publish_refused, COUNTER,                                                \
-    "publishes refused because the queue stayed full (-EAGAIN, 503)")        \
-  X(frames_queued, COUNTER, "frames placed in client rings or written")      \
-  X(bytes_sent, COUNTER, "stream bytes handed to the sockets")               \
-  X(hangups, COUNTER, "streams ended because the peer went away")            \
-  X(resumes, COUNTER, "streams that asked to resume (Last-Event-ID)")        \
-  X(topics, GAUGE, "topics with at least one subscriber")                    \
-  X(buffered_bytes, GAUGE, "unsent stream bytes queued, all clients")        \
-  X(memory_cuts, COUNTER, "streams cut off: over max_buffered")              \
-  X(rejected_per_ip, COUNTER,                                                \
-    "streams refused with 429: over max_clients_per_ip")                     \
-  X(rate_limited, COUNTER, "publishes refused with 429: over publish_rate")  \
-  X(unauthorized, COUNTER, "requests refused with 401 or 403")               \
-  X(bad_requests, COUNTER, "requests refused with 400")                      \
-  X(too_large, COUNTER, "publishes refused with 413")                        \
-  X(headers_too_large, COUNTER,                                              \
-    "requests refused with 431 or 414: over connection_memory")              \
-  X(header_timeouts, COUNTER,                                                \
-    "connections closed for not completing a request in header_timeout")     \
-  X(direct_writes, COUNTER,                                                  \
-    "batches written straight to an idle stream's socket")                   \
-  X(direct_tails, COUNTER,                                                   \
-    "direct writes the socket took only in part, finished when writable")    \
-  X(publish_held, COUNTER,                                                   \
-    "POST /publish requests that found the queue full and waited")           \
+#define SSEHUB_STATS(X)                                                     \
+  X(clients, GAUGE, "streams now registered")                               \
+  X(clients_total, COUNTER, "streams ever admitted")                        \
+  X(rejected_full, COUNTER, "streams refused with 429: over max_clients")   \
+  X(slow_disconnects, COUNTER, "streams cut off: over client_buffer")       \
+  X(published, COUNTER, "events accepted for publishing")                   \
+  X(publish_refused, COUNTER,                                               \
+    "publishes refused because the queue stayed full (-EAGAIN, 503)")       \
+  X(frames_queued, COUNTER, "frames placed in client rings or written")     \
+  X(bytes_sent, COUNTER, "stream bytes handed to the sockets")              \
+  X(hangups, COUNTER, "streams ended because the peer went away")           \
+  X(resumes, COUNTER, "streams that asked to resume (Last-Event-ID)")       \
+  X(topics, GAUGE, "topics with at least one subscriber")                   \
+  X(buffered_bytes, GAUGE, "unsent stream bytes queued, all clients")       \
+  X(memory_cuts, COUNTER, "streams cut off: over max_buffered")             \
+  X(rejected_per_ip, COUNTER,                                               \
+    "streams refused with 429: over max_clients_per_ip")                    \
+  X(rate_limited, COUNTER, "publishes refused with 429: over publish_rate") \
+  X(unauthorized, COUNTER, "requests refused with 401 or 403")              \
+  X(bad_requests, COUNTER, "requests refused with 400")                     \
+  X(too_large, COUNTER, "publishes refused with 413")                       \
+  X(headers_too_large, COUNTER,                                             \
+    "requests refused with 431 or 414: over connection_memory")             \
+  X(header_timeouts, COUNTER,                                               \
+    "connections closed for not completing a request in header_timeout")    \
+  X(direct_writes, COUNTER,                                                 \
+    "batches written straight to an idle stream's socket")                  \
+  X(direct_tails, COUNTER,                                                  \
+    "direct writes the socket took only in part, finished when writable")   \
+  X(publish_held, COUNTER,                                                  \
+    "POST /publish requests that found the queue full and waited")          \
   X(fds, GAUGE, "open file descriptors of the process (0: unknown)")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
@@ -288,7 +287,7 @@ struct ssehub_stats {
  * ssehub_get_stats(hub, &st): the macro passes sizeof(st), so a program
  * built against an older, shorter struct ssehub_stats gets its fields and
  * nothing is written past them. */
-#define ssehub_get_stats(hub, st)                                            \
+#define ssehub_get_stats(hub, st) \
   ssehub_get_stats_size((hub), (st), sizeof(*(st)))
 SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
                                       struct ssehub_stats *st, size_t size);
@@ -325,14 +324,10 @@ SSEHUB_API const char *ssehub_strerror(int err);
  *   (MHD panics when suspended connections remain).
  *   examples/embed.c is a complete program that does all of this.
  */
-SSEHUB_API enum MHD_Result ssehub_mhd_handler(void *cls,
-                                              struct MHD_Connection *conn,
-                                              const char *url,
-                                              const char *method,
-                                              const char *version,
-                                              const char *upload_data,
-                                              size_t *upload_data_size,
-                                              void **con_cls);
+SSEHUB_API enum MHD_Result ssehub_mhd_handler(
+    void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload_data, size_t *upload_data_size,
+    void **con_cls);
 
 SSEHUB_API void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
                                      void **con_cls,

@@ -39,12 +39,14 @@
 
 static struct tl_server srv;
 
-enum { EV_SIZE = 1000,            /* steady event data, bytes */
-       BULK_SIZE = 60000,         /* heavy-topic event data */
-       BULK_PER_GROUP = 24,       /* 1.4 MB: over the 1 MiB client buffer */
-       RCVBUF = 4096,             /* the non-readers' receive buffer ... */
-       MSS = 1400,                /* ... and segment size */
-       SLOT_BUF = 1024 };         /* a churn slot's answer buffer */
+enum {
+  EV_SIZE = 1000,      /* steady event data, bytes */
+  BULK_SIZE = 60000,   /* heavy-topic event data */
+  BULK_PER_GROUP = 24, /* 1.4 MB: over the 1 MiB client buffer */
+  RCVBUF = 4096,       /* the non-readers' receive buffer ... */
+  MSS = 1400,          /* ... and segment size */
+  SLOT_BUF = 1024
+}; /* a churn slot's answer buffer */
 
 /* cond is what the server must do; the message says what it did. */
 #define EXPECT(cond, ...) ck_assert_msg(cond, __VA_ARGS__)
@@ -68,8 +70,11 @@ static long long stat0(const char *name)
  * --client-buffer accounting must see). Returns how many were admitted. */
 static int open_silent(struct tl_sse *s, int n, int groups)
 {
-  struct tl_crowd how = { .topic_prefix = "bulk-", .groups = groups,
-                          .src0 = 14, .nsrc = 4, .rcvbuf = RCVBUF,
+  struct tl_crowd how = { .topic_prefix = "bulk-",
+                          .groups = groups,
+                          .src0 = 14,
+                          .nsrc = 4,
+                          .rcvbuf = RCVBUF,
                           .mss = MSS };
 
   return tl_sse_open_crowd(s, n, srv.port, &how);
@@ -98,7 +103,7 @@ static pid_t spawn_holder(int n, int src0, int *ready_fd)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     close(p[0]);
     ok = tl_sse_open_crowd(s, n, srv.port,
-                           &(struct tl_crowd) { .src0 = src0, .nsrc = 4 });
+                           &(struct tl_crowd){ .src0 = src0, .nsrc = 4 });
     for (i = 0; i < n; i++) {
       ev.events = EPOLLIN;
       ev.data.fd = s[i].fd;
@@ -136,9 +141,9 @@ static int wait_ready(int fd, int timeout_ms)
 /* ---- the child that connects and disconnects ---------------------------- */
 
 struct churn_report {
-  int cycles;      /* streams opened, ":ok" read, closed */
-  int failures;    /* streams that did not give a 200 and ":ok" */
-  char first[96];  /* what the first failure was */
+  int cycles;     /* streams opened, ":ok" read, closed */
+  int failures;   /* streams that did not give a 200 and ":ok" */
+  char first[96]; /* what the first failure was */
 };
 
 static void churn_fail(struct churn_report *r, const char *fmt, ...)
@@ -193,9 +198,9 @@ static pid_t spawn_churn(int slots, int max_cycles, int run_ms, int src0,
       snprintf(src, sizeof(src), "127.0.0.%d", src0 + i % 8);
       pfd[i].fd = tl_connect(port, src);
       pfd[i].events = POLLIN;
-      if (pfd[i].fd >= 0 && (ssize_t) sizeof(req) - 1
-                            == send(pfd[i].fd, req, sizeof(req) - 1,
-                                    MSG_NOSIGNAL))
+      if (pfd[i].fd >= 0
+          && (ssize_t) sizeof(req) - 1
+                 == send(pfd[i].fd, req, sizeof(req) - 1, MSG_NOSIGNAL))
         live++;
       else
         churn_fail(&r, "connect/send: %s", strerror(errno));
@@ -232,9 +237,9 @@ static pid_t spawn_churn(int slots, int max_cycles, int run_ms, int src0,
           continue;
         snprintf(src, sizeof(src), "127.0.0.%d", src0 + i % 8);
         pfd[i].fd = tl_connect(port, src);
-        if (pfd[i].fd >= 0 && (ssize_t) sizeof(req) - 1
-                              == send(pfd[i].fd, req, sizeof(req) - 1,
-                                      MSG_NOSIGNAL)) {
+        if (pfd[i].fd >= 0
+            && (ssize_t) sizeof(req) - 1
+                   == send(pfd[i].fd, req, sizeof(req) - 1, MSG_NOSIGNAL)) {
           live++;
         } else {
           churn_fail(&r, "reconnect: %s", strerror(errno));
@@ -260,18 +265,18 @@ static pid_t spawn_churn(int slots, int max_cycles, int run_ms, int src0,
 /* ---- the publisher ------------------------------------------------------ */
 
 struct pub {
-  int total;                 /* steady events to publish, at most ... */
-  int duration_ms;           /* ... in this long */
-  int gap_ms;                /* between steady events */
-  int groups;                /* heavy topics bulk-0 ... */
-  int bulk_start_ms;         /* first heavy group, then one group per ... */
-  int bulk_gap_ms;           /* ... this many ms */
-  atomic_int acked;          /* steady events answered 200 */
+  int total;         /* steady events to publish, at most ... */
+  int duration_ms;   /* ... in this long */
+  int gap_ms;        /* between steady events */
+  int groups;        /* heavy topics bulk-0 ... */
+  int bulk_start_ms; /* first heavy group, then one group per ... */
+  int bulk_gap_ms;   /* ... this many ms */
+  atomic_int acked;  /* steady events answered 200 */
   atomic_int bulk_acked;
-  atomic_int retries;        /* 503s retried */
-  atomic_int max_ms;         /* the slowest publish */
-  long long t0;              /* when publishing started */
-  atomic_bool stopping;      /* the server is being stopped: quit quietly */
+  atomic_int retries;   /* 503s retried */
+  atomic_int max_ms;    /* the slowest publish */
+  long long t0;         /* when publishing started */
+  atomic_bool stopping; /* the server is being stopped: quit quietly */
   atomic_bool done;
   char error[256];
   char (*payload)[EV_SIZE + 1];
@@ -313,7 +318,8 @@ static int publish(struct pub *p, const char *query, const char *data,
                took, answer->head);
       fprintf(stderr, "publish stalled at %lld ms into the run; fds %d\n",
               tl_now_ms() - p->t0, tl_count_fds(srv.pid));
-      snprintf(cmd, sizeof(cmd), "ss -ltn 'sport = :%u' >&2; ss -tan "
+      snprintf(cmd, sizeof(cmd),
+               "ss -ltn 'sport = :%u' >&2; ss -tan "
                "'sport = :%u' | awk '{print $1}' | sort | uniq -c >&2",
                srv.port, srv.port);
       (void) !system(cmd);
@@ -342,8 +348,8 @@ static void *publisher(void *arg)
     int st;
 
     /* A heavy group: enough to overflow its non-readers' buffers. */
-    if (g < p->groups && now >= t0 + p->bulk_start_ms
-                                    + (long long) g * p->bulk_gap_ms) {
+    if (g < p->groups
+        && now >= t0 + p->bulk_start_ms + (long long) g * p->bulk_gap_ms) {
       char q[32];
       int k;
 
@@ -383,10 +389,10 @@ out:
 struct readers {
   int n;
   struct tl_sse *s;
-  int *next;                 /* next steady event expected */
+  int *next; /* next steady event expected */
   int ep;
-  int total;                 /* events there are payloads for */
-  int why;                   /* errno of a lost stream, 0 for a close */
+  int total; /* events there are payloads for */
+  int why;   /* errno of a lost stream, 0 for a close */
   char (*payload)[EV_SIZE + 1];
 };
 
@@ -465,8 +471,8 @@ static void readers_init(struct readers *rd, int n, int total,
   rd->ep = epoll_create1(EPOLL_CLOEXEC);
   ck_assert_int_ge(rd->ep, 0);
   ck_assert_int_eq(n, tl_sse_open_crowd(rd->s, n, srv.port,
-                                        &(struct tl_crowd) { .src0 = 2,
-                                                             .nsrc = 8 }));
+                                        &(struct tl_crowd){ .src0 = 2,
+                                                            .nsrc = 8 }));
   for (i = 0; i < n; i++) {
     struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
 
@@ -487,7 +493,7 @@ static void readers_free(struct readers *rd)
 
 static char (*make_payloads(int total))[EV_SIZE + 1]
 {
-  char (*payload)[EV_SIZE + 1] = calloc((size_t) total, EV_SIZE + 1);
+  char(*payload)[EV_SIZE + 1] = calloc((size_t) total, EV_SIZE + 1);
   int i;
 
   for (i = 0; i < total; i++)
@@ -502,13 +508,22 @@ START_TEST(test_chaos_5000_clients)
   /* No global ceiling: under TSan the server is so slow that honest
    * readers fall behind and --max-buffered (tested in check_security)
    * would cut them. */
-  static const char *const args[] = { "--max-clients", "6000",
-                                      "--max-buffered", "0", "--heartbeat",
-                                      "1", NULL };
-  enum { READERS = 3000, KILLED = 800, SILENT = 600, CHURN = 600,
-         GROUPS = 4, TOTAL = 500, GAP_MS = 20, KILL_AT_MS = 6000,
-         CHURN_MS = 5000, CHURN_CYCLES = 10 };
-  char (*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
+  static const char *const args[] = {
+    "--max-clients", "6000", "--max-buffered", "0", "--heartbeat", "1", NULL
+  };
+  enum {
+    READERS = 3000,
+    KILLED = 800,
+    SILENT = 600,
+    CHURN = 600,
+    GROUPS = 4,
+    TOTAL = 500,
+    GAP_MS = 20,
+    KILL_AT_MS = 6000,
+    CHURN_MS = 5000,
+    CHURN_CYCLES = 10
+  };
+  char(*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
   struct pub p;
   struct readers rd;
   struct tl_sse *silent = calloc(SILENT, sizeof(*silent));
@@ -552,16 +567,19 @@ START_TEST(test_chaos_5000_clients)
   ck_assert_int_eq(1, (int) write(go_fd, "g", 1));
   t0 = tl_now_ms();
   ck_assert_int_eq(0, pthread_create(&th, NULL, publisher, &p));
-  while ((!atomic_load(&p.done)
-          || complete(&rd, atomic_load(&p.acked)) < READERS)
-         && (now = tl_now_ms()) - t0 < 40000 * tl_scale()) {
+  while (
+      (!atomic_load(&p.done) || complete(&rd, atomic_load(&p.acked)) < READERS)
+      && (now = tl_now_ms()) - t0 < 40000 * tl_scale()) {
     if (!pump_readers(&rd, 20, &which)) {
-      fprintf(stderr, "/stats: slow_disconnects %lld memory_cuts %lld "
-              "hangups %lld clients %lld\n", stat0("slow_disconnects"),
-              stat0("memory_cuts"), stat0("hangups"), stat0("clients"));
+      fprintf(stderr,
+              "/stats: slow_disconnects %lld memory_cuts %lld "
+              "hangups %lld clients %lld\n",
+              stat0("slow_disconnects"), stat0("memory_cuts"), stat0("hangups"),
+              stat0("clients"));
       tl_server_print_log(&srv);
       ck_abort_msg("reader %d lost its stream after %d events (%s, "
-                   "ended %d)", which, rd.next[which],
+                   "ended %d)",
+                   which, rd.next[which],
                    0 != rd.why ? strerror(rd.why) : "closed",
                    rd.s[which].ended);
     }
@@ -586,9 +604,10 @@ START_TEST(test_chaos_5000_clients)
   pthread_join(th, NULL);
   ck_assert_msg('\0' == p.error[0], "publisher: %s", p.error);
   acked = atomic_load(&p.acked);
-  ck_assert_msg(acked >= TOTAL / 5, "only %d events published in %d ms "
-                "(slowest publish %d ms)", acked, p.duration_ms,
-                atomic_load(&p.max_ms));
+  ck_assert_msg(acked >= TOTAL / 5,
+                "only %d events published in %d ms "
+                "(slowest publish %d ms)",
+                acked, p.duration_ms, atomic_load(&p.max_ms));
   ck_assert_int_eq(GROUPS * BULK_PER_GROUP, atomic_load(&p.bulk_acked));
   for (i = 0; i < READERS; i++)
     ck_assert_msg(acked == rd.next[i], "reader %d got %d of %d events", i,
@@ -617,15 +636,19 @@ START_TEST(test_chaos_5000_clients)
          "kill\n",
          READERS, KILLED, SILENT, CHURN, t_conn, acked, READERS,
          GROUPS * BULK_PER_GROUP, t_pub, atomic_load(&p.retries),
-         atomic_load(&p.max_ms), cr.cycles,
-         cr.failures, slow, cuts, hangups, h1 - h0, c0, c1);
+         atomic_load(&p.max_ms), cr.cycles, cr.failures, slow, cuts, hangups,
+         h1 - h0, c0, c1);
   fflush(stdout);
   ck_assert_msg(cr.cycles >= CHURN, "churn: only %d cycles", cr.cycles);
-  ck_assert_msg(0 == cr.failures, "churn: %d streams without a 200 and :ok "
-                "(first: %s)", cr.failures, cr.first);
+  ck_assert_msg(0 == cr.failures,
+                "churn: %d streams without a 200 and :ok "
+                "(first: %s)",
+                cr.failures, cr.first);
   /* Every non-reader was cut off for not reading. */
-  ck_assert_msg(slow >= SILENT * 9 / 10, "slow_disconnects %lld of %d "
-                "non-readers (memory_cuts %lld)", slow, SILENT, cuts);
+  ck_assert_msg(slow >= SILENT * 9 / 10,
+                "slow_disconnects %lld of %d "
+                "non-readers (memory_cuts %lld)",
+                slow, SILENT, cuts);
   ck_assert_msg(slow + cuts <= SILENT, "%lld readers cut as slow",
                 slow + cuts - SILENT);
   /* The killed ones were all removed within 2 s, and counted as
@@ -635,19 +658,19 @@ START_TEST(test_chaos_5000_clients)
   ck_assert_msg(c0 - c1 >= KILLED * 95 / 100,
                 "clients %lld -> %lld within 2 s of killing %d", c0, c1,
                 KILLED);
-  ck_assert_msg(h1 - h0 >= KILLED / 2, "hangups %lld for %d killed",
-                h1 - h0, KILLED);
-  EXPECT(h1 - h0 >= KILLED * 95 / 100, "hangups +%lld in the 2 s after "
-            "killing %d clients (all %lld removed)", h1 - h0, KILLED,
-            c0 - c1);
+  ck_assert_msg(h1 - h0 >= KILLED / 2, "hangups %lld for %d killed", h1 - h0,
+                KILLED);
+  EXPECT(h1 - h0 >= KILLED * 95 / 100,
+         "hangups +%lld in the 2 s after "
+         "killing %d clients (all %lld removed)",
+         h1 - h0, KILLED, c0 - c1);
 
   /* Everyone leaves: memory and descriptors come back. */
   readers_free(&rd);
   for (i = 0; i < SILENT; i++)
     tl_sse_close(&silent[i]);
   free(silent);
-  ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0,
-                                   10000 * tl_scale()));
+  ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0, 10000 * tl_scale()));
   now = tl_now_ms();
   while ((fds = tl_count_fds(srv.pid)) > base_fds + 2
          && tl_now_ms() - now < 5000 * tl_scale())
@@ -656,8 +679,8 @@ START_TEST(test_chaos_5000_clients)
          && tl_now_ms() - now < 12000 * tl_scale())
     tl_sleep_ms(50);
   printf("chaos: server VmRSS %ld KiB before, %ld KiB after (+%ld); "
-         "fds %d before, %d after\n", base_rss, rss, rss - base_rss,
-         base_fds, fds);
+         "fds %d before, %d after\n",
+         base_rss, rss, rss - base_rss, base_fds, fds);
   fflush(stdout);
   ck_assert_msg(fds <= base_fds + 2, "fd leak: %d before, %d after", base_fds,
                 fds);
@@ -666,10 +689,10 @@ START_TEST(test_chaos_5000_clients)
   if (tl_instrumented(srv.pid))
     printf("chaos: (the server is instrumented: VmRSS not checked)\n");
   else
-    EXPECT(rss <= base_rss + 16 * 1024, "server VmRSS %ld KiB before, "
-              "%ld KiB after all %d clients left (+%ld KiB, allowed +16 MiB)",
-              base_rss, rss, READERS + KILLED + SILENT + CHURN,
-              rss - base_rss);
+    EXPECT(rss <= base_rss + 16 * 1024,
+           "server VmRSS %ld KiB before, "
+           "%ld KiB after all %d clients left (+%ld KiB, allowed +16 MiB)",
+           base_rss, rss, READERS + KILLED + SILENT + CHURN, rss - base_rss);
   free(payload);
   close(ready_fd);
   close(go_fd);
@@ -684,10 +707,19 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
 {
   static const char *const args[] = { "--max-clients", "6000", "--heartbeat",
                                       "1", NULL };
-  enum { READERS = 1200, KILLED = 300, SILENT = 250, CHURN = 250,
-         GROUPS = 2, TOTAL = 500, GAP_MS = 20, KILL_AT_MS = 1500,
-         TERM_AT_MS = 3000, CHURN_CYCLES = 1000 };
-  char (*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
+  enum {
+    READERS = 1200,
+    KILLED = 300,
+    SILENT = 250,
+    CHURN = 250,
+    GROUPS = 2,
+    TOTAL = 500,
+    GAP_MS = 20,
+    KILL_AT_MS = 1500,
+    TERM_AT_MS = 3000,
+    CHURN_CYCLES = 1000
+  };
+  char(*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
   struct pub p;
   struct readers rd;
   struct tl_sse *silent = calloc(SILENT, sizeof(*silent));
@@ -765,8 +797,9 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
   printf("chaos SIGTERM: %d readers, %d killed, %d silent, %d churn slots; "
          "%d events accepted; server exit status %d after %lld ms; %d of %d "
          "streams ended cleanly; readers got %d..%d events; slowest "
-         "publish %d ms\n", READERS, KILLED, SILENT, CHURN, acked, st,
-         elapsed, ended, READERS, least, most, atomic_load(&p.max_ms));
+         "publish %d ms\n",
+         READERS, KILLED, SILENT, CHURN, acked, st, elapsed, ended, READERS,
+         least, most, atomic_load(&p.max_ms));
   fflush(stdout);
   if (!exited) {
     kill(srv.pid, SIGKILL);
@@ -778,8 +811,7 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
                 "exit status %d after SIGTERM", st);
   ck_assert_msg(elapsed < 2000 * tl_scale(), "took %lld ms to exit", elapsed);
   ck_assert_msg('\0' == p.error[0], "publisher: %s", p.error);
-  ck_assert_msg(acked >= 10, "only %d events published before SIGTERM",
-                acked);
+  ck_assert_msg(acked >= 10, "only %d events published before SIGTERM", acked);
   /* Everything accepted reached every reader, then a clean end. */
   ck_assert_msg(least >= acked, "a reader got %d of the %d accepted events",
                 least, acked);
@@ -808,7 +840,7 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
 {
   static const char *const args[] = { "--heartbeat", "1", NULL };
   enum { TOTAL = 600, GAP_MS = 5, PAUSE_MS = 500 };
-  char (*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
+  char(*payload)[EV_SIZE + 1] = make_payloads(TOTAL);
   struct readers rd;
   struct pub p;
   pthread_t th;
@@ -823,8 +855,8 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
   rd.payload = payload;
   rd.s = calloc(1, sizeof(*rd.s));
   rd.next = calloc(1, sizeof(int));
-  ck_assert_int_eq(0, tl_sse_open_slow(&rd.s[0], srv.port, "/sse",
-                                       "127.0.0.2", 8192, MSS));
+  ck_assert_int_eq(0, tl_sse_open_slow(&rd.s[0], srv.port, "/sse", "127.0.0.2",
+                                       8192, MSS));
   ck_assert(tl_sse_got_ok(&rd.s[0], 3000));
   memset(&p, 0, sizeof(p));
   p.total = TOTAL;
@@ -847,14 +879,15 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
     }
     ck_assert_msg(r < 0 && (EAGAIN == errno || EINTR == errno),
                   "the bursty reader lost its stream after %d events and %d "
-                  "bursts (%s; slow_disconnects %lld)", rd.next[0], bursts,
+                  "bursts (%s; slow_disconnects %lld)",
+                  rd.next[0], bursts,
                   r < 0 ? strerror(errno) : "closed by the server",
                   stat0("slow_disconnects"));
   }
   pthread_join(th, NULL);
   acked = atomic_load(&p.acked);
-  printf("bursty reader: %d events in %d bursts, %lld ms\n", rd.next[0],
-         bursts, tl_now_ms() - t0);
+  printf("bursty reader: %d events in %d bursts, %lld ms\n", rd.next[0], bursts,
+         tl_now_ms() - t0);
   fflush(stdout);
   ck_assert_msg('\0' == p.error[0], "publisher: %s", p.error);
   ck_assert_int_eq(TOTAL, acked);

@@ -399,8 +399,7 @@ START_TEST(test_cli_messages)
     { "--port", "x", "invalid --port 'x' (expected 0-65535)" },
     { "--bind", "", "invalid --bind '' (expected an address)" },
     { "--threads", "0", "invalid --threads '0' (expected 1-1024)" },
-    { "--max-clients", "0",
-      "invalid --max-clients '0' (expected 1-10000000)" },
+    { "--max-clients", "0", "invalid --max-clients '0' (expected 1-10000000)" },
     { "--client-buffer", "1G",
       "invalid --client-buffer '1G' (expected 1K-1024M)" },
     { "--max-event-size", "0",
@@ -424,7 +423,8 @@ START_TEST(test_cli_messages)
       "invalid --history-age '0' (expected 0.001-86400 seconds)" },
     { "--retry", "86400001",
       "invalid --retry '86400001' (expected 0-86400000 ms)" },
-    { "--cors-origin", "a,b", "invalid --cors-origin 'a,b' (expected one "
+    { "--cors-origin", "a,b",
+      "invalid --cors-origin 'a,b' (expected one "
       "origin such as https://example.com, or *)" },
     { "--stdin=x", NULL, "invalid --stdin='x' (expected lines or blocks)" },
     { "--max-clients-per-ip", "0",
@@ -519,12 +519,11 @@ START_TEST(test_cli_apply)
   ck_assert_str_eq(r.err, "invalid --port '65536' (expected 0-65535)");
   ck_assert_uint_eq(r.cfg.hub.port, 80); /* a refused value changes nothing */
   ck_assert_int_eq(apply(&r, "heartbeat", "0.05"), SH_CLI_ERROR);
-  ck_assert_str_eq(r.err,
-                   "invalid --heartbeat '0.05' (expected 0 or 0.1-86400 "
-                   "seconds)");
+  ck_assert_str_eq(r.err, "invalid --heartbeat '0.05' (expected 0 or 0.1-86400 "
+                          "seconds)");
   ck_assert_int_eq(apply(&r, "stdin", "words"), SH_CLI_ERROR);
   ck_assert_str_eq(r.err, "invalid --stdin='words' (expected lines or "
-                   "blocks)");
+                          "blocks)");
   ck_assert_int_eq(apply(&r, "bind", ""), SH_CLI_ERROR);
   ck_assert_str_eq(r.err, "invalid --bind '' (expected an address)");
   ck_assert_int_eq(apply(&r, "port", "1\n2"), SH_CLI_ERROR);
@@ -533,7 +532,7 @@ START_TEST(test_cli_apply)
   /* What getopt_long() catches on the command line. */
   ck_assert_int_eq(apply(&r, "nope", "1"), SH_CLI_ERROR);
   ck_assert_str_eq(r.err, "unknown option '--nope'");
-  ck_assert_int_eq(apply(&r, "p", "1"), SH_CLI_ERROR); /* no short names */
+  ck_assert_int_eq(apply(&r, "p", "1"), SH_CLI_ERROR);  /* no short names */
   ck_assert_int_eq(apply(&r, "ti", "1"), SH_CLI_ERROR); /* nor prefixes */
   ck_assert_int_eq(apply(&r, "port", NULL), SH_CLI_ERROR);
   ck_assert_str_eq(r.err, "option '--port' needs a value");
@@ -610,23 +609,25 @@ START_TEST(test_cli_table_complete)
     const struct sh_opt *opt = &sh_cli_opts[i];
     const struct option *lo = &g.longopts[i];
     int has = SH_OPT_SET == opt->kind || SH_OPT_ACTION == opt->kind
-              ? no_argument
+                  ? no_argument
               : SH_OPT_CHOICE == opt->kind ? optional_argument
-              : required_argument;
+                                           : required_argument;
     char want[96];
     const char *s;
 
     /* In --help, at the start of a line, as the user types it. */
     snprintf(want, sizeof(want), "\n%s--%s%s%s%s",
              0 != opt->letter ? "  -?, " : "      ", opt->name,
-             required_argument == has ? "=" : optional_argument == has
-             ? "[=" : " ", no_argument != has ? opt->arg : "",
-             optional_argument == has ? "] " : required_argument == has
-             ? " " : "");
+             required_argument == has   ? "="
+             : optional_argument == has ? "[="
+                                        : " ",
+             no_argument != has ? opt->arg : "",
+             optional_argument == has   ? "] "
+             : required_argument == has ? " "
+                                        : "");
     if (0 != opt->letter)
       want[4] = opt->letter;
-    ck_assert_msg(NULL != strstr(text, want), "--help lacks \"%s\"",
-                  want + 1);
+    ck_assert_msg(NULL != strstr(text, want), "--help lacks \"%s\"", want + 1);
     ck_assert_msg(NULL != opt->help && '\0' != opt->help[0], "--%s: no help",
                   opt->name);
     if (NULL != opt->env) {
@@ -642,8 +643,7 @@ START_TEST(test_cli_table_complete)
     if (0 != opt->letter) {
       ck_assert_int_eq(lo->val, opt->letter);
       s = strchr(g.shortopts + 1, opt->letter);
-      ck_assert_msg(NULL != s, "-%c not in \"%s\"", opt->letter,
-                    g.shortopts);
+      ck_assert_msg(NULL != s, "-%c not in \"%s\"", opt->letter, g.shortopts);
       ck_assert_int_eq(':' == s[1], no_argument != has);
     } else {
       ck_assert_int_eq(lo->val, SH_CLI_VAL0 + (int) i);
@@ -669,9 +669,12 @@ START_TEST(test_cli_table_complete)
   }
   /* Flags without a letter return values getopt_long() cannot mistake for
    * a letter, ':' or '?'. */
-  ck_assert_uint_eq(strlen(g.shortopts), 1 + strspn(g.shortopts + 1,
-                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                    "0123456789:"));
+  ck_assert_uint_eq(
+      strlen(g.shortopts),
+      1
+          + strspn(g.shortopts + 1,
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789:"));
 
   /* Hand-wrapped help stays within 79 columns, and no placeholder is
    * left unfilled. */
@@ -687,9 +690,9 @@ END_TEST
 
 struct run {
   struct args a;
-  int status;          /* from waitpid, -1 if it had to be killed */
-  char out[16384];     /* stdout, NUL-terminated */
-  char err[16384];     /* stderr, NUL-terminated */
+  int status;      /* from waitpid, -1 if it had to be killed */
+  char out[16384]; /* stdout, NUL-terminated */
+  char err[16384]; /* stderr, NUL-terminated */
 };
 
 /* Run the program with the NULL-terminated arguments, collecting stdout
@@ -711,12 +714,11 @@ static void run_bin(struct run *r, ...)
 /* The program exited with code; what names the command in messages. */
 static void expect_exit(const struct run *r, int code, const char *what)
 {
-  ck_assert_msg(WIFEXITED(r->status), "ssehub %s did not exit normally",
-                what);
+  ck_assert_msg(WIFEXITED(r->status), "ssehub %s did not exit normally", what);
   ck_assert_msg(WEXITSTATUS(r->status) == code,
                 "%s %s exited %d, want %d (127: cannot run it; set "
-                "SSEHUB_BIN); stderr: %s", tl_bin(), what,
-                WEXITSTATUS(r->status), code, r->err);
+                "SSEHUB_BIN); stderr: %s",
+                tl_bin(), what, WEXITSTATUS(r->status), code, r->err);
 }
 
 static void expect_usage_error(const struct run *r, const char *what,

@@ -25,8 +25,7 @@ struct app {
 /* The embedder's routing: its own page at /hello, the hub under /hub/. */
 static enum MHD_Result app_handler(void *cls, struct MHD_Connection *conn,
                                    const char *url, const char *method,
-                                   const char *version,
-                                   const char *upload_data,
+                                   const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
 {
   struct app *app = cls;
@@ -52,9 +51,8 @@ static struct MHD_Daemon *start_app(struct app *app, uint16_t *port)
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
   struct MHD_Daemon *d = MHD_start_daemon(
       MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-      &app_handler, app, MHD_OPTION_SOCK_ADDR, &lo,
-      MHD_OPTION_CONNECTION_LIMIT, 2000u,
-      MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed, app->hub,
+      &app_handler, app, MHD_OPTION_SOCK_ADDR, &lo, MHD_OPTION_CONNECTION_LIMIT,
+      2000u, MHD_OPTION_NOTIFY_COMPLETED, &ssehub_mhd_completed, app->hub,
       MHD_OPTION_END);
   const union MHD_DaemonInfo *info;
 
@@ -101,8 +99,11 @@ START_TEST(test_embed_streams_in_own_daemon_and_stops_cleanly)
   ssehub_event_id(app.hub, seq, first_id, sizeof(first_id));
   ck_assert_ptr_nonnull(strstr(first_id, "-1"));
   {
-    struct ssehub_event ev = { .data = "x\ny", .data_len = 3,
-                               .event = "update", .id = "42", .retry = 2500 };
+    struct ssehub_event ev = { .data = "x\ny",
+                               .data_len = 3,
+                               .event = "update",
+                               .id = "42",
+                               .retry = 2500 };
 
     ck_assert_int_eq(0, ssehub_publish(app.hub, &ev, &seq));
     ck_assert_uint_eq(2, seq);

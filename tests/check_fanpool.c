@@ -23,16 +23,16 @@ enum { SLICE = SH_FANPOOL_SLICE, MAX_ITEMS = 20000 };
  * function runs on helpers too, where Check's assertions must not be
  * used: it counts what is wrong, and the test asserts the counts. */
 struct job {
-  atomic_uint *hits;          /* per item: times handed out in this job */
-  atomic_uint *last_job;      /* per item: the newest job that touched it */
-  atomic_uint *current;       /* the job the caller is running now */
+  atomic_uint *hits;     /* per item: times handed out in this job */
+  atomic_uint *last_job; /* per item: the newest job that touched it */
+  atomic_uint *current;  /* the job the caller is running now */
   unsigned id;
   size_t count;
   pthread_t caller;
-  atomic_uint bad_range;      /* slices empty or outside [0, count) */
-  atomic_uint stale;          /* slices of this job while another ran */
-  atomic_uint on_helpers;     /* slices run by a helper thread */
-  unsigned spin;              /* busy work per item, to widen races */
+  atomic_uint bad_range;  /* slices empty or outside [0, count) */
+  atomic_uint stale;      /* slices of this job while another ran */
+  atomic_uint on_helpers; /* slices run by a helper thread */
+  unsigned spin;          /* busy work per item, to widen races */
 };
 
 static void work(void *arg, size_t from, size_t to)
@@ -103,9 +103,18 @@ static void reset(void)
 
 START_TEST(test_fanpool_every_item_once_for_any_job_size)
 {
-  static const size_t counts[] = { 0, 1, 2, SLICE - 1, SLICE, SLICE + 1,
-                                   2 * SLICE - 1, 2 * SLICE, 2 * SLICE + 1,
-                                   5 * SLICE + 17, 2000, MAX_ITEMS };
+  static const size_t counts[] = { 0,
+                                   1,
+                                   2,
+                                   SLICE - 1,
+                                   SLICE,
+                                   SLICE + 1,
+                                   2 * SLICE - 1,
+                                   2 * SLICE,
+                                   2 * SLICE + 1,
+                                   5 * SLICE + 17,
+                                   2000,
+                                   MAX_ITEMS };
   static const unsigned threads[] = { 2, 3, 4 };
   struct sh_fanpool p;
   struct job j;
@@ -121,8 +130,8 @@ START_TEST(test_fanpool_every_item_once_for_any_job_size)
         /* One assertion per job: Check records every passing one. */
         ck_assert_msg(0 == bad && 0 == atomic_load(&j.bad_range),
                       "%u threads, job of %zu: %zu items not handed out "
-                      "exactly once, %u bad slices", threads[t], counts[c],
-                      bad, atomic_load(&j.bad_range));
+                      "exactly once, %u bad slices",
+                      threads[t], counts[c], bad, atomic_load(&j.bad_range));
       }
     sh_fanpool_stop(&p);
   }
@@ -135,8 +144,7 @@ END_TEST
  * lagging behind the end of its job would be caught. */
 START_TEST(test_fanpool_jobs_one_after_another)
 {
-  static const size_t counts[] = { 2 * SLICE, 3 * SLICE + 5, 4000,
-                                   MAX_ITEMS };
+  static const size_t counts[] = { 2 * SLICE, 3 * SLICE + 5, 4000, MAX_ITEMS };
   struct sh_fanpool p;
   struct job j;
   unsigned stale = 0;
@@ -256,8 +264,10 @@ START_TEST(test_fanpool_start_makes_helpers_stop_joins_them)
       ck_assert_uint_eq(0, run_job(&p, MAX_ITEMS, 0, &j));
     sh_fanpool_stop(&p);
     ck_assert_uint_eq(p.nhelpers, 0);
-    ck_assert_msg(threads_back_to(base), "round %d: %d threads after stop, "
-                  "%d before start", i, tl_count_threads(getpid()), base);
+    ck_assert_msg(threads_back_to(base),
+                  "round %d: %d threads after stop, "
+                  "%d before start",
+                  i, tl_count_threads(getpid()), base);
   }
 }
 END_TEST

@@ -12,7 +12,7 @@
 #define MAX_FIELDS 8
 
 struct parsed {
-  char buf[256];   /* the body, decoded in place */
+  char buf[256]; /* the body, decoded in place */
   struct sh_form_field f[MAX_FIELDS];
   int rc;
 };

@@ -136,8 +136,8 @@ static void check_chunk(const struct sh_frame *f, char ch, size_t len)
  * lower-case hex without leading zeros. */
 START_TEST(test_frame_is_its_own_chunk)
 {
-  static const size_t sizes[] = { 1, 9, 10, 15, 16, 17, 255, 256, 4095,
-                                  4096, 65535, 65536, 1048577 };
+  static const size_t sizes[] = { 1,   9,    10,   15,    16,    17,     255,
+                                  256, 4095, 4096, 65535, 65536, 1048577 };
   size_t i;
 
   for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -151,10 +151,14 @@ END_TEST
 
 START_TEST(test_frame_chunk_header_text)
 {
-  static const struct { size_t len; const char *head; } cases[] = {
-    { 1, "1\r\n" }, { 10, "a\r\n" }, { 255, "ff\r\n" },
-    { 4096, "1000\r\n" }, { 0xabcdef, "abcdef\r\n" }
-  };
+  static const struct {
+    size_t len;
+    const char *head;
+  } cases[] = { { 1, "1\r\n" },
+                { 10, "a\r\n" },
+                { 255, "ff\r\n" },
+                { 4096, "1000\r\n" },
+                { 0xabcdef, "abcdef\r\n" } };
   size_t i, n;
 
   for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -226,8 +230,8 @@ START_TEST(test_frame_event_topics_aligned_for_any_length)
 
   for (len = 0; len < 24; len++)
     for (idl = 0; idl < 10; idl++) {
-      struct sh_frame *f = sh_frame_new_event(len, "0123456789", idl,
-                                              topics, 3);
+      struct sh_frame *f = sh_frame_new_event(len, "0123456789", idl, topics,
+                                              3);
 
       ck_assert_ptr_nonnull(f);
       memset(f->bytes, 'w', len);
@@ -259,8 +263,7 @@ START_TEST(test_frame_topics_match_any_subscribed_name_exactly)
 {
   static const char *const topics[] = { "news", "sport/football" };
   static const char *const news[] = { "news" };
-  static const char *const other_then_sport[] = { "weather",
-                                                  "sport/football" };
+  static const char *const other_then_sport[] = { "weather", "sport/football" };
   static const char *const near[] = { "new", "News", "news ", "sport",
                                       "sport/football/uk" };
   static const char *const star[] = { "weather", "*" };
@@ -297,8 +300,8 @@ START_TEST(test_frame_size_overflow_refused)
   ck_assert_ptr_null(sh_frame_new(over));
   ck_assert_ptr_null(sh_frame_new_copy("x", SIZE_MAX));
   /* The id and topics come on top of the bytes: their room counts. */
-  ck_assert_ptr_null(sh_frame_new_event(SIZE_MAX - sizeof(struct sh_frame)
-                                        - 16, "id", 2, topics, 1));
+  ck_assert_ptr_null(sh_frame_new_event(SIZE_MAX - sizeof(struct sh_frame) - 16,
+                                        "id", 2, topics, 1));
   ck_assert_ptr_null(sh_frame_new_event(SIZE_MAX, NULL, 0, NULL, 0));
 }
 END_TEST

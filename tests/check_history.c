@@ -224,11 +224,18 @@ END_TEST
  * text that is not a hub id at all. */
 START_TEST(test_history_locate_unknown)
 {
-  static const char *const junk[] = {
-    "hello", "-5", "5-", "1700000000-", "1700000000--2", "1700000000-2-3",
-    " 1700000000-2", "1700000000-2 ", "1700000000-0x2", "+1700000000-2",
-    "1700000000-99999999999999999999", "17000000000000000000000-1"
-  };
+  static const char *const junk[] = { "hello",
+                                      "-5",
+                                      "5-",
+                                      "1700000000-",
+                                      "1700000000--2",
+                                      "1700000000-2-3",
+                                      " 1700000000-2",
+                                      "1700000000-2 ",
+                                      "1700000000-0x2",
+                                      "+1700000000-2",
+                                      "1700000000-99999999999999999999",
+                                      "17000000000000000000000-1" };
   struct sh_history h;
   char id[48];
   uint64_t first;
@@ -252,8 +259,7 @@ END_TEST
  * wins); once dropped they are unknown: nothing tells how old they were. */
 START_TEST(test_history_locate_custom_ids)
 {
-  static const char *const ids[] = { "order-1", NULL, "order-2", "dup",
-                                     "dup" };
+  static const char *const ids[] = { "order-1", NULL, "order-2", "dup", "dup" };
   struct sh_history h;
   uint64_t first, s;
   size_t from;

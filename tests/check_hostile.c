@@ -38,31 +38,34 @@
 
 static struct tl_server srv;
 
-
 /* cond is what the server must do; the message says what it did. */
 #define EXPECT(cond, ...) ck_assert_msg(cond, __VA_ARGS__)
 
 /* ---- the bystander ------------------------------------------------------ */
 
-enum { FRAME_CAP = 16384, MAX_OTHERS = 512, OTHER_CAP = 1024,
-       STEADY_GAP_MS = 20 };
+enum {
+  FRAME_CAP = 16384,
+  MAX_OTHERS = 512,
+  OTHER_CAP = 1024,
+  STEADY_GAP_MS = 20
+};
 
 struct bystander {
   pthread_t pub, rd;
   atomic_bool stop_pub, stop_rd;
-  atomic_int published;            /* steady events answered 200 */
-  atomic_int received;             /* steady events seen intact, in order */
+  atomic_int published; /* steady events answered 200 */
+  atomic_int received;  /* steady events seen intact, in order */
   pthread_mutex_t mu;
-  char error[1024];                /* the first violation, or "" */
-  int nothers;                     /* other events, in arrival order: */
+  char error[1024];                   /* the first violation, or "" */
+  int nothers;                        /* other events, in arrival order: */
   char others[MAX_OTHERS][OTHER_CAP]; /* frame text without the id line */
   unsigned long long last_seq;
   struct tl_sse s;
 };
 
 static struct bystander by;
-static int markers;                /* markers published so far */
-static int base_clients;           /* streams the test itself holds */
+static int markers;      /* markers published so far */
+static int base_clients; /* streams the test itself holds */
 
 static void by_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -83,11 +86,28 @@ static void by_fail(const char *fmt, ...)
  * bytes, sometimes with line breaks (each becomes its own data: line). */
 static size_t steady_payload(int k, char *out, size_t cap)
 {
-  static const char *const bits[] = {
-    "a", "b", "Z", "0", " ", "  ", "\t", ":", "=", "&", "+", "%41", "\\",
-    "\"", "data: ", "id: 7", "event:", "\xc3\xa9", "\xe2\x82\xac",
-    "\xf0\x9f\x98\x80", "\x7f", "\n"
-  };
+  static const char *const bits[] = { "a",
+                                      "b",
+                                      "Z",
+                                      "0",
+                                      " ",
+                                      "  ",
+                                      "\t",
+                                      ":",
+                                      "=",
+                                      "&",
+                                      "+",
+                                      "%41",
+                                      "\\",
+                                      "\"",
+                                      "data: ",
+                                      "id: 7",
+                                      "event:",
+                                      "\xc3\xa9",
+                                      "\xe2\x82\xac",
+                                      "\xf0\x9f\x98\x80",
+                                      "\x7f",
+                                      "\n" };
   unsigned x = (unsigned) k * 2654435761u + 1u;
   size_t want = 16 + (size_t) ((unsigned) k * 7919u % 1500u);
   size_t n = (size_t) snprintf(out, cap, "steady-%06d|", k);
@@ -137,7 +157,8 @@ static void *steady_publisher(void *arg)
                      "POST /publish?event=steady&topic=steady HTTP/1.1\r\n"
                      "Host: 127.0.0.1\r\n"
                      "Content-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
+                     "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                     len);
     int st;
 
     memcpy(req + n, data, len);
@@ -198,7 +219,8 @@ static void *stream_reader(void *arg)
         while (frame[i] == want[i])
           i++;
         by_fail("steady event %d differs at byte %zu: got '%.60s', "
-                "want '%.60s'", k, i, frame + i, want + i);
+                "want '%.60s'",
+                k, i, frame + i, want + i);
       }
       atomic_store(&by.received, k + 1);
       continue;
@@ -324,8 +346,8 @@ static void expect_between(int m0, int m1, const char *const *want, int nwant,
     ck_assert_msg(0 == strcmp(got[i], want[i]),
                   "%s: event %d is '%s', want '%s'", what, i, got[i], want[i]);
   ck_assert_msg(n == nwant, "%s: %d events published, want %d%s%s", what, n,
-                nwant, n > nwant ? "; extra: " : "", n > nwant ? got[nwant]
-                                                              : "");
+                nwant, n > nwant ? "; extra: " : "",
+                n > nwant ? got[nwant] : "");
 }
 
 /* After a hostile request: /stats answers, the count of streams is back
@@ -337,8 +359,8 @@ static int still_serving(const char *what)
                              3000 * tl_scale());
   long long deadline = tl_now_ms() + 3000 * tl_scale();
 
-  ck_assert_msg(c == base_clients, "%s: /stats clients %lld, want %d", what,
-                c, base_clients);
+  ck_assert_msg(c == base_clients, "%s: /stats clients %lld, want %d", what, c,
+                base_clients);
   /* The steady run goes on. */
   while (atomic_load(&by.received) == steady && tl_now_ms() < deadline) {
     check_bystander();
@@ -355,19 +377,21 @@ static int still_serving(const char *what)
 struct reply {
   char data[256 * 1024];
   size_t len;
-  int status;                  /* first response's status, 0 if none */
-  int complete;                /* complete responses received */
+  int status;   /* first response's status, 0 if none */
+  int complete; /* complete responses received */
   int statuses[8];
-  bool malformed;              /* bytes that are not a proper response */
-  bool closed;                 /* the server closed (or reset) */
-  long long ms;                /* until closed, or the wait ended */
+  bool malformed; /* bytes that are not a proper response */
+  bool closed;    /* the server closed (or reset) */
+  long long ms;   /* until closed, or the wait ended */
 };
 
 static struct reply rep;
 
-enum { X_SHUT_WR = 1,          /* half-close after sending */
-       X_HEAD = 2,             /* the first answers a HEAD: no body */
-       X_ONE = 4 };            /* stop 300 ms after one complete response */
+enum {
+  X_SHUT_WR = 1, /* half-close after sending */
+  X_HEAD = 2,    /* the first answers a HEAD: no body */
+  X_ONE = 4
+}; /* stop 300 ms after one complete response */
 
 /* Length of a complete chunked body at p (n bytes), or 0 if incomplete. */
 static size_t chunked_len(const char *p, size_t n)
@@ -516,8 +540,10 @@ static void expect_refused(const char *what)
                 "%s: no answer and still open after %lld ms", what, rep.ms);
   ck_assert_msg(is_refusal(), "%s: answered %d, want 4xx or close", what,
                 rep.status);
-  EXPECT(!rep.malformed, "%s: malformed reply (a response sent twice?): "
-            "'%.200s'", what, rep.data);
+  EXPECT(!rep.malformed,
+         "%s: malformed reply (a response sent twice?): "
+         "'%.200s'",
+         what, rep.data);
 }
 
 /* A request that must be refused and publish nothing. */
@@ -554,16 +580,18 @@ static int raw_stream(struct tl_sse *s, const char *raw, size_t len,
 static size_t post(char *req, const char *type, const char *body, size_t len,
                    bool keep)
 {
-  int n = sprintf(req, "POST /publish HTTP/1.1\r\nHost: x\r\n"
-                  "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", type,
-                  len, keep ? "" : "Connection: close\r\n");
+  int n = sprintf(req,
+                  "POST /publish HTTP/1.1\r\nHost: x\r\n"
+                  "Content-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
+                  type, len, keep ? "" : "Connection: close\r\n");
 
   memcpy(req + n, body, len);
   return (size_t) n + len;
 }
 
 #define FORM "application/x-www-form-urlencoded"
-#define CHUNKED_TEXT "POST /publish HTTP/1.1\r\nHost: x\r\n" \
+#define CHUNKED_TEXT                      \
+  "POST /publish HTTP/1.1\r\nHost: x\r\n" \
   "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
 
 /* ---- request lines ------------------------------------------------------ */
@@ -578,10 +606,14 @@ START_TEST(test_hostile_malformed_request_lines)
   REFUSED("method only", "GET\r\n\r\n", 0);
   REFUSED("missing version", "GET /stats\r\n\r\n", 0);
   REFUSED("missing version on /sse", "GET /sse\r\n\r\n", 0);
-  REFUSED("unknown method", "GARBAGE /sse HTTP/1.1\r\nHost: x\r\n"
-          "Connection: close\r\n\r\n", 0);
-  REFUSED("TLS hello", "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xff"
-          "\xfe\r\n\r\n", 0);
+  REFUSED("unknown method",
+          "GARBAGE /sse HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
+  REFUSED("TLS hello",
+          "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xff"
+          "\xfe\r\n\r\n",
+          0);
   REFUSED("spaces only", "   \r\n\r\n", 0);
   REFUSED("doubled spaces", "GET  /sse  HTTP/1.1\r\nHost: x\r\n\r\n", 0);
 
@@ -600,8 +632,7 @@ START_TEST(test_hostile_malformed_request_lines)
   n += (int) big;
   n += sprintf(url + n, " HTTP/1.1\r\nHost: x\r\n\r\n");
   refused("100 KB /sse URL", url, (size_t) n, 0);
-  ck_assert_msg(0 == rep.status || 414 == rep.status, "status %d",
-                rep.status);
+  ck_assert_msg(0 == rep.status || 414 == rep.status, "status %d", rep.status);
   n = sprintf(url, "GET /");
   memset(url + n, '/', big);
   n += (int) big;
@@ -628,8 +659,7 @@ START_TEST(test_hostile_huge_headers)
   n += COOKIE;
   n += sprintf(req + n, "\r\n\r\n");
   refused("64 KB Cookie", req, (size_t) n, 0);
-  ck_assert_msg(0 == rep.status || 431 == rep.status, "status %d",
-                rep.status);
+  ck_assert_msg(0 == rep.status || 431 == rep.status, "status %d", rep.status);
 
   /* 40 KB: the headers arrive complete, but do not fit either. (Between
    * half the pool and all of it, libmicrohttpd 0.9.75 fails to copy the
@@ -648,8 +678,10 @@ START_TEST(test_hostile_huge_headers)
   n += sprintf(req + n, "\r\n");
   refused("3000 headers", req, (size_t) n, 0);
 
-  REFUSED("a header line without a colon", "GET /sse HTTP/1.1\r\nHost: x\r\n"
-          "NoColonHere\r\n\r\n", 0);
+  REFUSED("a header line without a colon",
+          "GET /sse HTTP/1.1\r\nHost: x\r\n"
+          "NoColonHere\r\n\r\n",
+          0);
 
   /* 8 KB of cookies in 200 pairs (a browser sends at most 4 KB per
    * cookie; nginx accepts 8 KB header lines) still gets a proper stream. */
@@ -659,8 +691,8 @@ START_TEST(test_hostile_huge_headers)
   n += sprintf(req + n, "\r\n\r\n");
   ck_assert_int_eq(200, raw_stream(&s, req, (size_t) n, frame, sizeof(frame)));
   ck_assert_str_eq(frame, ":ok\nretry: 3000");
-  ck_assert_int_eq(base_clients + 1, tl_wait_stat(srv.port, "clients",
-                                                  base_clients + 1, 3000));
+  ck_assert_int_eq(base_clients + 1,
+                   tl_wait_stat(srv.port, "clients", base_clients + 1, 3000));
   tl_sse_close(&s);
   still_serving("8 KB of cookies");
   free(req);
@@ -705,8 +737,8 @@ START_TEST(test_hostile_bad_percent_encoding)
 
   /* The same in the query of /sse: 4xx or close expected. */
   st = raw_stream(&s, sse_zz, sizeof(sse_zz) - 1, frame, sizeof(frame));
-  ck_assert_msg((st >= 400 && st < 500) || (0 == st && s.closed)
-                || 200 == st, "/sse?topic=%%zz: status %d", st);
+  ck_assert_msg((st >= 400 && st < 500) || (0 == st && s.closed) || 200 == st,
+                "/sse?topic=%%zz: status %d", st);
   /* libmicrohttpd keeps an invalid escape in a query literally: the topic
    * is then "%zz", harmless (doc/protocol.md). */
   if (200 == st)
@@ -723,8 +755,7 @@ START_TEST(test_hostile_bad_percent_encoding)
     expect_between(m0, m1, NULL, 0, "?event=%zz");
   else /* accepted: then once, under the literal name */
     ck_assert_msg(1 == n && 0 == strcmp(got[0], "event: %zz\ndata: hello"),
-                  "?event=%%zz: %d events, first '%s'", n,
-                  n > 0 ? got[0] : "");
+                  "?event=%%zz: %d events, first '%s'", n, n > 0 ? got[0] : "");
   finish(25);
 }
 END_TEST
@@ -763,29 +794,43 @@ START_TEST(test_hostile_nul_bytes)
 
   start_server(NULL);
   /* In the request line. */
-  REFUSED("NUL in the path", "GET /st\0ats HTTP/1.1\r\nHost: x\r\n"
-          "Connection: close\r\n\r\n", 0);
-  REFUSED("NUL in the version", "GET /stats HTTP/1.1\0\r\nHost: x\r\n"
-          "Connection: close\r\n\r\n", 0);
-  REFUSED("NUL in the method", "GE\0T /sse HTTP/1.1\r\nHost: x\r\n"
-          "Connection: close\r\n\r\n", 0);
-  NUL_CASE("NUL after /publish", "POST /publish\0x HTTP/1.1\r\nHost: x\r\n"
+  REFUSED("NUL in the path",
+          "GET /st\0ats HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
+  REFUSED("NUL in the version",
+          "GET /stats HTTP/1.1\0\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
+  REFUSED("NUL in the method",
+          "GE\0T /sse HTTP/1.1\r\nHost: x\r\n"
+          "Connection: close\r\n\r\n",
+          0);
+  NUL_CASE("NUL after /publish",
+           "POST /publish\0x HTTP/1.1\r\nHost: x\r\n"
            "Content-Type: text/plain\r\nContent-Length: 5\r\n"
-           "Connection: close\r\n\r\nhello", hello, 1);
+           "Connection: close\r\n\r\nhello",
+           hello, 1);
   st = raw_stream(&s, sse_nul, sizeof(sse_nul) - 1, frame, sizeof(frame));
-  ck_assert_msg((st >= 400 && st < 500) || (0 == st && s.closed)
-                || 200 == st, "NUL after /sse: status %d", st);
+  ck_assert_msg((st >= 400 && st < 500) || (0 == st && s.closed) || 200 == st,
+                "NUL after /sse: status %d", st);
   tl_sse_close(&s);
   still_serving("NUL after /sse");
 
   /* In header names and values. */
-  REFUSED("NUL in a header name", "GET /sse HTTP/1.1\r\nHost: x\r\n"
-          "X-A\0b: 1\r\nConnection: close\r\n\r\n", 0);
-  NUL_CASE("NUL in a header value", "GET /stats HTTP/1.1\r\nHost: x\r\n"
-           "X-Note: a\0b\r\nConnection: close\r\n\r\n", NULL, 0);
-  NUL_CASE("NUL in Content-Length", "POST /publish HTTP/1.1\r\nHost: x\r\n"
+  REFUSED("NUL in a header name",
+          "GET /sse HTTP/1.1\r\nHost: x\r\n"
+          "X-A\0b: 1\r\nConnection: close\r\n\r\n",
+          0);
+  NUL_CASE("NUL in a header value",
+           "GET /stats HTTP/1.1\r\nHost: x\r\n"
+           "X-Note: a\0b\r\nConnection: close\r\n\r\n",
+           NULL, 0);
+  NUL_CASE("NUL in Content-Length",
+           "POST /publish HTTP/1.1\r\nHost: x\r\n"
            "Content-Type: text/plain\r\nContent-Length: 5\0 99\r\n"
-           "Connection: close\r\n\r\nhello", hello, 1);
+           "Connection: close\r\n\r\nhello",
+           hello, 1);
 
   /* An encoded NUL in a field is the publisher's mistake: 400. */
   refused("%00 in an event name", req,
@@ -824,11 +869,11 @@ static void publish_then(const char *what, const char *raw, size_t len,
   ck_assert_msg(rep.closed, "%s: still open after %lld ms", what, rep.ms);
   ck_assert_msg(rep.complete >= nwant, "%s: %d answers", what, rep.complete);
   ck_assert_msg(200 == rep.statuses[0] && (nwant < 2 || 200 == rep.statuses[1]),
-                "%s: answered %d, %d", what, rep.statuses[0],
-                rep.statuses[1]);
+                "%s: answered %d, %d", what, rep.statuses[0], rep.statuses[1]);
   /* After the publishes: nothing, or a refusal of the garbage. */
   ck_assert_msg(rep.complete == nwant
-                || (rep.statuses[nwant] >= 400 && rep.statuses[nwant] < 500),
+                    || (rep.statuses[nwant] >= 400
+                        && rep.statuses[nwant] < 500),
                 "%s: the garbage was answered %d", what, rep.statuses[nwant]);
   EXPECT(!rep.malformed, "%s: malformed reply: '%.300s'", what, rep.data);
   m1 = still_serving(what);
@@ -864,11 +909,13 @@ START_TEST(test_hostile_body_longer_than_content_length)
   exchange(half, sizeof(half) - 1, X_SHUT_WR, 3000 * tl_scale());
   ck_assert_msg(rep.complete >= 1 && 200 == rep.statuses[0],
                 "half: answered %d", rep.status);
-  ck_assert_msg(rep.complete == 1 || (rep.statuses[1] >= 400
-                                      && rep.statuses[1] < 500),
+  ck_assert_msg(rep.complete == 1
+                    || (rep.statuses[1] >= 400 && rep.statuses[1] < 500),
                 "half: second answer %d", rep.statuses[1]);
-  EXPECT(rep.closed, "a pipelined request cut short by the client's "
-            "half-close: connection still open after %lld ms", rep.ms);
+  EXPECT(rep.closed,
+         "a pipelined request cut short by the client's "
+         "half-close: connection still open after %lld ms",
+         rep.ms);
   m1 = still_serving("half");
   expect_between(m0, m1, hello, 1, "half");
   finish(25);
@@ -942,9 +989,10 @@ START_TEST(test_hostile_truncated_request_then_close)
   }
   m1 = still_serving("truncated requests, half-closed");
   expect_between(m0, m1, NULL, 0, "truncated requests, half-closed");
-  EXPECT(0 == lingering, "%d of %d truncated requests were still open "
-            "3 s after the client's half-close (closed only by --timeout)",
-            lingering, NCASES * ROUNDS);
+  EXPECT(0 == lingering,
+         "%d of %d truncated requests were still open "
+         "3 s after the client's half-close (closed only by --timeout)",
+         lingering, NCASES * ROUNDS);
 
   /* Full close: the server's descriptors must come back down. */
   fd0 = tl_count_fds(srv.pid);
@@ -961,12 +1009,14 @@ START_TEST(test_hostile_truncated_request_then_close)
   expect_between(m0, m1, NULL, 0, "truncated requests, closed");
   tl_sleep_ms(1500);
   fd1 = tl_count_fds(srv.pid);
-  EXPECT(fd1 <= fd0 + 3, "server descriptors %d before, %d 1.5 s after "
-            "%d truncated requests whose clients closed: the server holds "
-            "them until --timeout", fd0, fd1, NCASES * 10);
+  EXPECT(fd1 <= fd0 + 3,
+         "server descriptors %d before, %d 1.5 s after "
+         "%d truncated requests whose clients closed: the server holds "
+         "them until --timeout",
+         fd0, fd1, NCASES * 10);
   printf("truncated requests: %d/%d lingering after half-close (worst "
-         "%d ms); fds %d -> %d after %d closed\n", lingering,
-         NCASES * ROUNDS, worst, fd0, fd1, NCASES * 10);
+         "%d ms); fds %d -> %d after %d closed\n",
+         lingering, NCASES * ROUNDS, worst, fd0, fd1, NCASES * 10);
   finish(25);
 }
 END_TEST
@@ -980,8 +1030,8 @@ static void accepted(const char *what, const char *raw, size_t len,
   int m0 = sync_marker(), m1;
 
   exchange(raw, len, 0, 3000 * tl_scale());
-  ck_assert_msg(200 == rep.status, "%s: answered %d: %.300s", what,
-                rep.status, rep.data);
+  ck_assert_msg(200 == rep.status, "%s: answered %d: %.300s", what, rep.status,
+                rep.data);
   m1 = still_serving(what);
   expect_between(m0, m1, &want, 1, what);
 }
@@ -1005,13 +1055,18 @@ START_TEST(test_hostile_chunked_publish)
   unsigned i;
 
   start_server(NULL);
-  ACCEPTED("chunked", CHUNKED_TEXT "Connection: close\r\n\r\n"
-           "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n", "data: hello world");
-  ACCEPTED("chunk extension and trailer", CHUNKED_TEXT "Connection: close\r\n"
+  ACCEPTED("chunked",
+           CHUNKED_TEXT "Connection: close\r\n\r\n"
+                        "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+           "data: hello world");
+  ACCEPTED("chunk extension and trailer",
+           CHUNKED_TEXT
+           "Connection: close\r\n"
            "\r\n5;name=value\r\nhello\r\n0\r\nX-Trailer: 1\r\n\r\n",
            "data: hello");
   /* A form whose %21 is split across chunks. */
-  ACCEPTED("chunked form", "POST /publish HTTP/1.1\r\nHost: x\r\n"
+  ACCEPTED("chunked form",
+           "POST /publish HTTP/1.1\r\nHost: x\r\n"
            "Content-Type: " FORM "\r\nTransfer-Encoding: chunked\r\n"
            "Connection: close\r\n\r\n4\r\ndata\r\n6\r\n=hello\r\n"
            "9\r\n%20world%\r\n2\r\n21\r\n0\r\n\r\n",
@@ -1045,14 +1100,14 @@ START_TEST(test_hostile_pipelined_garbage_after_publish)
                first, 1);
   /* Garbage sent after the answer came. */
   n = post(req, "text/plain", "second", 6, true);
-  publish_then("publish, answer, garbage", req, n, garbage,
-               sizeof(garbage) - 1, second, 1);
+  publish_then("publish, answer, garbage", req, n, garbage, sizeof(garbage) - 1,
+               second, 1);
   /* Two publishes, then garbage: both, once each, in order. */
   n = post(req, "text/plain", "one", 3, true);
   n += post(req + n, "text/plain", "two", 3, true);
   memcpy(req + n, garbage, sizeof(garbage) - 1);
-  publish_then("two publishes + garbage", req, n + sizeof(garbage) - 1, NULL,
-               0, both, 2);
+  publish_then("two publishes + garbage", req, n + sizeof(garbage) - 1, NULL, 0,
+               both, 2);
   /* Event-stream text as a request. */
   n = post(req, "text/plain", "before-sse", 10, true);
   n += (size_t) sprintf(req + n, "data: evil\n\n");
@@ -1066,12 +1121,18 @@ END_TEST
 START_TEST(test_hostile_get_sse_with_body)
 {
   start_server(NULL);
-  REFUSED("GET /sse with a body", "GET /sse HTTP/1.1\r\nHost: x\r\n"
-          "Content-Length: 5\r\n\r\nhello", 0);
-  REFUSED("GET /sse with a chunked body", "GET /sse HTTP/1.1\r\nHost: x\r\n"
-          "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 0);
-  REFUSED("GET /sse with a body, half-closed", "GET /sse HTTP/1.1\r\n"
-          "Host: x\r\nContent-Length: 5\r\n\r\nhello", X_SHUT_WR);
+  REFUSED("GET /sse with a body",
+          "GET /sse HTTP/1.1\r\nHost: x\r\n"
+          "Content-Length: 5\r\n\r\nhello",
+          0);
+  REFUSED("GET /sse with a chunked body",
+          "GET /sse HTTP/1.1\r\nHost: x\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+          0);
+  REFUSED("GET /sse with a body, half-closed",
+          "GET /sse HTTP/1.1\r\n"
+          "Host: x\r\nContent-Length: 5\r\n\r\nhello",
+          X_SHUT_WR);
   finish(25);
 }
 END_TEST
@@ -1096,8 +1157,7 @@ START_TEST(test_hostile_head_sse)
     ck_assert_msg(200 == rep.status, "HEAD /sse answered %d", rep.status);
     end = strstr(rep.data, "\r\n\r\n");
     ck_assert_ptr_nonnull(end);
-    v = tl_find_header(rep.data, (size_t) (end - rep.data) + 4,
-                       "Content-Type");
+    v = tl_find_header(rep.data, (size_t) (end - rep.data) + 4, "Content-Type");
     ck_assert_msg(NULL != v && 0 == strncmp(v, "text/event-stream", 17),
                   "HEAD /sse: %s", rep.data);
     ck_assert_msg(rep.closed, "HEAD /sse with Connection: close still open");
@@ -1106,9 +1166,10 @@ START_TEST(test_hostile_head_sse)
       snprintf(body, sizeof(body), "%s", end + 4);
     }
   }
-  EXPECT(0 == with_body, "HEAD /sse: %d of 5 responses had body bytes "
-            "after the headers ('%s'); a HEAD response has none", with_body,
-            body);
+  EXPECT(0 == with_body,
+         "HEAD /sse: %d of 5 responses had body bytes "
+         "after the headers ('%s'); a HEAD response has none",
+         with_body, body);
   /* No stream left behind: back to the bystander alone. */
   m1 = still_serving("HEAD /sse");
   expect_between(m0, m1, NULL, 0, "HEAD /sse");
@@ -1119,8 +1180,9 @@ START_TEST(test_hostile_head_sse)
   ck_assert_msg(rep.complete >= 1 && 200 == rep.status,
                 "HEAD /sse + GET /stats: %d", rep.status);
   EXPECT(2 == rep.complete && 200 == rep.statuses[1] && !rep.malformed,
-            "HEAD /sse then GET /stats on one connection: the second "
-            "response is not where it belongs: '%.400s'", rep.data);
+         "HEAD /sse then GET /stats on one connection: the second "
+         "response is not where it belongs: '%.400s'",
+         rep.data);
   still_serving("HEAD /sse keep-alive");
   finish(25);
 }
@@ -1149,8 +1211,10 @@ START_TEST(test_hostile_ambiguous_framing)
   m0 = sync_marker();
   exchange(two_cl, sizeof(two_cl) - 1, 0, 3000 * tl_scale());
   ck_assert_msg(rep.closed || rep.complete > 0, "two lengths: hang");
-  EXPECT(is_refusal(), "two different Content-Length headers: answered "
-            "%d, not 400", rep.status);
+  EXPECT(is_refusal(),
+         "two different Content-Length headers: answered "
+         "%d, not 400",
+         rep.status);
   m1 = still_serving("two lengths");
   n = between(m0, m1, got, 4);
   ck_assert_msg(n <= 1, "two lengths: %d events", n);
@@ -1159,11 +1223,11 @@ START_TEST(test_hostile_ambiguous_framing)
    * and close the connection). */
   m0 = sync_marker();
   exchange(te_cl, sizeof(te_cl) - 1, 0, 2000);
-  ck_assert_msg(is_refusal() || 200 == rep.status, "TE + CL: %d",
-                rep.status);
-  EXPECT(rep.closed, "Transfer-Encoding + Content-Length: answered %d "
-            "and the connection kept open (RFC 9112 6.1: must close)",
-            rep.status);
+  ck_assert_msg(is_refusal() || 200 == rep.status, "TE + CL: %d", rep.status);
+  EXPECT(rep.closed,
+         "Transfer-Encoding + Content-Length: answered %d "
+         "and the connection kept open (RFC 9112 6.1: must close)",
+         rep.status);
   m1 = still_serving("TE + CL");
   n = between(m0, m1, got, 4);
   ck_assert_msg(n == (200 == rep.status ? 1 : 0), "TE + CL: %d events", n);
@@ -1176,9 +1240,10 @@ START_TEST(test_hostile_ambiguous_framing)
   exchange(te_gzip, sizeof(te_gzip) - 1, 0, 3000);
   ck_assert_msg(rep.complete == 0 || is_refusal() || 501 == rep.status,
                 "TE gzip: answered %d", rep.status);
-  EXPECT(rep.closed || rep.complete > 0, "Transfer-Encoding: gzip: no "
-            "answer and still open after %lld ms (waits for --timeout)",
-            rep.ms);
+  EXPECT(rep.closed || rep.complete > 0,
+         "Transfer-Encoding: gzip: no "
+         "answer and still open after %lld ms (waits for --timeout)",
+         rep.ms);
   m1 = still_serving("TE gzip");
   expect_between(m0, m1, NULL, 0, "TE gzip");
   finish(25);
@@ -1189,8 +1254,8 @@ END_TEST
 
 START_TEST(test_hostile_slow_loris)
 {
-  static const char *const args[] = { "--timeout", "2", "--header-timeout",
-                                      "2", NULL };
+  static const char *const args[] = { "--timeout", "2", "--header-timeout", "2",
+                                      NULL };
   enum { LORIS = 20, TICK_MS = 300 };
   char req[256], frame[256], src[32];
   int fds[LORIS], i, nclosed = 0, in_window = 0, steady0, steady1;
@@ -1210,8 +1275,10 @@ START_TEST(test_hostile_slow_loris)
   base_clients = 2;
   ck_assert_int_eq(2, tl_wait_stat(srv.port, "clients", 2, 3000));
 
-  len = (size_t) snprintf(req, sizeof(req), "GET /sse HTTP/1.1\r\nHost: "
-                          "127.0.0.1\r\nX-Slow: %0100d\r\n\r\n", 0);
+  len = (size_t) snprintf(req, sizeof(req),
+                          "GET /sse HTTP/1.1\r\nHost: "
+                          "127.0.0.1\r\nX-Slow: %0100d\r\n\r\n",
+                          0);
   for (i = 0; i < LORIS; i++) {
     snprintf(src, sizeof(src), "127.0.0.%d", 2 + i % 4);
     fds[i] = tl_connect(srv.port, src);
@@ -1264,17 +1331,18 @@ START_TEST(test_hostile_slow_loris)
       in_window++;
   printf("slow-loris: %d of %d closed within 1.5-5 s (first at %lld ms); "
          "%zu bytes sent each in %lld ms; marker latency max %lld ms; "
-         "%d steady events meanwhile\n", in_window, LORIS, closed_at[0], sent,
-         run_ms, max_lat, steady1 - steady0);
+         "%d steady events meanwhile\n",
+         in_window, LORIS, closed_at[0], sent, run_ms, max_lat,
+         steady1 - steady0);
   ck_assert_msg(max_lat < 1000 * tl_scale(),
                 "a publish took %lld ms to arrive during the slow-loris",
                 max_lat);
   ck_assert_msg(steady1 - steady0 >= (int) (run_ms / STEADY_GAP_MS / 4),
-                "only %d steady events in %lld ms", steady1 - steady0,
-                run_ms);
-  EXPECT(in_window == LORIS, "slow-loris (1 byte / %d ms): %d of %d "
-            "connections closed by --timeout 2 within 5 s", TICK_MS,
-            in_window, LORIS);
+                "only %d steady events in %lld ms", steady1 - steady0, run_ms);
+  EXPECT(in_window == LORIS,
+         "slow-loris (1 byte / %d ms): %d of %d "
+         "connections closed by --timeout 2 within 5 s",
+         TICK_MS, in_window, LORIS);
   for (i = 0; i < LORIS; i++)
     close(fds[i]);
 

@@ -185,7 +185,7 @@ struct http_pub {
   uint16_t port;
   const char *form;
   struct tl_response r;
-  long long ms;          /* how long the answer took */
+  long long ms; /* how long the answer took */
   atomic_bool done;
 };
 
@@ -252,7 +252,7 @@ static struct ssehub *blocked_hub(unsigned wait_ms, struct sh_client **c)
     usleep(1000);
   ck_assert_uint_eq(0, queued(hub)); /* the broadcaster holds e1 */
   publish(hub, "e2", 0);
-  publish(hub, "e3", -EAGAIN);       /* full */
+  publish(hub, "e3", -EAGAIN); /* full */
   return hub;
 }
 

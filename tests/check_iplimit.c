@@ -160,14 +160,13 @@ END_TEST
 
 START_TEST(test_iplimit_loopback_detection)
 {
-  static const char *const loop[] = { "127.0.0.1", "127.0.0.2",
-                                      "127.255.255.254", "::1",
+  static const char *const loop[] = { "127.0.0.1",        "127.0.0.2",
+                                      "127.255.255.254",  "::1",
                                       "::ffff:127.0.0.1", "::ffff:127.9.8.7" };
-  static const char *const not_loop[] = { "126.255.255.255", "128.0.0.1",
-                                          "10.0.0.1", "0.0.0.0", "::",
-                                          "::2", "::ffff:10.0.0.1",
-                                          "2001:db8::1", "fe80::1",
-                                          "::127.0.0.1", "1::1" };
+  static const char *const not_loop[] = {
+    "126.255.255.255", "128.0.0.1",   "10.0.0.1", "0.0.0.0",     "::",  "::2",
+    "::ffff:10.0.0.1", "2001:db8::1", "fe80::1",  "::127.0.0.1", "1::1"
+  };
   size_t i;
 
   for (i = 0; i < sizeof(loop) / sizeof(loop[0]); i++) {
@@ -178,8 +177,7 @@ START_TEST(test_iplimit_loopback_detection)
   for (i = 0; i < sizeof(not_loop) / sizeof(not_loop[0]); i++) {
     struct sh_ipkey k = key(not_loop[i]);
 
-    ck_assert_msg(!sh_ipkey_is_loopback(&k), "%s is not loopback",
-                  not_loop[i]);
+    ck_assert_msg(!sh_ipkey_is_loopback(&k), "%s is not loopback", not_loop[i]);
   }
 }
 END_TEST
@@ -232,9 +230,9 @@ START_TEST(test_iplimit_publish_bucket_fractional_refill)
 
   ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 3));
   ck_assert_int_eq(3, allowed(&l, &a, 3, t));
-  ck_assert_int_eq(0, allowed(&l, &a, 1, t + 333));  /* 0.999 */
-  ck_assert_int_eq(1, allowed(&l, &a, 1, t + 334));  /* 1.002, 0.002 left */
-  ck_assert_int_eq(1, allowed(&l, &a, 2, t + 667));  /* 0.002 + 0.999 */
+  ck_assert_int_eq(0, allowed(&l, &a, 1, t + 333)); /* 0.999 */
+  ck_assert_int_eq(1, allowed(&l, &a, 1, t + 334)); /* 1.002, 0.002 left */
+  ck_assert_int_eq(1, allowed(&l, &a, 2, t + 667)); /* 0.002 + 0.999 */
   sh_iplimit_destroy(&l);
 }
 END_TEST

@@ -27,8 +27,7 @@ static void publish(const char *form, char *id, size_t cap)
     ck_assert(tl_answer_id(&r, id, cap));
 }
 
-static void open_stream(struct tl_sse *s, const char *path,
-                        const char *headers)
+static void open_stream(struct tl_sse *s, const char *path, const char *headers)
 {
   char frame[256];
 
@@ -83,8 +82,8 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   /* The answer is JSON, with one Content-Type. */
   ck_assert_int_eq(200, tl_publish_form(srv.port, "data=typed", &r));
   ck_assert_ptr_nonnull(strstr(r.head, "Content-Type: application/json"));
-  ck_assert_ptr_null(strstr(strstr(r.head, "Content-Type") + 1,
-                            "Content-Type"));
+  ck_assert_ptr_null(
+      strstr(strstr(r.head, "Content-Type") + 1, "Content-Type"));
   next_event(&s, frame, sizeof(frame), NULL, 0);
   /* A publisher's own id goes out as is, and is in the answer. */
   publish("data=mine&id=order%2F17", got, sizeof(got));
@@ -106,10 +105,13 @@ START_TEST(test_protocol_ids_fields_and_refusals)
   ck_assert_int_eq(400, tl_publish_form(srv.port,
                                         "data%00junk=x&event%00y=evil", &r));
   ck_assert_ptr_nonnull(strstr(r.body, "unknown field"));
-  ck_assert_int_eq(400, tl_publish_form(
-      srv.port, "data=x&topic=1&topic=2&topic=3&topic=4&topic=5&topic=6"
-      "&topic=7&topic=8&topic=9&topic=10&topic=11&topic=12&topic=13"
-      "&topic=14&topic=15&topic=16&topic=17", &r));
+  ck_assert_int_eq(
+      400, tl_publish_form(
+               srv.port,
+               "data=x&topic=1&topic=2&topic=3&topic=4&topic=5&topic=6"
+               "&topic=7&topic=8&topic=9&topic=10&topic=11&topic=12&topic=13"
+               "&topic=14&topic=15&topic=16&topic=17",
+               &r));
   ck_assert_ptr_nonnull(strstr(r.body, "too many topics"));
   expect_quiet(&s, 300);
   tl_sse_close(&s);
@@ -165,7 +167,8 @@ static void expect_missed(struct tl_sse *s, const char *last, const char *why)
   next_event(s, frame, sizeof(frame), NULL, 0);
   snprintf(want, sizeof(want),
            "event: ssehub-missed\ndata: {\"lastEventId\":\"%s\","
-           "\"reason\":\"%s\"}", last, why);
+           "\"reason\":\"%s\"}",
+           last, why);
   ck_assert_str_eq(frame, want);
 }
 
@@ -249,8 +252,8 @@ static void *publisher(void *arg)
 
 START_TEST(test_protocol_resume_without_gap_while_publishing)
 {
-  static const char *const args[] = { "--heartbeat", "0", "--history",
-                                      "100000", NULL };
+  static const char *const args[] = { "--heartbeat", "0", "--history", "100000",
+                                      NULL };
   struct pub_ctx p = { 0, 1500, 0 };
   char last[64] = "", hdr[160], frame[256];
   int next = 0, reconnects = 0;
@@ -264,8 +267,9 @@ START_TEST(test_protocol_resume_without_gap_while_publishing)
     struct tl_sse s;
     int taken = 0;
 
-    snprintf(hdr, sizeof(hdr), "%s%s%s", '\0' != last[0] ? "Last-Event-ID: "
-             : "", last, '\0' != last[0] ? "\r\n" : "");
+    snprintf(hdr, sizeof(hdr), "%s%s%s",
+             '\0' != last[0] ? "Last-Event-ID: " : "", last,
+             '\0' != last[0] ? "\r\n" : "");
     open_stream(&s, "/sse", hdr);
     /* The first stream is live before anything is published. */
     if (0 == reconnects)
@@ -279,8 +283,8 @@ START_TEST(test_protocol_resume_without_gap_while_publishing)
                     frame);
       ck_assert(tl_strip_id(frame, last, sizeof(last)) > 0);
       snprintf(want, sizeof(want), "data: %d", next);
-      ck_assert_msg(0 == strcmp(frame, want), "expected '%s', got '%s'",
-                    want, frame);
+      ck_assert_msg(0 == strcmp(frame, want), "expected '%s', got '%s'", want,
+                    frame);
       next++;
       taken++;
     }

@@ -85,8 +85,7 @@ START_TEST(test_pubqueue_reserve_commit_cancel_order_and_seqs)
   ck_assert_uint_eq(seq, 2);
   b->seq = seq;
   sh_pubqueue_commit(&q, b);
-  ck_assert_uint_eq(2, sh_pubqueue_pop(&q, out, 4, sh_now_ms() + 100,
-                                       &closed));
+  ck_assert_uint_eq(2, sh_pubqueue_pop(&q, out, 4, sh_now_ms() + 100, &closed));
   ck_assert(!closed);
   /* The very frames, references handed over. */
   ck_assert_ptr_eq(out[0], a);
@@ -171,7 +170,7 @@ START_TEST(test_pubqueue_concurrent_publishers_unique_seqs_in_order)
 
   ck_assert_int_eq(0, sh_pubqueue_init(&q, 16));
   for (i = 0; i < PUBLISHERS; i++) {
-    p[i] = (struct publisher) { .q = &q, .id = i };
+    p[i] = (struct publisher){ .q = &q, .id = i };
     ck_assert_int_eq(0, pthread_create(&t[i], NULL, publish_many, &p[i]));
   }
   while (want <= PUBLISHERS * PER_PUBLISHER && sh_now_ms() < deadline) {
@@ -188,8 +187,8 @@ START_TEST(test_pubqueue_concurrent_publishers_unique_seqs_in_order)
       want++;
       /* The bytes are not NUL-terminated. */
       snprintf(text, sizeof(text), "%.*s", (int) out[j]->len, out[j]->bytes);
-      if (2 != sscanf(text, "%d:%d", &who, &k) || who < 0
-          || who >= PUBLISHERS || k != next_of[who]++)
+      if (2 != sscanf(text, "%d:%d", &who, &k) || who < 0 || who >= PUBLISHERS
+          || k != next_of[who]++)
         bad_order++;
       sh_frame_unref(out[j]);
     }
@@ -347,9 +346,9 @@ END_TEST
 /* ---- parked waiters ----------------------------------------------------- */
 
 struct waiter {
-  struct sh_pubwaiter w;   /* first: the callbacks cast back */
+  struct sh_pubwaiter w; /* first: the callbacks cast back */
   int suspends, wakes;
-  int woken_as;            /* 1 for the first waiter woken, ... */
+  int woken_as; /* 1 for the first waiter woken, ... */
 };
 
 static int wake_count;
@@ -465,8 +464,8 @@ START_TEST(test_pubqueue_wake_expired_and_beside_free_places)
   int i;
 
   waiters_init(w, 4, now + 60000);
-  w[2].w.deadline_ms = now;      /* runs out exactly now */
-  w[3].w.deadline_ms = now + 1;  /* not yet */
+  w[2].w.deadline_ms = now;     /* runs out exactly now */
+  w[3].w.deadline_ms = now + 1; /* not yet */
   ck_assert_int_eq(0, sh_pubqueue_init(&q, 2));
   push(&q);
   push(&q);
@@ -581,8 +580,7 @@ START_TEST(test_pubqueue_close_wakes_everyone_and_pop_drains)
   ck_assert_int_eq(-ESHUTDOWN, sh_pubqueue_reserve(&q, &seq));
   ck_assert_int_eq(-ESHUTDOWN, sh_pubqueue_reserve_wait(&q, &seq, -1));
   /* Nothing accepted is lost. */
-  ck_assert_uint_eq(2, sh_pubqueue_pop(&q, out, 2, sh_now_ms() + 100,
-                                       &closed));
+  ck_assert_uint_eq(2, sh_pubqueue_pop(&q, out, 2, sh_now_ms() + 100, &closed));
   ck_assert(closed);
   sh_frame_unref(out[0]);
   sh_frame_unref(out[1]);
@@ -626,14 +624,16 @@ static Suite *pubqueue_suite(void)
   tcase_add_test(order, test_pubqueue_init_rejects_zero_cap);
   tcase_add_test(order, test_pubqueue_reserve_commit_cancel_order_and_seqs);
   tcase_add_test(order, test_pubqueue_full_refuses_eagain_until_a_pop);
-  tcase_add_test(order, test_pubqueue_concurrent_publishers_unique_seqs_in_order);
+  tcase_add_test(order,
+                 test_pubqueue_concurrent_publishers_unique_seqs_in_order);
   tcase_add_test(order, test_pubqueue_destroy_drops_queued_frames);
   suite_add_tcase(s, order);
 
   tcase_set_timeout(wait, 20);
   tcase_add_test(wait, test_pubqueue_pop_empty_waits_until_deadline);
   tcase_add_test(wait, test_pubqueue_pop_wakes_on_push);
-  tcase_add_test(wait, test_pubqueue_reserve_wait_room_at_once_deadline_when_full);
+  tcase_add_test(wait,
+                 test_pubqueue_reserve_wait_room_at_once_deadline_when_full);
   tcase_add_test(wait, test_pubqueue_reserve_wait_woken_by_pop);
   tcase_add_test(wait, test_pubqueue_close_wakes_everyone_and_pop_drains);
   suite_add_tcase(s, wait);
@@ -644,7 +644,8 @@ static Suite *pubqueue_suite(void)
   tcase_add_test(park, test_pubqueue_park_only_when_full_and_open);
   tcase_add_test(park, test_pubqueue_pop_wakes_oldest_waiters_one_per_place);
   tcase_add_test(park, test_pubqueue_wake_expired_and_beside_free_places);
-  tcase_add_test(park, test_pubqueue_wake_runs_unlocked_and_may_free_the_waiter);
+  tcase_add_test(park,
+                 test_pubqueue_wake_runs_unlocked_and_may_free_the_waiter);
   suite_add_tcase(s, park);
   return s;
 }

@@ -168,7 +168,8 @@ END_TEST
 START_TEST(test_registry_close_refuses_adds)
 {
   struct sh_registry reg;
-  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20), *c = tl_client(1 << 20);
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20),
+                   *c = tl_client(1 << 20);
   struct sh_client *snap[4];
   size_t n;
 
@@ -317,7 +318,8 @@ END_TEST
 START_TEST(test_registry_add_gives_new_gen)
 {
   struct sh_registry reg;
-  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20), *c = tl_client(1 << 20);
+  struct sh_client *a = tl_client(1 << 20), *b = tl_client(1 << 20),
+                   *c = tl_client(1 << 20);
   uint32_t g1, g2;
 
   ck_assert_int_eq(sh_registry_init(&reg, 2, 0), 0);
@@ -531,7 +533,7 @@ END_TEST
 struct stress {
   struct sh_registry reg;
   struct sh_frame *frames[STRESS_FRAMES];
-  char pattern[64];          /* the frames' bytes, concatenated */
+  char pattern[64]; /* the frames' bytes, concatenated */
   size_t pattern_len;
   atomic_bool stop;
   /* results, written by one thread each and read after join */
@@ -652,9 +654,9 @@ START_TEST(test_registry_concurrent_fanout)
   struct stress *st = calloc(1, sizeof(*st));
   struct worker_arg wa[STRESS_WORKERS];
   pthread_t bt, wt[STRESS_WORKERS];
-  static const char *const texts[STRESS_FRAMES] = {
-    "data: one\n\n", "event: t\ndata: two\n\n", ":c\n\n"
-  };
+  static const char *const texts[STRESS_FRAMES] = { "data: one\n\n",
+                                                    "event: t\ndata: two\n\n",
+                                                    ":c\n\n" };
   struct sh_client *rest[STRESS_MAX_CLIENTS];
   unsigned long added = 0, drained = 0, mismatches = 0;
   size_t i, n;

@@ -85,8 +85,8 @@ END_TEST
 START_TEST(test_ring_partial_drain_splits_frames)
 {
   struct sh_ring r;
-  struct sh_frame *a = tl_frame_str("abcdefg");   /* 7 bytes */
-  struct sh_frame *b = tl_frame_str("HIJKL");     /* 5 bytes */
+  struct sh_frame *a = tl_frame_str("abcdefg"); /* 7 bytes */
+  struct sh_frame *b = tl_frame_str("HIJKL");   /* 5 bytes */
   char buf[16];
   char out[16];
   size_t got = 0, n;

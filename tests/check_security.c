@@ -47,8 +47,7 @@ static int post(const char *headers, struct tl_response *r)
   return post_from(NULL, headers, r);
 }
 
-static int get_sse(const char *path, const char *headers,
-                   struct tl_response *r)
+static int get_sse(const char *path, const char *headers, struct tl_response *r)
 {
   /* A stream never ends: read its head only (HEAD answers the same). */
   char req[1024];
@@ -126,14 +125,15 @@ START_TEST(test_security_subscribe_token)
   tl_server_start_ok(&srv, args);
   ck_assert_int_eq(401, get_sse("/sse", "", &r));
   ck_assert_int_eq(401, get_sse("/sse?access_token=nope", "", &r));
-  ck_assert_int_eq(200, get_sse("/sse", "Authorization: Bearer sub-token\r\n",
+  ck_assert_int_eq(200,
+                   get_sse("/sse", "Authorization: Bearer sub-token\r\n", &r));
+  ck_assert_int_eq(200, get_sse("/sse",
+                                "Cookie: a=b; ssehub_token=sub-token"
+                                "; c=d\r\n",
                                 &r));
-  ck_assert_int_eq(200, get_sse("/sse", "Cookie: a=b; ssehub_token=sub-token"
-                                "; c=d\r\n", &r));
-  ck_assert_int_eq(401, get_sse("/sse", "Cookie: ssehub_token=sub-tokenX\r\n",
-                                &r));
-  ck_assert_int_eq(200, get_sse("/sse?topic=x&access_token=sub-token", "",
-                                &r));
+  ck_assert_int_eq(401,
+                   get_sse("/sse", "Cookie: ssehub_token=sub-tokenX\r\n", &r));
+  ck_assert_int_eq(200, get_sse("/sse?topic=x&access_token=sub-token", "", &r));
   /* Publishing is not affected (no publish token: loopback may). */
   ck_assert_int_eq(200, post("", &r));
   tl_server_stop_ok(&srv);
@@ -191,7 +191,8 @@ START_TEST(test_security_oversized_headers_and_url)
   ck_assert_int_eq(414, tl_http(srv.port, req, (size_t) n, &r));
   ck_assert_int_eq(2, tl_stat(srv.port, "headers_too_large"));
   /* A browser-sized request (3 KiB of cookies) still gets its stream. */
-  n = snprintf(req, 20000, "HEAD /sse HTTP/1.1\r\nHost: x\r\n"
+  n = snprintf(req, 20000,
+               "HEAD /sse HTTP/1.1\r\nHost: x\r\n"
                "Connection: close\r\nCookie: ");
   memset(req + n, 'k', 3000);
   n += 3000;
@@ -204,9 +205,9 @@ END_TEST
 
 START_TEST(test_security_per_ip_limit_and_publish_rate)
 {
-  static const char *const args[] = { "--max-clients-per-ip", "2",
-                                      "--publish-rate", "5", "--heartbeat",
-                                      "0", NULL };
+  static const char *const args[] = {
+    "--max-clients-per-ip", "2", "--publish-rate", "5", "--heartbeat", "0", NULL
+  };
   struct tl_sse a, b, c;
   struct tl_response r;
   char frame[128], v[32];
@@ -263,9 +264,9 @@ END_TEST
  * that keep up. */
 START_TEST(test_security_max_buffered_cuts_the_slowest)
 {
-  static const char *const args[] = { "--max-buffered", "256K",
-                                      "--client-buffer", "4M", "--heartbeat",
-                                      "0", NULL };
+  static const char *const args[] = {
+    "--max-buffered", "256K", "--client-buffer", "4M", "--heartbeat", "0", NULL
+  };
   static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
   enum { SLOW = 3, EVENTS = 400, SIZE = 16 * 1024 };
   struct tl_sse good;
@@ -312,9 +313,10 @@ END_TEST
  * the server recovers by itself when descriptors free up. */
 START_TEST(test_security_fd_exhaustion_recovers)
 {
-  static const char *const args[] = { "--max-clients", "1000", "--threads",
-                                      "1", "--heartbeat", "0", "--tick",
-                                      "0.2", NULL };
+  static const char *const args[] = {
+    "--max-clients", "1000", "--threads", "1", "--heartbeat", "0",
+    "--tick",        "0.2",  NULL
+  };
   enum { N = 150 };
   struct tl_sse s[N];
   char frame[256];
@@ -330,8 +332,8 @@ START_TEST(test_security_fd_exhaustion_recovers)
   tl_server_start_ok(&srv, args);
   tl_server_nofile = 0;
   for (i = 0; i < N; i++)
-    ck_assert_int_eq(0, tl_sse_open(&s[i], srv.port, "/sse", NULL,
-                                    "127.0.0.5"));
+    ck_assert_int_eq(0,
+                     tl_sse_open(&s[i], srv.port, "/sse", NULL, "127.0.0.5"));
   tl_sleep_ms(1000);
   for (i = 0; i < N; i++) {
     while (tl_sse_pump(&s[i], 0) > 0)
@@ -343,8 +345,8 @@ START_TEST(test_security_fd_exhaustion_recovers)
   ck_assert_msg(opened > 10 && opened < N, "%d of %d opened", opened, N);
   /* The admitted streams keep receiving the ticks. */
   for (i = 0; i < N; i++)
-    if (200 == s[i].status && tl_sse_next_event(&s[i], frame, sizeof(frame),
-                                                2000) >= 0)
+    if (200 == s[i].status
+        && tl_sse_next_event(&s[i], frame, sizeof(frame), 2000) >= 0)
       streaming++;
   ck_assert_int_eq(streaming, opened);
   ck_assert(tl_server_log_contains(&srv, "resource limit"));
@@ -379,9 +381,10 @@ static void make_cert(void)
 
 START_TEST(test_security_tls)
 {
-  static const char *const args[] = { "--tls-cert", "/tmp/ssehub-test.crt",
-                                      "--tls-key", "/tmp/ssehub-test.key",
-                                      "--heartbeat", "0", "--tick", "0.2",
+  static const char *const args[] = { "--tls-cert",  "/tmp/ssehub-test.crt",
+                                      "--tls-key",   "/tmp/ssehub-test.key",
+                                      "--heartbeat", "0",
+                                      "--tick",      "0.2",
                                       NULL };
   char cmd[512], out[4096];
   FILE *p;
@@ -401,7 +404,8 @@ START_TEST(test_security_tls)
   ck_assert_ptr_nonnull(strstr(out, "data: It is "));
   snprintf(cmd, sizeof(cmd),
            "curl -sk -o /dev/null -w '%%{http_code}' -d data=x "
-           "https://127.0.0.1:%u/publish", (unsigned) srv.port);
+           "https://127.0.0.1:%u/publish",
+           (unsigned) srv.port);
   p = popen(cmd, "r");
   n = fread(out, 1, sizeof(out) - 1, p);
   pclose(p);
@@ -414,9 +418,10 @@ END_TEST
 START_TEST(test_security_tls_bad_files_fail_at_start)
 {
   /* --port 0: the default port may be taken by another program. */
-  static const char *const garbage[] = { "--port", "0", "--bind", "127.0.0.1",
+  static const char *const garbage[] = { "--port",     "0",
+                                         "--bind",     "127.0.0.1",
                                          "--tls-cert", "/tmp/ssehub-test.crt",
-                                         "--tls-key", "/tmp/ssehub-bad.key",
+                                         "--tls-key",  "/tmp/ssehub-bad.key",
                                          NULL };
   static const char *const missing[] = { "--tls-cert", "/tmp/ssehub-test.crt",
                                          "--tls-key", "/nonexistent/key.pem",

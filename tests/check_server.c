@@ -37,8 +37,8 @@ START_TEST(test_server_headers_and_ok_before_any_event)
   ck_assert_int_eq(0, tl_sse_open(&s, srv.port, "/sse", NULL, NULL));
   /* Nothing has been published: the ":ok" frame must come by itself. */
   ck_assert_int_ge(tl_sse_next(&s, frame, sizeof(frame), 2000), 0);
-  ck_assert_msg(tl_now_ms() - t0 < 1000 * tl_scale(), "first frame took %lld ms",
-                tl_now_ms() - t0);
+  ck_assert_msg(tl_now_ms() - t0 < 1000 * tl_scale(),
+                "first frame took %lld ms", tl_now_ms() - t0);
   ck_assert_str_eq(frame, ":ok\nretry: 3000");
   ck_assert_int_eq(s.status, 200);
   memcpy(r.head, s.head, sizeof(r.head));
@@ -139,8 +139,8 @@ START_TEST(test_server_bad_requests_get_clear_errors)
               "percent-encoding");
   expect_post("application/x-www-form-urlencoded", "data=x&data=y", 400,
               "more than once");
-  expect_post("application/x-www-form-urlencoded", "data=x&event=a%0Aevil",
-              400, "event");
+  expect_post("application/x-www-form-urlencoded", "data=x&event=a%0Aevil", 400,
+              "event");
   expect_post("application/x-www-form-urlencoded", "data=x&colour=red", 400,
               "unknown field");
   expect_post("application/json", "{}", 415, "Content-Type");
@@ -239,8 +239,8 @@ END_TEST
 START_TEST(test_server_max_clients_429_then_admits_after_leave)
 {
   /* No heartbeat: the hang-up watcher alone must notice the leaver. */
-  static const char *const args[] = { "--max-clients", "3", "--heartbeat",
-                                      "0", NULL };
+  static const char *const args[] = { "--max-clients", "3", "--heartbeat", "0",
+                                      NULL };
   static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
   struct tl_sse s[4];
   struct tl_response r;
@@ -330,8 +330,7 @@ static void publish_numbered(char *payload, size_t size, int k)
 
 /* Take the events s has buffered (frame: room for size + 64): each must be
  * the numbered event *next, whole. */
-static void take_numbered(struct tl_sse *s, char *frame, size_t size,
-                          int *next)
+static void take_numbered(struct tl_sse *s, char *frame, size_t size, int *next)
 {
   while (tl_sse_take(s, frame, size + 64) >= 0) {
     char want[32];
@@ -397,9 +396,11 @@ END_TEST
  * accepting anyone. */
 START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
 {
-  static const char *const args[] = { "--heartbeat", "0", "--max-clients",
-                                      "4", "--threads", "1",
-                                      "--client-buffer", "64M", NULL };
+  static const char *const args[] = {
+    "--heartbeat", "0", "--max-clients",   "4",
+    "--threads",   "1", "--client-buffer", "64M",
+    NULL
+  };
   /* Events over SH_DIRECT_MAX (16 KiB) always go through libmicrohttpd,
    * so the stalled stream ends up as the bug needs it: live, not parked,
    * waiting to write. */
@@ -422,13 +423,13 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
    * (its send is blocked), without reaching its 64 MiB buffer; whatever
    * the kernel's buffers take (a few MiB), the rest stays queued. */
   memset(payload, 'x', SIZE);
-  for (i = 0; i < 1000 && tl_stat(srv.port, "buffered_bytes") < 8 * SIZE;
-       i++)
+  for (i = 0; i < 1000 && tl_stat(srv.port, "buffered_bytes") < 8 * SIZE; i++)
     ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
   tl_sleep_ms(200);
   ck_assert_msg(tl_stat(srv.port, "buffered_bytes") >= 4 * SIZE,
                 "the stalled client's socket never filled (%d events, "
-                "%lld bytes queued)", i, tl_stat(srv.port, "buffered_bytes"));
+                "%lld bytes queued)",
+                i, tl_stat(srv.port, "buffered_bytes"));
 
   /* Others come, read their ":ok" and leave, one after the other: far
    * more than the connection limit (4 + 64) in all. */
@@ -439,16 +440,16 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
                   "connect %d: %s", i, strerror(errno));
     ck_assert_msg(tl_sse_got_ok(&s, 3000 * tl_scale()),
                   "client %d of %d got no stream (status %d, server fds "
-                  "%lld)", i, CYCLES, s.status, tl_stat(srv.port, "fds"));
+                  "%lld)",
+                  i, CYCLES, s.status, tl_stat(srv.port, "fds"));
     tl_sse_close(&s);
     /* Gone from the registry before the next one comes (under load the
      * server may take a moment; the bug is in what happens after). */
-    ck_assert_msg(1 == tl_wait_stat(srv.port, "clients", 1,
-                                    3000 * tl_scale()),
+    ck_assert_msg(1 == tl_wait_stat(srv.port, "clients", 1, 3000 * tl_scale()),
                   "after client %d of %d left, the server still counts "
                   "%lld clients (-1: it no longer answers; at its "
-                  "connection limit, 4 + 64?)", i, CYCLES,
-                  tl_stat(srv.port, "clients"));
+                  "connection limit, 4 + 64?)",
+                  i, CYCLES, tl_stat(srv.port, "clients"));
   }
   ck_assert_int_eq(CYCLES, tl_wait_stat(srv.port, "hangups", CYCLES, 3000));
   ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 3000));
@@ -457,9 +458,10 @@ START_TEST(test_server_hangups_behind_a_stalled_reader_are_closed)
   while ((fds = (int) tl_stat(srv.port, "fds")) > base_fds + 1
          && tl_now_ms() < deadline)
     tl_sleep_ms(20);
-  ck_assert_msg(fds <= base_fds + 1, "server fds %d after %d clients left, "
-                "%d before they came (+1 for the stalled one)", fds, CYCLES,
-                base_fds);
+  ck_assert_msg(fds <= base_fds + 1,
+                "server fds %d after %d clients left, "
+                "%d before they came (+1 for the stalled one)",
+                fds, CYCLES, base_fds);
   ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
   close(stalled);
   free(payload);
@@ -497,8 +499,7 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
     else if (extra > 0)
       extra--;
   }
-  ck_assert_msg(0 == extra, "no direct write was cut short in %d events",
-                sent);
+  ck_assert_msg(0 == extra, "no direct write was cut short in %d events", sent);
   deadline = tl_now_ms() + 20000;
   while (next < sent && tl_now_ms() < deadline) {
     take_numbered(&s, frame, SIZE, &next);
@@ -507,7 +508,8 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
   }
   ck_assert_int_eq(next, sent);
   printf("server: paused reader: %d events of %d bytes, %lld tail(s), all "
-         "whole and in order\n", sent, SIZE, tl_stat(srv.port, "direct_tails"));
+         "whole and in order\n",
+         sent, SIZE, tl_stat(srv.port, "direct_tails"));
   ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
   tl_sse_close(&s);
   free(payload);
@@ -667,8 +669,10 @@ static Suite *server_suite(void)
   tcase_set_timeout(limits, 60);
   tcase_add_test(limits, test_server_max_clients_429_then_admits_after_leave);
   tcase_add_test(limits, test_server_killed_client_is_removed);
-  tcase_add_test(limits, test_server_non_reading_client_dropped_others_unharmed);
-  tcase_add_test(limits, test_server_hangups_behind_a_stalled_reader_are_closed);
+  tcase_add_test(limits,
+                 test_server_non_reading_client_dropped_others_unharmed);
+  tcase_add_test(limits,
+                 test_server_hangups_behind_a_stalled_reader_are_closed);
   tcase_add_test(limits, test_server_paused_reader_gets_every_event_whole);
   suite_add_tcase(s, limits);
 

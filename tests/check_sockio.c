@@ -26,11 +26,11 @@
 /* A stream's socket and what it reports to: the hub's counters and its
  * total of unsent bytes, as the HTTP layer sets them up. */
 struct fix {
-  int sv[2];                   /* [0] the stream's socket, [1] the peer */
+  int sv[2]; /* [0] the stream's socket, [1] the peer */
   struct sh_sockio io;
   struct sh_counters n;
   atomic_int_fast64_t buffered;
-  int ep;                      /* an epoll set standing in for the watcher */
+  int ep; /* an epoll set standing in for the watcher */
 };
 
 /* small: buffers of the minimum size, so that a batch of a few KiB is
@@ -40,8 +40,8 @@ static void setup(struct fix *f, enum sh_direct mode, bool small)
   int sz = 4096;
 
   memset(f, 0, sizeof(*f));
-  ck_assert_int_eq(0, socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-                                 f->sv));
+  ck_assert_int_eq(0,
+                   socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv));
   if (small) {
     ck_assert_int_eq(0, setsockopt(f->sv[0], SOL_SOCKET, SO_SNDBUF, &sz,
                                    sizeof(sz)));
@@ -194,8 +194,7 @@ static void check_write_delivers(enum sh_direct mode)
 
   /* One frame: the single-segment path (send(), not sendmsg()). */
   len = expect(mode, fr + 2, 1, &want);
-  ck_assert_int_eq(SH_SOCKIO_WRITTEN,
-                   sh_sockio_write(&f.io, fr + 2, 1, &sent));
+  ck_assert_int_eq(SH_SOCKIO_WRITTEN, sh_sockio_write(&f.io, fr + 2, 1, &sent));
   ck_assert_uint_eq(1, sent);
   ck_assert_uint_eq(len, take(f.sv[1], got, sizeof(got)));
   ck_assert_int_eq(0, memcmp(got, want, len));
@@ -240,8 +239,7 @@ START_TEST(test_sockio_empty_frames_never_sent_as_a_chunk)
   ck_assert_ptr_nonnull(fr[1]);
   fr[2] = frame_str("data: c\n\n");
 
-  ck_assert_int_eq(SH_SOCKIO_WRITTEN,
-                   sh_sockio_write(&f.io, fr + 1, 1, &sent));
+  ck_assert_int_eq(SH_SOCKIO_WRITTEN, sh_sockio_write(&f.io, fr + 1, 1, &sent));
   ck_assert_uint_eq(0, sent);
   ck_assert(silent(f.sv[1], 50));
   ck_assert_uint_eq(0, stat_of(&f.n.direct_writes));

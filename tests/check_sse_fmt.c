@@ -284,7 +284,8 @@ START_TEST(test_sse_fmt_roundtrip_random)
     wlen = normalise(data, len, want);
     ck_assert_msg(glen == wlen && 0 == memcmp(got, want, wlen),
                   "iteration %u: round trip of %zu bytes gave %zu bytes, "
-                  "want %zu", iter, len, glen, wlen);
+                  "want %zu",
+                  iter, len, glen, wlen);
     free(frame);
   }
 }

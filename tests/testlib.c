@@ -24,8 +24,15 @@
 
 #include "testlib.h"
 
-enum { ST_HEAD, ST_SIZE, ST_DATA, ST_DATA_CRLF, ST_TRAILER, ST_IDENTITY,
-       ST_DONE };
+enum {
+  ST_HEAD,
+  ST_SIZE,
+  ST_DATA,
+  ST_DATA_CRLF,
+  ST_TRAILER,
+  ST_IDENTITY,
+  ST_DONE
+};
 
 int tl_count_fds(pid_t pid)
 {
@@ -239,7 +246,8 @@ static int start(struct tl_server *s, const char *const *args, int *stdin_w)
      * with it rather than leave it running. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (tl_server_nofile > 0) {
-      struct rlimit rl = { (rlim_t) tl_server_nofile, (rlim_t) tl_server_nofile };
+      struct rlimit rl = { (rlim_t) tl_server_nofile,
+                           (rlim_t) tl_server_nofile };
 
       setrlimit(RLIMIT_NOFILE, &rl);
     }
@@ -364,8 +372,8 @@ static bool drain_into(int fd, char *buf, size_t cap, size_t *len)
   return true;
 }
 
-int tl_run_split(const char *const *args, char *out, size_t out_cap,
-                 char *err, size_t err_cap, int timeout_ms)
+int tl_run_split(const char *const *args, char *out, size_t out_cap, char *err,
+                 size_t err_cap, int timeout_ms)
 {
   const char *argv[64];
   int po[2], pe[2] = { -1, -1 }, argc = 0, status, i;
@@ -551,8 +559,8 @@ void tl_sse_feed(struct tl_sse *s, const char *p, size_t n)
         s->head[s->head_len++] = c;
       s->head[s->head_len] = '\0';
       i++;
-      if (s->head_len >= 4 && 0 == memcmp(s->head + s->head_len - 4,
-                                          "\r\n\r\n", 4))
+      if (s->head_len >= 4
+          && 0 == memcmp(s->head + s->head_len - 4, "\r\n\r\n", 4))
         parse_head(s);
       break;
     case ST_SIZE:
@@ -626,8 +634,9 @@ static int sse_open(struct tl_sse *s, uint16_t port, const char *path,
                    "Accept: text/event-stream\r\n%s\r\n",
                    path, NULL != extra_headers ? extra_headers : "");
 
-  if (0 != tl_sse_send(s, tl_connect_slow(port, src, rcvbuf, mss), req,
-                       (size_t) n)) {
+  if (0
+      != tl_sse_send(s, tl_connect_slow(port, src, rcvbuf, mss), req,
+                     (size_t) n)) {
     tl_sse_close(s);
     return -1;
   }
@@ -815,7 +824,8 @@ int tl_publish_query(uint16_t port, const char *query, const char *data,
   n = snprintf(req, 512,
                "POST /publish%s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
-               "Connection: close\r\n\r\n", query, len);
+               "Connection: close\r\n\r\n",
+               query, len);
   memcpy(req + n, data, len);
   status = tl_http_from(port, NULL, req, (size_t) n + len,
                         NULL != r ? r : local, timeout_ms);

@@ -21,7 +21,7 @@
 struct tl_server {
   pid_t pid;
   uint16_t port;
-  char log_path[64];   /* the server's stderr */
+  char log_path[64]; /* the server's stderr */
 };
 
 /* When > 0, servers started afterwards get this RLIMIT_NOFILE. */
@@ -72,8 +72,8 @@ int tl_run(const char *const *args, char *out, size_t cap, int timeout_ms);
 
 /* Like tl_run(), with stdout into out and stderr into err, each
  * NUL-terminated (and truncated to its buffer). */
-int tl_run_split(const char *const *args, char *out, size_t out_cap,
-                 char *err, size_t err_cap, int timeout_ms);
+int tl_run_split(const char *const *args, char *out, size_t out_cap, char *err,
+                 size_t err_cap, int timeout_ms);
 
 /* Whether the server's log contains text. */
 bool tl_server_log_contains(const struct tl_server *s, const char *text);
@@ -124,8 +124,8 @@ int tl_send_all(int fd, const void *p, size_t n);
 
 struct tl_response {
   int status;
-  char head[4096];     /* status line and headers, NUL-terminated */
-  char body[65536];    /* de-chunked body, NUL-terminated (truncated) */
+  char head[4096];  /* status line and headers, NUL-terminated */
+  char body[65536]; /* de-chunked body, NUL-terminated (truncated) */
   size_t body_len;
 };
 
@@ -179,17 +179,17 @@ const char *tl_find_header(const char *head, size_t len, const char *name);
 
 struct tl_sse {
   int fd;
-  int status;               /* HTTP status once headers are read, else 0 */
+  int status; /* HTTP status once headers are read, else 0 */
   bool chunked;
-  bool ended;               /* clean end of body seen (last chunk) */
-  bool closed;              /* peer closed the connection */
-  char head[4096];          /* status line and headers */
+  bool ended;      /* clean end of body seen (last chunk) */
+  bool closed;     /* peer closed the connection */
+  char head[4096]; /* status line and headers */
   size_t head_len;
-  int state;                /* decoder state (testlib.c) */
-  char line[40];            /* partial chunk-size line */
+  int state;     /* decoder state (testlib.c) */
+  char line[40]; /* partial chunk-size line */
   size_t line_len;
-  size_t chunk_left;        /* body bytes left in the current chunk */
-  char *body;               /* de-chunked bytes not yet taken as frames */
+  size_t chunk_left; /* body bytes left in the current chunk */
+  char *body;        /* de-chunked bytes not yet taken as frames */
   size_t body_len;
   size_t body_cap;
 };

@@ -29,9 +29,9 @@
 #define REQ_MAX 65536
 
 struct conn {
-  char *req;      /* request bytes so far (NULL for a subscriber) */
+  char *req; /* request bytes so far (NULL for a subscriber) */
   size_t len;
-  int sub;        /* 1: an event-stream subscriber */
+  int sub; /* 1: an event-stream subscriber */
 };
 
 static struct conn conns[MAX_FDS];
@@ -80,8 +80,9 @@ static int handle(int fd)
     return 0;
   head = (size_t) (end - c->req) + 4;
   if (0 == strncmp(c->req, "GET /sse", 8)) {
-    static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                             "Cache-Control: no-cache\r\nConnection: close\r\n\r\n:ok\n\n";
+    static const char ok[] =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-cache\r\nConnection: close\r\n\r\n:ok\n\n";
     (void) send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
     c->sub = 1;
     subs[nsubs++] = fd;
@@ -100,7 +101,8 @@ static int handle(int fd)
     publish(c->req + head, clen);
     (void) send(fd, ok, sizeof(ok) - 1, MSG_NOSIGNAL);
   } else {
-    static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+    static const char nf[] =
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
     (void) send(fd, nf, sizeof(nf) - 1, MSG_NOSIGNAL);
   }
   memmove(c->req, c->req + head + clen, c->len - head - clen);
@@ -123,7 +125,8 @@ static void on_readable(int ep, int fd)
   if (NULL == c->req && NULL == (c->req = malloc(REQ_MAX)))
     return drop(ep, fd);
   r = recv(fd, c->req + c->len, REQ_MAX - c->len, MSG_DONTWAIT);
-  if (0 == r || (r < 0 && EAGAIN != errno) || (r > 0 && c->len + (size_t) r >= REQ_MAX))
+  if (0 == r || (r < 0 && EAGAIN != errno)
+      || (r > 0 && c->len + (size_t) r >= REQ_MAX))
     return drop(ep, fd);
   if (r > 0)
     c->len += (size_t) r;

@@ -141,8 +141,8 @@ static bool unseen(const struct sh_frame *f, uint64_t last)
  * *queued (0 for a stream ended here: a send error, or a tail that cannot
  * be kept; the client reconnects and resumes from its last id), or 0 when
  * the caller should queue the batch instead (nothing was written). */
-static int direct(struct sh_client *c, struct sh_frame *const *frames,
-                  size_t n, int *queued)
+static int direct(struct sh_client *c, struct sh_frame *const *frames, size_t n,
+                  int *queued)
 {
   struct sh_frame *picked[SH_DIRECT_BATCH];
   uint64_t last = c->last_seq;
@@ -215,8 +215,7 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
   sh_mutex_lock(&c->lock);
   if (c->gone || c->cut || c->hung_up || c->closing)
     goto out;
-  if (c->suspended && sh_ring_empty(&c->ring)
-      && 0 != direct(c, frames, n, &rc))
+  if (c->suspended && sh_ring_empty(&c->ring) && 0 != direct(c, frames, n, &rc))
     goto out;
   before = sh_ring_pending(&c->ring);
   for (i = 0; i < n; i++) {

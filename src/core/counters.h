@@ -34,9 +34,9 @@ struct sh_counters {
  * text, and where struct ssehub_stats holds it. */
 struct sh_stat_info {
   const char *name;
-  bool counter;               /* COUNTER (else GAUGE) */
+  bool counter; /* COUNTER (else GAUGE) */
   const char *help;
-  size_t offset;              /* in struct ssehub_stats */
+  size_t offset; /* in struct ssehub_stats */
 };
 
 /* The table, in its order (counters.c); sh_nstats entries. */

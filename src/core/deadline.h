@@ -29,16 +29,16 @@
 
 /* One connection's entry. */
 struct sh_deadline {
-  int fd;                              /* immutable */
-  long long start_ms;                  /* guarded by the list's lock */
-  bool listed;                         /* guarded by the list's lock */
-  struct sh_deadline *prev, *next;     /* guarded by the list's lock */
+  int fd;                          /* immutable */
+  long long start_ms;              /* guarded by the list's lock */
+  bool listed;                     /* guarded by the list's lock */
+  struct sh_deadline *prev, *next; /* guarded by the list's lock */
 };
 
 struct sh_deadlines {
   pthread_mutex_t lock;
-  struct sh_deadline head;             /* list head; oldest first */
-  long long timeout_ms;                /* immutable; 0 = no deadline */
+  struct sh_deadline head; /* list head; oldest first */
+  long long timeout_ms;    /* immutable; 0 = no deadline */
 };
 
 void sh_deadlines_init(struct sh_deadlines *d, long long timeout_ms);

@@ -59,8 +59,7 @@ struct sh_frame *sh_frame_new(size_t len)
 }
 
 struct sh_frame *sh_frame_new_event(size_t len, const char *id, size_t id_len,
-                                    const char *const *topics,
-                                    unsigned ntopics)
+                                    const char *const *topics, unsigned ntopics)
 {
   /* + one pointer's worth of alignment padding */
   size_t extra = (NULL != id ? id_len + 1 : 0) + (ntopics + 1) * sizeof(char *);

@@ -25,25 +25,24 @@
 #define SH_FRAME_HEAD_MAX 18
 
 struct sh_frame {
-  atomic_uint refs;  /* references held; the frame is freed at 0 */
-  uint64_t seq;      /* publish sequence number, 0 for control frames */
-  long long born_ms; /* monotonic publish time (history ageing) */
-  const char *id;    /* the event's id, NULL for control frames */
+  atomic_uint refs;          /* references held; the frame is freed at 0 */
+  uint64_t seq;              /* publish sequence number, 0 for control frames */
+  long long born_ms;         /* monotonic publish time (history ageing) */
+  const char *id;            /* the event's id, NULL for control frames */
   const char *const *topics; /* ntopics topic names; none = everyone */
   unsigned ntopics;
-  size_t len;        /* number of bytes in bytes[] */
+  size_t len;             /* number of bytes in bytes[] */
   unsigned char head_len; /* length of the chunk header in head[] */
   /* The frame as one HTTP/1.1 chunk, ready for a direct write (sockio.c)
    * without a header built and an iovec added per write: "<hex>\r\n"
    * ends at the last byte of head[], which bytes[] follows directly, and
    * "\r\n" follows the len bytes (not counted in len). */
   char head[SH_FRAME_HEAD_MAX];
-  char bytes[];      /* the exact wire text, e.g. "data: hi\n\n" */
+  char bytes[]; /* the exact wire text, e.g. "data: hi\n\n" */
 };
 
 /* The frame as one chunk: head, bytes and CRLF, contiguous. */
-static inline const char *sh_frame_chunk(const struct sh_frame *f,
-                                         size_t *len)
+static inline const char *sh_frame_chunk(const struct sh_frame *f, size_t *len)
 {
   *len = (size_t) f->head_len + f->len + 2;
   return f->bytes - f->head_len;

@@ -91,7 +91,7 @@ static bool parse_id(const char *s, uint64_t *epoch, uint64_t *seq)
   uint64_t v[2] = { 0, 0 };
   int part = 0, digits = 0;
 
-  for (; ; s++) {
+  for (;; s++) {
     if (*s >= '0' && *s <= '9') {
       if (++digits > 19)
         return false;
@@ -154,8 +154,11 @@ enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
 const char *sh_resume_reason(enum sh_resume r)
 {
   switch (r) {
-  case SH_RESUME_RESTART: return "restart";
-  case SH_RESUME_EXPIRED: return "expired";
-  default: return "unknown";
+  case SH_RESUME_RESTART:
+    return "restart";
+  case SH_RESUME_EXPIRED:
+    return "expired";
+  default:
+    return "unknown";
   }
 }

@@ -29,21 +29,21 @@
 
 struct sh_history {
   pthread_mutex_t lock;
-  struct sh_frame **slots;  /* circular, cap entries */
-  size_t cap;               /* immutable; 0 = no history */
-  size_t head;              /* index of the oldest frame */
+  struct sh_frame **slots; /* circular, cap entries */
+  size_t cap;              /* immutable; 0 = no history */
+  size_t head;             /* index of the oldest frame */
   size_t count;
-  uint64_t newest_seq;      /* seq of the newest frame ever appended */
-  long long max_age_ms;     /* immutable; 0 = no age limit */
-  uint64_t epoch;           /* immutable: the hub's id epoch */
+  uint64_t newest_seq;  /* seq of the newest frame ever appended */
+  long long max_age_ms; /* immutable; 0 = no age limit */
+  uint64_t epoch;       /* immutable: the hub's id epoch */
 };
 
 enum sh_resume {
-  SH_RESUME_LIVE,     /* no Last-Event-ID: start with the live stream */
-  SH_RESUME_FROM,     /* found: replay what follows it */
-  SH_RESUME_RESTART,  /* an id of an earlier run of the hub */
-  SH_RESUME_EXPIRED,  /* older than what is retained */
-  SH_RESUME_UNKNOWN   /* never seen, or a custom id no longer retained */
+  SH_RESUME_LIVE,    /* no Last-Event-ID: start with the live stream */
+  SH_RESUME_FROM,    /* found: replay what follows it */
+  SH_RESUME_RESTART, /* an id of an earlier run of the hub */
+  SH_RESUME_EXPIRED, /* older than what is retained */
+  SH_RESUME_UNKNOWN  /* never seen, or a custom id no longer retained */
 };
 
 /* Returns 0 or -ENOMEM. */

@@ -87,7 +87,9 @@ bool sh_ipkey_of(const struct sockaddr *sa, struct sh_ipkey *k)
 
 bool sh_ipkey_is_loopback(const struct sh_ipkey *k)
 {
-  static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  static const uint8_t mapped[12] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+  };
   static const uint8_t one[16] = { 0, 0, 0, 0, 0, 0, 0, 0,
                                    0, 0, 0, 0, 0, 0, 0, 1 };
 

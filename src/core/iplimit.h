@@ -39,9 +39,9 @@ struct sh_ratebucket {
 
 struct sh_iplimit {
   pthread_mutex_t lock;
-  unsigned max_streams;          /* immutable; 0 = no limit */
-  unsigned rate;                 /* immutable; publishes/s, 0 = no limit */
-  struct sh_ipcount **buckets;   /* stream counts, chained hash */
+  unsigned max_streams;        /* immutable; 0 = no limit */
+  unsigned rate;               /* immutable; publishes/s, 0 = no limit */
+  struct sh_ipcount **buckets; /* stream counts, chained hash */
   size_t nbuckets;
   struct sh_ratebucket *rate_slots; /* SH_RATE_SLOTS, when rate > 0 */
 };

@@ -11,15 +11,18 @@
 static const char *level_name(enum ssehub_log_level level)
 {
   switch (level) {
-  case SSEHUB_LOG_ERROR: return "error";
-  case SSEHUB_LOG_WARNING: return "warning";
-  case SSEHUB_LOG_INFO: return "info";
-  default: return "debug";
+  case SSEHUB_LOG_ERROR:
+    return "error";
+  case SSEHUB_LOG_WARNING:
+    return "warning";
+  case SSEHUB_LOG_INFO:
+    return "info";
+  default:
+    return "debug";
   }
 }
 
-static void stderr_log(void *cls, enum ssehub_log_level level,
-                       const char *line)
+static void stderr_log(void *cls, enum ssehub_log_level level, const char *line)
 {
   (void) cls;
   fprintf(stderr, "ssehub: %s: %s\n", level_name(level), line);

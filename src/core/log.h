@@ -21,10 +21,10 @@
 #define SH_LOG_BURST 10
 
 struct sh_log {
-  ssehub_log_fn fn;           /* immutable after init */
-  void *cls;                  /* immutable after init */
-  enum ssehub_log_level level;/* immutable after init: higher is dropped */
-  pthread_mutex_t rl_lock;    /* guards the three fields below */
+  ssehub_log_fn fn;            /* immutable after init */
+  void *cls;                   /* immutable after init */
+  enum ssehub_log_level level; /* immutable after init: higher is dropped */
+  pthread_mutex_t rl_lock;     /* guards the three fields below */
   long long window_start_ms;
   unsigned in_window;
   unsigned suppressed;
@@ -34,8 +34,8 @@ void sh_log_init(struct sh_log *l, ssehub_log_fn fn, void *cls,
                  enum ssehub_log_level level);
 void sh_log_destroy(struct sh_log *l);
 
-void sh_log(struct sh_log *l, enum ssehub_log_level level, const char *fmt,
-            ...) __attribute__((format(printf, 3, 4)));
+void sh_log(struct sh_log *l, enum ssehub_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Like sh_log(), but at most SH_LOG_BURST lines per second in total. */
 void sh_log_limited(struct sh_log *l, enum ssehub_log_level level,

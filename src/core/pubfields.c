@@ -33,8 +33,8 @@ static bool once(struct sh_pubfields *f, bool *seen, const char *reason)
   return NULL == f->bad;
 }
 
-void sh_pubfields_add(struct sh_pubfields *f, const char *key,
-                      const char *val, size_t len)
+void sh_pubfields_add(struct sh_pubfields *f, const char *key, const char *val,
+                      size_t len)
 {
   if (NULL != f->bad)
     return;
@@ -89,8 +89,8 @@ void sh_pubfields_from_form(struct sh_pubfields *f, char *body, size_t len)
     sh_pubfields_add_n(f, ff[i].key, ff[i].key_len, ff[i].val, ff[i].val_len);
 }
 
-void sh_pubfields_add_n(struct sh_pubfields *f, const char *key,
-                        size_t key_len, const char *val, size_t len)
+void sh_pubfields_add_n(struct sh_pubfields *f, const char *key, size_t key_len,
+                        const char *val, size_t len)
 {
   /* A name with a NUL inside ("data%00junk") is not the name before it. */
   if (strlen(key) != key_len) {

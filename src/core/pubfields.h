@@ -21,23 +21,23 @@
 #include "ssehub.h"
 
 struct sh_pubfields {
-  struct ssehub_event ev;     /* ev.topics points at topics below */
+  struct ssehub_event ev; /* ev.topics points at topics below */
   const char *topics[SH_MAX_FRAME_TOPICS];
   bool have_data, have_event, have_id, have_retry;
-  const char *bad;            /* reason for a 400 ("...\n"), or NULL */
+  const char *bad; /* reason for a 400 ("...\n"), or NULL */
 };
 
 void sh_pubfields_init(struct sh_pubfields *f);
 
 /* Apply one field; val[0..len) must be followed by a NUL. Sets f->bad on
  * the first problem; later fields are then ignored. */
-void sh_pubfields_add(struct sh_pubfields *f, const char *key,
-                      const char *val, size_t len);
+void sh_pubfields_add(struct sh_pubfields *f, const char *key, const char *val,
+                      size_t len);
 
 /* Same, with the key's length: a key with a NUL byte inside is refused as
  * unknown instead of being read as its prefix. */
-void sh_pubfields_add_n(struct sh_pubfields *f, const char *key,
-                        size_t key_len, const char *val, size_t len);
+void sh_pubfields_add_n(struct sh_pubfields *f, const char *key, size_t key_len,
+                        const char *val, size_t len);
 
 /* Parse an x-www-form-urlencoded body in place (body needs one spare byte
  * after len) and apply its fields. */

@@ -69,8 +69,8 @@ int sh_pubqueue_reserve_wait(struct sh_pubqueue *q, uint64_t *seq,
     if (deadline_ms < 0)
       sh_cond_wait(&q->room, &q->lock);
     else
-      timed_out = ETIMEDOUT == sh_cond_wait_until(&q->room, &q->lock,
-                                                  deadline_ms);
+      timed_out = ETIMEDOUT
+                  == sh_cond_wait_until(&q->room, &q->lock, deadline_ms);
     q->sleepers--;
     if (timed_out && !q->closed && q->count == q->cap) {
       sh_mutex_unlock(&q->lock);

@@ -43,13 +43,12 @@
 #include "client.h"
 #include "protocol_limits.h"
 
-
 struct sh_topic {
   char *name;
-  struct sh_client **subs;   /* guarded by the registry lock */
+  struct sh_client **subs; /* guarded by the registry lock */
   size_t count;
   size_t cap;
-  struct sh_topic *next;     /* hash chain */
+  struct sh_topic *next; /* hash chain */
 };
 
 struct sh_registry {

@@ -34,12 +34,12 @@
 struct sh_ring {
   struct sh_frame **slots; /* capacity is mask + 1, a power of two */
   uint32_t mask;
-  uint32_t head;           /* index of the next frame to send (free-running) */
-  uint32_t tail;           /* index of the next free slot (free-running) */
+  uint32_t head; /* index of the next frame to send (free-running) */
+  uint32_t tail; /* index of the next free slot (free-running) */
   uint32_t init_slots;
   uint32_t max_slots;
-  size_t off;              /* bytes of slots[head] already sent */
-  size_t pending;          /* unsent bytes in the ring */
+  size_t off;     /* bytes of slots[head] already sent */
+  size_t pending; /* unsent bytes in the ring */
   size_t max_bytes;
 };
 

@@ -141,9 +141,9 @@ static size_t collect(const struct sh_sockio *io,
  * bytes went out; seg[0..nseg) are the write's segments, picked[0..k)
  * its frames) and ask the watcher for EPOLLOUT. Returns 0, or -1 when
  * that is not possible (no watcher, no memory): the stream must end. */
-static int keep_tail(struct sh_sockio *io, const struct iovec *seg,
-                     size_t nseg, struct sh_frame *const *picked, size_t k,
-                     size_t total, size_t done)
+static int keep_tail(struct sh_sockio *io, const struct iovec *seg, size_t nseg,
+                     struct sh_frame *const *picked, size_t k, size_t total,
+                     size_t done)
 {
   struct sh_tail *t;
   size_t i;
@@ -172,8 +172,8 @@ static int keep_tail(struct sh_sockio *io, const struct iovec *seg,
 }
 
 enum sh_sockio_result sh_sockio_write(struct sh_sockio *io,
-                                      struct sh_frame *const *frames,
-                                      size_t n, size_t *sent)
+                                      struct sh_frame *const *frames, size_t n,
+                                      size_t *sent)
 {
   struct iovec iov[SH_DIRECT_BATCH];
   struct sh_frame *picked[SH_DIRECT_BATCH];
@@ -182,8 +182,7 @@ enum sh_sockio_result sh_sockio_write(struct sh_sockio *io,
   ssize_t w;
 
   *sent = 0;
-  if (SH_DIRECT_NONE == io->direct || NULL != io->tail
-      || n > SH_DIRECT_BATCH)
+  if (SH_DIRECT_NONE == io->direct || NULL != io->tail || n > SH_DIRECT_BATCH)
     return SH_SOCKIO_QUEUE;
   k = collect(io, frames, n, iov, picked, &bytes);
   if (0 == k)

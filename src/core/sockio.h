@@ -216,8 +216,8 @@ int sh_sockio_watch(struct sh_sockio *io, int epfd, uint64_t key);
  * across this one syscall is safe. Counts bytes_sent, direct_writes and
  * direct_tails. */
 enum sh_sockio_result sh_sockio_write(struct sh_sockio *io,
-                                      struct sh_frame *const *frames,
-                                      size_t n, size_t *sent);
+                                      struct sh_frame *const *frames, size_t n,
+                                      size_t *sent);
 
 /* The watcher saw the socket writable: send more of the tail. Returns 1
  * when the tail is all out (dropped, and the registration back to

@@ -81,16 +81,16 @@ size_t sh_fmt_event_size(const struct sh_event *ev)
   size_t n = 0;
 
   if (NULL != ev->event)
-    n += 7 + strlen(ev->event) + 1;   /* "event: " v "\n" */
+    n += 7 + strlen(ev->event) + 1; /* "event: " v "\n" */
   if (NULL != ev->id)
-    n += 4 + strlen(ev->id) + 1;      /* "id: " v "\n" */
+    n += 4 + strlen(ev->id) + 1; /* "id: " v "\n" */
   if (ev->retry >= 0) {
     char buf[32];
 
     n += 7 + (size_t) retry_text(ev->retry, buf, sizeof(buf)) + 1;
   }
   n += data_lines(ev->data, ev->data_len, NULL);
-  return n + 1;                            /* the blank line */
+  return n + 1; /* the blank line */
 }
 
 static char *put_field(char *p, const char *name, size_t name_len,

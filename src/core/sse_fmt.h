@@ -21,11 +21,11 @@
 #include <stddef.h>
 
 struct sh_event {
-  const char *data;   /* may be NULL when data_len is 0 */
+  const char *data; /* may be NULL when data_len is 0 */
   size_t data_len;
-  const char *event;  /* event name ("event:" field), NULL for none */
-  const char *id;     /* event id ("id:" field), NULL for none */
-  long retry;         /* reconnection time in ms, < 0 for none */
+  const char *event; /* event name ("event:" field), NULL for none */
+  const char *id;    /* event id ("id:" field), NULL for none */
+  long retry;        /* reconnection time in ms, < 0 for none */
 };
 
 /* True when s[0..len) may be the value of an id/event field: it must not

@@ -15,14 +15,14 @@
 #include <string.h>
 #include <time.h>
 
-#define SH_CHECK_PTHREAD(call)                                              \
-  do {                                                                      \
-    int sh_rc_ = (call);                                                    \
-    if (0 != sh_rc_) {                                                      \
-      fprintf(stderr, "ssehub: fatal: %s failed at %s:%d: %s\n", #call,     \
-              __FILE__, __LINE__, strerror(sh_rc_));                        \
-      abort();                                                              \
-    }                                                                       \
+#define SH_CHECK_PTHREAD(call)                                          \
+  do {                                                                  \
+    int sh_rc_ = (call);                                                \
+    if (0 != sh_rc_) {                                                  \
+      fprintf(stderr, "ssehub: fatal: %s failed at %s:%d: %s\n", #call, \
+              __FILE__, __LINE__, strerror(sh_rc_));                    \
+      abort();                                                          \
+    }                                                                   \
   } while (0)
 
 static inline void sh_mutex_init(pthread_mutex_t *m)

@@ -44,7 +44,6 @@
 /* *con_cls of a stream request between its first and second call. */
 static char sse_pending;
 
-
 static enum MHD_Result not_allowed(struct ssehub *hub,
                                    struct MHD_Connection *conn,
                                    const char *allow)
@@ -140,7 +139,6 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
   return ret;
 }
 
-
 static enum MHD_Result count_length(void *cls, enum MHD_ValueKind kind,
                                     const char *key, const char *value)
 {
@@ -182,12 +180,12 @@ static bool is(const char *a, const char *b)
 
 enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
                                    const char *url, const char *method,
-                                   const char *version,
-                                   const char *upload_data,
+                                   const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **con_cls)
 {
   struct ssehub *hub = cls;
-  bool get = is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD);
+  bool get = is(method, MHD_HTTP_METHOD_GET)
+             || is(method, MHD_HTTP_METHOD_HEAD);
   bool opts = is(method, MHD_HTTP_METHOD_OPTIONS);
 
   if (NULL == *con_cls) {
@@ -198,9 +196,10 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
       sh_http_request_complete(hub, conn);
     if (ambiguous_framing(conn)) {
       sh_count(&hub->n.bad_requests, 1);
-      return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, true,
-                           "ambiguous request framing (Content-Length/Transfer-Encoding)\n",
-                           NULL);
+      return sh_http_reply(
+          hub, conn, MHD_HTTP_BAD_REQUEST, true,
+          "ambiguous request framing (Content-Length/Transfer-Encoding)\n",
+          NULL);
     }
   }
 
@@ -224,19 +223,20 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
       return options(hub, conn, "POST, OPTIONS");
     if (!is(method, MHD_HTTP_METHOD_POST))
       return not_allowed(hub, conn, "POST, OPTIONS");
-    return sh_publish_handle(hub, conn, upload_data, upload_data_size,
-                             con_cls);
+    return sh_publish_handle(hub, conn, upload_data, upload_data_size, con_cls);
   }
   if (is(url, "/stats")) {
     if (opts)
       return options(hub, conn, "GET, HEAD, OPTIONS");
-    return get ? stats(hub, conn) : not_allowed(hub, conn, "GET, HEAD, OPTIONS");
+    return get ? stats(hub, conn)
+               : not_allowed(hub, conn, "GET, HEAD, OPTIONS");
   }
   if (is(url, "/") && hub->opt.demo_page)
     return get ? demo_page(hub, conn) : not_allowed(hub, conn, "GET, HEAD");
   return sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
                        "not found; the stream is at /sse, publish with "
-                       "POST /publish\n", NULL);
+                       "POST /publish\n",
+                       NULL);
 }
 
 void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,
@@ -386,8 +386,8 @@ int ssehub_listen(struct ssehub *hub)
         (intptr_t) (hub->opt.max_clients + SH_CONN_HEADROOM), NULL },
       { MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (intptr_t) hub->opt.connection_memory, NULL },
-      { MHD_OPTION_CONNECTION_TIMEOUT,
-        (intptr_t) hub->opt.connection_timeout_s, NULL },
+      { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) hub->opt.connection_timeout_s,
+        NULL },
       { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) &ssehub_mhd_completed, hub },
       { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) &ssehub_mhd_connection, hub },
       { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) hub->opt.tls_cert_pem },
@@ -398,8 +398,7 @@ int ssehub_listen(struct ssehub *hub)
     if (NULL == hub->opt.tls_cert_pem)
       opts[8].option = MHD_OPTION_END; /* no TLS options */
     hub->daemon = MHD_start_daemon(flags, 0, NULL, NULL, &ssehub_mhd_handler,
-                                   hub, MHD_OPTION_ARRAY, opts,
-                                   MHD_OPTION_END);
+                                   hub, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   }
   if (NULL == hub->daemon) {
     close(fd);

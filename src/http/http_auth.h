@@ -15,9 +15,9 @@ struct ssehub;
 
 enum sh_auth {
   SH_AUTH_OK,
-  SH_AUTH_MISSING,     /* 401: no token given */
-  SH_AUTH_WRONG,       /* 401: a token, not the right one */
-  SH_AUTH_FORBIDDEN    /* 403: no token configured, not from loopback */
+  SH_AUTH_MISSING,  /* 401: no token given */
+  SH_AUTH_WRONG,    /* 401: a token, not the right one */
+  SH_AUTH_FORBIDDEN /* 403: no token configured, not from loopback */
 };
 
 /* Constant-time comparison of given[0..given_len) with token. */

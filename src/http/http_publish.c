@@ -41,19 +41,18 @@
 #include "sse_fmt.h"
 #include "sync.h"
 
-
 /* One publish request. Touched by the MHD worker that owns the connection;
  * while parked, `waiter` is also on the queue's list (guarded by its lock)
  * and the broadcaster reads conn to resume it. */
 struct pubreq {
-  char *body;      /* len bytes plus a spare byte for form.h */
+  char *body; /* len bytes plus a spare byte for form.h */
   size_t len;
   size_t cap;
-  size_t limit;    /* most body bytes accepted */
-  bool form;       /* urlencoded (else text/plain) */
+  size_t limit; /* most body bytes accepted */
+  bool form;    /* urlencoded (else text/plain) */
   bool too_big;
-  bool parsed;     /* f holds the validated event (points into body) */
-  bool held;       /* has parked at least once (counted once) */
+  bool parsed; /* f holds the validated event (points into body) */
+  bool held;   /* has parked at least once (counted once) */
   struct sh_pubfields f;
   long long wait_until;        /* monotonic ms: hold no longer */
   struct MHD_Connection *conn; /* for the waiter's callbacks */
@@ -244,8 +243,7 @@ static const char *parse(struct MHD_Connection *conn, struct pubreq *req)
     f->have_data = true;
     f->ev.data = req->body;
     f->ev.data_len = req->len;
-    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field,
-                                f);
+    MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &query_field, f);
   }
   sh_pubfields_finish(f);
   return f->bad;

@@ -56,8 +56,8 @@ static enum MHD_Result refuse_full(struct ssehub *hub,
   char body[128], retry[16];
 
   sh_count(&hub->n.rejected_full, 1);
-  snprintf(body, sizeof(body),
-           "too many clients (limit %u); retry later\n", hub->opt.max_clients);
+  snprintf(body, sizeof(body), "too many clients (limit %u); retry later\n",
+           hub->opt.max_clients);
   snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
   return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
@@ -100,7 +100,7 @@ static int connection_fd(struct MHD_Connection *conn)
 struct sub_req {
   const char *topics[SH_MAX_FRAME_TOPICS];
   unsigned ntopics;
-  const char *bad;          /* reason for a 400, or NULL */
+  const char *bad; /* reason for a 400, or NULL */
 };
 
 static enum MHD_Result collect_topic(void *cls, enum MHD_ValueKind kind,
@@ -196,8 +196,8 @@ static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
 static enum MHD_Result head_only(struct ssehub *hub,
                                  struct MHD_Connection *conn)
 {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      0, (void *) "", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(0, (void *) "", MHD_RESPMEM_PERSISTENT);
   enum MHD_Result ret;
 
   if (NULL == resp)
@@ -228,8 +228,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
                               &req);
   if (NULL != req.bad) {
     sh_count(&hub->n.bad_requests, 1);
-    return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad,
-                         NULL);
+    return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad, NULL);
   }
   /* HEAD answers what a GET would get now (the demo page asks it why its
    * EventSource was refused), without opening a stream. */
@@ -245,8 +244,8 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   c->owner = hub;
   c->io.buffered = &hub->buffered;
   c->io.n = &hub->n;
-  c->io.direct = direct_writes_allowed(hub)
-                     ? direct_mode(conn, head, version) : SH_DIRECT_NONE;
+  c->io.direct = direct_writes_allowed(hub) ? direct_mode(conn, head, version)
+                                            : SH_DIRECT_NONE;
   if (sh_http_client_key(conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {

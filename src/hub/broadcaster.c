@@ -72,8 +72,7 @@ static bool same_audience(const struct sh_frame *a, const struct sh_frame *b)
  * must come first (history.h: gap-free resume). Runs of frames with the
  * same audience share one snapshot; a frame for topics snapshots only
  * those topics' subscribers. */
-static void fan_out(struct ssehub *hub, struct sh_frame *const *batch,
-                    size_t n)
+static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
 {
   size_t i, j;
 
@@ -86,9 +85,9 @@ static void fan_out(struct ssehub *hub, struct sh_frame *const *batch,
 
       deliver(hub, hub->snap, count, batch + i, j - i);
     } else {
-      size_t count = sh_registry_snapshot_topics(
-          &hub->reg, batch[i]->topics, batch[i]->ntopics, &hub->tsnap,
-          &hub->tsnap_cap);
+      size_t count = sh_registry_snapshot_topics(&hub->reg, batch[i]->topics,
+                                                 batch[i]->ntopics, &hub->tsnap,
+                                                 &hub->tsnap_cap);
 
       deliver(hub, hub->tsnap, count, batch + i, j - i);
     }
@@ -135,7 +134,8 @@ static void trim(struct ssehub *hub)
     sh_count(&hub->n.memory_cuts, 1);
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "over --max-buffered (%zu bytes): cut a client that was "
-                   "furthest behind", hub->opt.max_buffered);
+                   "furthest behind",
+                   hub->opt.max_buffered);
   }
   free(b);
 out:

@@ -25,8 +25,9 @@ static void drain(struct sh_fanjob *j)
 
     if (from >= j->count)
       return;
-    j->work(j->arg, from, from + SH_FANPOOL_SLICE < j->count
-                              ? from + SH_FANPOOL_SLICE : j->count);
+    j->work(j->arg, from,
+            from + SH_FANPOOL_SLICE < j->count ? from + SH_FANPOOL_SLICE
+                                               : j->count);
   }
 }
 

@@ -42,15 +42,15 @@ typedef void sh_fanpool_work(void *arg, size_t from, size_t to);
 struct sh_fanjob;
 
 struct sh_fanpool {
-  unsigned nhelpers;          /* immutable after start */
+  unsigned nhelpers; /* immutable after start */
   pthread_t *helpers;
   pthread_mutex_t lock;
-  pthread_cond_t go;          /* a job (or stop) for the helpers */
-  pthread_cond_t done;        /* the last helper left the job */
-  uint64_t gen;               /* guarded by lock: job number */
-  struct sh_fanjob *job;      /* guarded by lock: the open job, or NULL */
-  unsigned active;            /* guarded by lock: helpers in the job */
-  bool stop;                  /* guarded by lock */
+  pthread_cond_t go;     /* a job (or stop) for the helpers */
+  pthread_cond_t done;   /* the last helper left the job */
+  uint64_t gen;          /* guarded by lock: job number */
+  struct sh_fanjob *job; /* guarded by lock: the open job, or NULL */
+  unsigned active;       /* guarded by lock: helpers in the job */
+  bool stop;             /* guarded by lock */
 };
 
 /* Start helpers so that `threads` threads in all (the caller included)

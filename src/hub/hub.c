@@ -169,9 +169,9 @@ static struct sh_frame *comment_frame(const char *text)
 static struct sh_frame *preamble_frame(unsigned retry_ms)
 {
   char text[64];
-  int n = 0 == retry_ms ? snprintf(text, sizeof(text), ":ok\n\n")
-                        : snprintf(text, sizeof(text), ":ok\nretry: %u\n\n",
-                                   retry_ms);
+  int n = 0 == retry_ms
+              ? snprintf(text, sizeof(text), ":ok\n\n")
+              : snprintf(text, sizeof(text), ":ok\nretry: %u\n\n", retry_ms);
 
   return sh_frame_new_copy(text, (size_t) n);
 }
@@ -180,8 +180,8 @@ static struct sh_frame *preamble_frame(unsigned retry_ms)
 static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
 {
   const char *const src[] = { o->bind_address, o->publish_token,
-                               o->subscribe_token, o->tls_cert_pem,
-                               o->tls_key_pem };
+                              o->subscribe_token, o->tls_cert_pem,
+                              o->tls_key_pem };
   const char **dst[] = { &hub->opt.bind_address, &hub->opt.publish_token,
                          &hub->opt.subscribe_token, &hub->opt.tls_cert_pem,
                          &hub->opt.tls_key_pem };
@@ -260,7 +260,8 @@ static void trim_memory(struct ssehub *hub)
 
   if (now > hub->trim_peak)
     hub->trim_peak = now;
-  if (hub->trim_peak - now >= 256 && hub->trim_peak - now >= hub->trim_peak / 4) {
+  if (hub->trim_peak - now >= 256
+      && hub->trim_peak - now >= hub->trim_peak / 4) {
     malloc_trim(0);
     hub->trim_peak = now;
   }
@@ -279,7 +280,8 @@ static void housekeeping(void *arg)
     sh_count(&hub->n.header_timeouts, n);
     sh_log_limited(&hub->log, SSEHUB_LOG_INFO,
                    "closed %u connection(s) that sent no complete request "
-                   "within %lld ms", n, hub->deadlines.timeout_ms);
+                   "within %lld ms",
+                   n, hub->deadlines.timeout_ms);
   }
   sh_pubqueue_wake_expired(&hub->queue, sh_now_ms());
   if (0 == ++hub->ticks % (5000 / SH_WATCH_TICK_MS))
@@ -388,8 +390,9 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
   if (ev->data_len > hub->opt.max_event_size)
     return -EMSGSIZE;
   if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
-      || (NULL != ev->id && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
-                             || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
+      || (NULL != ev->id
+          && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
+              || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
       || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1
       || ev->ntopics > SH_MAX_FRAME_TOPICS
       || (ev->ntopics > 0 && NULL == ev->topics))
@@ -405,8 +408,10 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
                          uint64_t *seq, bool wait, long long deadline_ms)
 {
-  struct sh_event e = { .data = ev->data, .data_len = ev->data_len,
-                        .event = ev->event, .id = ev->id,
+  struct sh_event e = { .data = ev->data,
+                        .data_len = ev->data_len,
+                        .event = ev->event,
+                        .id = ev->id,
                         .retry = ev->retry };
   char id[48];
   struct sh_frame *f;
@@ -429,8 +434,8 @@ static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
     ssehub_event_id(hub, next, id, sizeof(id));
     e.id = id;
   }
-  f = sh_frame_new_event(sh_fmt_event_size(&e), e.id, strlen(e.id),
-                         ev->topics, ev->ntopics);
+  f = sh_frame_new_event(sh_fmt_event_size(&e), e.id, strlen(e.id), ev->topics,
+                         ev->ntopics);
   if (NULL == f) {
     sh_pubqueue_cancel(&hub->queue);
     return -ENOMEM;
@@ -465,7 +470,8 @@ int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
   /* Beyond a year is no limit (and cannot overflow the deadline). */
   rc = publish_until(hub, ev, seq, true,
                      timeout_ms < 0 || timeout_ms > 365LL * 86400 * 1000
-                         ? -1 : sh_now_ms() + timeout_ms);
+                         ? -1
+                         : sh_now_ms() + timeout_ms);
   if (-EAGAIN == rc)
     sh_count(&hub->n.publish_refused, 1);
   return rc;
@@ -572,17 +578,29 @@ void ssehub_free(struct ssehub *hub)
 const char *ssehub_strerror(int err)
 {
   switch (err) {
-  case 0: return "success";
-  case -EINVAL: return "invalid argument";
-  case -EMSGSIZE: return "event too large";
-  case -EAGAIN: return "publish queue full; retry later";
-  case -ESHUTDOWN: return "hub is stopping";
-  case -ENOMEM: return "out of memory";
-  case -EADDRINUSE: return "address already in use";
-  case -EADDRNOTAVAIL: return "cannot bind to that address";
-  case -EALREADY: return "already listening";
-  case -EBUSY: return "too many clients";
-  case -EPROTO: return "TLS certificate or key rejected";
-  default: return strerror(-err);
+  case 0:
+    return "success";
+  case -EINVAL:
+    return "invalid argument";
+  case -EMSGSIZE:
+    return "event too large";
+  case -EAGAIN:
+    return "publish queue full; retry later";
+  case -ESHUTDOWN:
+    return "hub is stopping";
+  case -ENOMEM:
+    return "out of memory";
+  case -EADDRINUSE:
+    return "address already in use";
+  case -EADDRNOTAVAIL:
+    return "cannot bind to that address";
+  case -EALREADY:
+    return "already listening";
+  case -EBUSY:
+    return "too many clients";
+  case -EPROTO:
+    return "TLS certificate or key rejected";
+  default:
+    return strerror(-err);
   }
 }

@@ -24,9 +24,9 @@ static void dispatch(struct sh_watch *w, const struct epoll_event *ev, int n)
   int i;
 
   for (i = 0; i < n; i++) {
-    struct sh_client *c = sh_registry_find(
-        w->reg, (int) (ev[i].data.u64 & 0xffffffffu),
-        (uint32_t) (ev[i].data.u64 >> 32));
+    struct sh_client *c = sh_registry_find(w->reg,
+                                           (int) (ev[i].data.u64 & 0xffffffffu),
+                                           (uint32_t) (ev[i].data.u64 >> 32));
 
     if (NULL == c)
       continue;

@@ -48,13 +48,13 @@
 #define SH_WATCH_TICK_MS 500
 
 struct sh_watch {
-  int epfd;                      /* the epoll set of stream sockets */
-  int stop_fd;                   /* eventfd: written once to stop */
+  int epfd;    /* the epoll set of stream sockets */
+  int stop_fd; /* eventfd: written once to stop */
   pthread_t thread;
-  bool running;                  /* control thread */
-  struct sh_registry *reg;       /* where keys are looked up */
+  bool running;            /* control thread */
+  struct sh_registry *reg; /* where keys are looked up */
   struct sh_log *log;
-  void (*tick)(void *arg);       /* housekeeping, every tick */
+  void (*tick)(void *arg); /* housekeeping, every tick */
   void *tick_arg;
 };
 

@@ -349,7 +349,8 @@ static const struct sh_opt *by_val(int c)
 
   if (c >= SH_CLI_VAL0)
     return (size_t) (c - SH_CLI_VAL0) < sh_cli_nopts
-           ? &sh_cli_opts[c - SH_CLI_VAL0] : NULL;
+               ? &sh_cli_opts[c - SH_CLI_VAL0]
+               : NULL;
   for (i = 0; i < sh_cli_nopts; i++)
     if (0 != sh_cli_opts[i].letter && c == sh_cli_opts[i].letter)
       return &sh_cli_opts[i];
@@ -389,8 +390,7 @@ static uint64_t load(struct sh_config *cfg, const struct sh_opt *opt)
   }
 }
 
-static void store(struct sh_config *cfg, const struct sh_opt *opt,
-                  uint64_t v)
+static void store(struct sh_config *cfg, const struct sh_opt *opt, uint64_t v)
 {
   void *p = member(cfg, opt->off);
 
@@ -459,13 +459,14 @@ static void fmt_choices(const struct sh_opt *opt, char *buf, size_t len)
   buf[0] = '\0';
   for (c = opt->choices; NULL != c->name && n < len; c++)
     n += (size_t) snprintf(buf + n, len - n, "%s%s",
-                           c == opt->choices ? ""
-                           : NULL == c[1].name ? " or " : ", ", c->name);
+                           c == opt->choices   ? ""
+                           : NULL == c[1].name ? " or "
+                                               : ", ",
+                           c->name);
 }
 
 /* A number in opt's range: [min, max], or 0 as well with zero_ok. */
-static bool parse_number(const struct sh_opt *opt, const char *s,
-                         uint64_t *out)
+static bool parse_number(const struct sh_opt *opt, const char *s, uint64_t *out)
 {
   uint64_t lo = opt->zero_ok ? 0 : opt->min;
   bool ok;
@@ -485,9 +486,8 @@ static bool string_ok(const struct sh_opt *opt, const char *s)
          && !(NULL != opt->reject && NULL != strpbrk(s, opt->reject));
 }
 
-static enum sh_cli_result apply(struct sh_config *cfg,
-                                const struct sh_opt *opt, const char *value,
-                                char *err, size_t errlen)
+static enum sh_cli_result apply(struct sh_config *cfg, const struct sh_opt *opt,
+                                const char *value, char *err, size_t errlen)
 {
   void *p = member(cfg, opt->off);
   char expect[128];
@@ -600,8 +600,7 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
   sh_cli_getopt(&g);
   optind = 0; /* full re-initialisation, so the parser can run again */
   opterr = 0;
-  while (-1 != (c = getopt_long(argc, argv, g.shortopts, g.longopts,
-                                NULL))) {
+  while (-1 != (c = getopt_long(argc, argv, g.shortopts, g.longopts, NULL))) {
     const struct sh_opt *opt = by_val(c);
     const char *name = argv[optind - 1];
     enum sh_cli_result r;
@@ -665,7 +664,8 @@ void sh_cli_usage(FILE *out)
   init(&defaults);
   fputs("Usage: ssehub [OPTION]...\n"
         "Serve Server-Sent Events: clients GET /sse, publishers POST "
-        "/publish.\n\n", out);
+        "/publish.\n\n",
+        out);
   for (i = 0; i < sh_cli_nopts; i++) {
     const struct sh_opt *opt = &sh_cli_opts[i];
     int arg = has_arg(opt);
@@ -686,5 +686,6 @@ void sh_cli_usage(FILE *out)
         "BYTES accept a K or M suffix (powers of 1024); SECONDS accept "
         "decimals.\n"
         "Example: ssehub --tick 2   then   curl -N "
-        "http://localhost:8888/sse\n", out);
+        "http://localhost:8888/sse\n",
+        out);
 }

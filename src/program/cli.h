@@ -23,13 +23,13 @@
 
 enum sh_stdin_mode {
   SH_STDIN_OFF,
-  SH_STDIN_LINES,   /* --stdin: one event per line */
-  SH_STDIN_BLOCKS   /* --stdin=blocks: event-stream style blocks */
+  SH_STDIN_LINES, /* --stdin: one event per line */
+  SH_STDIN_BLOCKS /* --stdin=blocks: event-stream style blocks */
 };
 
 struct sh_config {
-  struct ssehub_options hub;  /* strings point into argv */
-  unsigned tick_ms;           /* demo announcer period; 0 = off */
+  struct ssehub_options hub; /* strings point into argv */
+  unsigned tick_ms;          /* demo announcer period; 0 = off */
   enum sh_stdin_mode stdin_mode;
   const char *origins[SH_CLI_MAX_ORIGINS]; /* hub.cors_origins points here */
   /* Files named by flags or the environment; main() reads them, so that
@@ -42,15 +42,15 @@ struct sh_config {
 };
 
 enum sh_cli_result {
-  SH_CLI_RUN,        /* start the server */
-  SH_CLI_HELP,       /* --help: print usage, exit 0 */
-  SH_CLI_VERSION,    /* --version: print version, exit 0 */
-  SH_CLI_ERROR       /* bad usage: print err, exit 2 */
+  SH_CLI_RUN,     /* start the server */
+  SH_CLI_HELP,    /* --help: print usage, exit 0 */
+  SH_CLI_VERSION, /* --version: print version, exit 0 */
+  SH_CLI_ERROR    /* bad usage: print err, exit 2 */
 };
 
 /* Parse argv. On SH_CLI_ERROR, err holds one line (no newline). */
-enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc,
-                                      char **argv, char *err, size_t errlen);
+enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
+                                char *err, size_t errlen);
 
 /* Apply one setting to cfg as its flag would: name is the long flag
  * without "--" ("port"), value its text, NULL for a flag that takes none

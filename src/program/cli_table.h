@@ -78,7 +78,7 @@ extern const size_t sh_cli_nopts;
 /* Room for the table in getopt_long()'s terms. */
 #define SH_CLI_MAX_OPTS 64
 struct sh_getopt {
-  struct option longopts[SH_CLI_MAX_OPTS + 1];  /* ends with a zero entry */
+  struct option longopts[SH_CLI_MAX_OPTS + 1]; /* ends with a zero entry */
   char shortopts[3 * SH_CLI_MAX_OPTS + 2];
 };
 

@@ -78,8 +78,10 @@ static char *read_token(const char *flag, const char *path)
     if ((unsigned char) *p <= ' ' || 127 == *p)
       break;
   if ('\0' == t[0] || '\0' != *p) {
-    fprintf(stderr, "ssehub: %s: %s must hold one token (printable, no "
-            "spaces)\n", flag, path);
+    fprintf(stderr,
+            "ssehub: %s: %s must hold one token (printable, no "
+            "spaces)\n",
+            flag, path);
     free(t);
     return NULL;
   }
@@ -93,18 +95,22 @@ static bool load_files(struct sh_config *cfg)
   struct ssehub_options *o = &cfg->hub;
 
   if (NULL != cfg->publish_token_file
-      && NULL == (o->publish_token = read_token("--publish-token-file",
-                                                cfg->publish_token_file)))
+      && NULL
+             == (o->publish_token = read_token("--publish-token-file",
+                                               cfg->publish_token_file)))
     return false;
   if (NULL != cfg->subscribe_token_file
-      && NULL == (o->subscribe_token = read_token("--subscribe-token-file",
-                                                  cfg->subscribe_token_file)))
+      && NULL
+             == (o->subscribe_token = read_token("--subscribe-token-file",
+                                                 cfg->subscribe_token_file)))
     return false;
   if (NULL != cfg->tls_cert_file
-      && (NULL == (o->tls_cert_pem = slurp("--tls-cert", cfg->tls_cert_file,
-                                           1 << 20))
-          || NULL == (o->tls_key_pem = slurp("--tls-key", cfg->tls_key_file,
-                                             1 << 20))))
+      && (NULL
+              == (o->tls_cert_pem = slurp("--tls-cert", cfg->tls_cert_file,
+                                          1 << 20))
+          || NULL
+                 == (o->tls_key_pem = slurp("--tls-key", cfg->tls_key_file,
+                                            1 << 20))))
     return false;
   return true;
 }
@@ -127,13 +133,13 @@ static void say_publish_policy(const struct ssehub_options *o, bool token)
 {
   if (token)
     fprintf(stderr, "ssehub: publishing needs the bearer token from the "
-            "token file\n");
+                    "token file\n");
   else if (o->publish_open)
     fprintf(stderr, "ssehub: warning: publishing is open to every address "
-            "(--publish-open, no token)\n");
+                    "(--publish-open, no token)\n");
   else
     fprintf(stderr, "ssehub: publishing is allowed from loopback only (no "
-            "--publish-token-file)\n");
+                    "--publish-token-file)\n");
 }
 
 static int start_error(const struct sh_config *cfg, int rc)
@@ -143,7 +149,8 @@ static int start_error(const struct sh_config *cfg, int rc)
             "ssehub: port %u is already in use; choose another with --port\n",
             (unsigned) cfg->hub.port);
   else if (-EPROTO == rc)
-    fprintf(stderr, "ssehub: TLS certificate or key rejected: check that "
+    fprintf(stderr,
+            "ssehub: TLS certificate or key rejected: check that "
             "%s and %s are PEM files of a matching certificate and key\n",
             cfg->tls_cert_file, cfg->tls_key_file);
   else
@@ -201,7 +208,8 @@ int main(int argc, char **argv)
     return start_error(&cfg, rc);
   }
   say_publish_policy(&cfg.hub, token);
-  fprintf(stderr, "ssehub: listening on http://%s:%u/ (stream /sse, "
+  fprintf(stderr,
+          "ssehub: listening on http://%s:%u/ (stream /sse, "
           "publish POST /publish)\n",
           NULL != cfg.hub.bind_address ? cfg.hub.bind_address : "0.0.0.0",
           (unsigned) ssehub_port(hub));

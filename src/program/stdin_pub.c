@@ -65,8 +65,10 @@ static void reset_block(void)
 
 static void flush_block(void)
 {
-  struct ssehub_event ev = { .data = in.data, .data_len = in.data_len,
-                             .event = in.event, .id = in.id,
+  struct ssehub_event ev = { .data = in.data,
+                             .data_len = in.data_len,
+                             .event = in.event,
+                             .id = in.id,
                              .retry = in.retry,
                              .topics = (const char *const *) in.topics,
                              .ntopics = in.ntopics };
@@ -129,7 +131,8 @@ static void block_line(const char *line, size_t len)
     set_str(&in.id, v);
   } else if (0 == strcmp(name, "retry")) {
     in.retry = strspn(v, "0123456789") == vlen && vlen > 0 && vlen < 10
-                   ? atol(v) : -1;
+                   ? atol(v)
+                   : -1;
   } else if (0 == strcmp(name, "topic")) {
     if (in.ntopics < MAX_BLOCK_TOPICS)
       in.topics[in.ntopics++] = strdup(v);
@@ -199,8 +202,10 @@ static void *run(void *arg)
     }
     if (len == cap - 1) {
       in.lineno++;
-      fprintf(stderr, "ssehub: stdin line %lu: longer than %zu bytes, not "
-              "published\n", in.lineno, in.max_line);
+      fprintf(stderr,
+              "ssehub: stdin line %lu: longer than %zu bytes, not "
+              "published\n",
+              in.lineno, in.max_line);
       skipping = true;
       len = 0;
     }

@@ -24,13 +24,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
       fprintf(stderr, "fuzz_cli: check failed at line %d: %s\n", __LINE__, \
-              #cond);                                                       \
-      abort();                                                              \
-    }                                                                       \
+              #cond);                                                      \
+      abort();                                                             \
+    }                                                                      \
   } while (0)
 
 #define MAX_ARGS 32
@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pos += strlen(buf + pos) + 1;
   }
   argv[argc] = NULL;
-  memset(err, 'X', sizeof(err));        /* not terminated unless written */
+  memset(err, 'X', sizeof(err)); /* not terminated unless written */
 
   r = sh_cli_parse(&cfg, argc, argv, err, sizeof(err));
   CHECK(SH_CLI_RUN == r || SH_CLI_HELP == r || SH_CLI_VERSION == r

@@ -66,7 +66,7 @@ static long ref_decode(const uint8_t *src, size_t len, uint8_t *out)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct sh_form_field f[MAX_FIELDS];
-  char *buf = malloc(size + 1);      /* exactly one spare byte */
+  char *buf = malloc(size + 1); /* exactly one spare byte */
   uint8_t *tmp = malloc(size + 1);
   size_t pos = 0, nref = 0, i;
   int n, bad_enc = 0, too_many = 0;
@@ -74,14 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   CHECK(NULL != buf && NULL != tmp);
   if (size > 0)
     memcpy(buf, data, size);
-  buf[size] = (char) 0xA5;           /* the spare byte's old content is junk */
+  buf[size] = (char) 0xA5; /* the spare byte's old content is junk */
   memset(f, 0xA5, sizeof(f));
 
   n = sh_form_parse(buf, size, f, MAX_FIELDS);
   CHECK(-EINVAL == n || -E2BIG == n || (n >= 0 && n <= MAX_FIELDS));
 
   if (n >= 0) {
-    const char *end = buf + size + 1;  /* one past the spare byte */
+    const char *end = buf + size + 1; /* one past the spare byte */
     const char *prev_end = buf;
 
     for (i = 0; i < (size_t) n; i++) {
@@ -115,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nref == MAX_FIELDS) {
       too_many = 1;
       nref++;
-      continue;     /* keep scanning: a later bad encoding counts too */
+      continue; /* keep scanning: a later bad encoding counts too */
     }
     if (nref > MAX_FIELDS) {
       nref++;

@@ -34,20 +34,20 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
       fprintf(stderr, "fuzz_last_event_id: check failed at line %d: %s\n", \
-              __LINE__, #cond);                                             \
-      abort();                                                              \
-    }                                                                       \
+              __LINE__, #cond);                                            \
+      abort();                                                             \
+    }                                                                      \
   } while (0)
 
 #define EPOCH 1700000000ull
-#define NPUB 9          /* seqs 1..NPUB published */
+#define NPUB 9 /* seqs 1..NPUB published */
 #define MAX_INPUT 300
 #define HOUR_MS 3600000LL
-#define LONG_AGO (-(1LL << 40))  /* a born_ms before any cutoff */
+#define LONG_AGO (-(1LL << 40)) /* a born_ms before any cutoff */
 
 /* Publisher-chosen ids by seq (NULL: the hub's "EPOCH-seq"). Seq 6 has a
  * custom id that looks like a hub id of this epoch for another seq. */
@@ -59,7 +59,7 @@ static const char *const custom_ids[NPUB + 1] = {
 struct config {
   size_t cap;
   long long max_age_ms;
-  uint64_t old;         /* seqs 1..old were born long ago */
+  uint64_t old; /* seqs 1..old were born long ago */
 };
 
 static const struct config configs[] = {
@@ -104,7 +104,7 @@ static void build(struct sh_history *h, const struct config *cf)
     f->seq = seq;
     f->born_ms = seq <= cf->old ? LONG_AGO : now;
     sh_history_append(h, &f, 1);
-    sh_frame_unref(f);       /* the history holds its own reference */
+    sh_frame_unref(f); /* the history holds its own reference */
   }
   CHECK(NPUB == h->newest_seq);
 }
@@ -170,8 +170,7 @@ static enum sh_resume model(const struct config *cf, const char *id,
   return SH_RESUME_FROM;
 }
 
-static enum sh_resume locate(struct sh_history *h, const char *id,
-                             size_t *from)
+static enum sh_resume locate(struct sh_history *h, const char *id, size_t *from)
 {
   enum sh_resume r;
 
@@ -209,10 +208,11 @@ static void check_one(const struct config *cf, const char *id)
   }
   want = model(cf, id, &want_from);
   if (r != want || from != want_from) {
-    fprintf(stderr, "fuzz_last_event_id: history cap %zu age %lld old %llu: "
-            "locate(\"%s\") = %d from %zu, expected %d from %zu\n", cf->cap,
-            cf->max_age_ms, (unsigned long long) cf->old, id, (int) r, from,
-            (int) want, want_from);
+    fprintf(stderr,
+            "fuzz_last_event_id: history cap %zu age %lld old %llu: "
+            "locate(\"%s\") = %d from %zu, expected %d from %zu\n",
+            cf->cap, cf->max_age_ms, (unsigned long long) cf->old, id, (int) r,
+            from, (int) want, want_from);
     abort();
   }
   sh_history_destroy(&h);

@@ -34,25 +34,25 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      fprintf(stderr, "fuzz_publish: check failed at line %d: %s\n",       \
-              __LINE__, #cond);                                             \
-      abort();                                                              \
-    }                                                                       \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "fuzz_publish: check failed at line %d: %s\n", __LINE__, \
+              #cond);                                                          \
+      abort();                                                                 \
+    }                                                                          \
   } while (0)
 
 /* What the parser recovers from one frame. Strings are heap copies. */
 struct parsed {
-  char *data;          /* data buffer, trailing LF removed */
+  char *data; /* data buffer, trailing LF removed */
   size_t data_len;
-  char *event;         /* NULL when no event line */
+  char *event; /* NULL when no event line */
   size_t event_len;
-  char *id;            /* NULL when no id line */
+  char *id; /* NULL when no id line */
   size_t id_len;
-  long retry;          /* -1 when no retry line */
-  int dispatched;      /* blank lines seen */
+  long retry;     /* -1 when no retry line */
+  int dispatched; /* blank lines seen */
 };
 
 static char *dup_bytes(const char *s, size_t n)
@@ -82,17 +82,17 @@ static void parse_frame(const char *s, size_t len, struct parsed *p)
     const char *colon, *val;
     size_t vlen;
 
-    CHECK(NULL != nl);                   /* every line is terminated */
+    CHECK(NULL != nl); /* every line is terminated */
     n = (size_t) (nl - line);
     pos += n + 1;
-    if (0 == n) {                        /* blank line: dispatch */
+    if (0 == n) { /* blank line: dispatch */
       p->dispatched++;
-      CHECK(pos == len);                 /* ...only at the very end */
+      CHECK(pos == len); /* ...only at the very end */
       continue;
     }
-    CHECK(':' != line[0]);               /* the formatter writes no comment */
+    CHECK(':' != line[0]); /* the formatter writes no comment */
     colon = memchr(line, ':', n);
-    CHECK(NULL != colon);                /* and no value-less field */
+    CHECK(NULL != colon); /* and no value-less field */
     flen = (size_t) (colon - line);
     val = colon + 1;
     vlen = n - flen - 1;
@@ -106,7 +106,7 @@ static void parse_frame(const char *s, size_t len, struct parsed *p)
       p->data[p->data_len++] = '\n';
     } else if (5 == flen && 0 == memcmp(line, "event", 5)) {
       CHECK(NULL == memchr(val, '\0', vlen));
-      CHECK(NULL == p->event);           /* written once */
+      CHECK(NULL == p->event); /* written once */
       p->event = dup_bytes(val, vlen);
       p->event_len = vlen;
     } else if (2 == flen && 0 == memcmp(line, "id", 2)) {
@@ -161,16 +161,18 @@ static size_t normalise(const char *in, size_t len, char *out)
 
 static void check_event(const struct ssehub_event *ev)
 {
-  struct sh_event e = { .data = ev->data, .data_len = ev->data_len,
-                        .event = ev->event, .id = ev->id,
+  struct sh_event e = { .data = ev->data,
+                        .data_len = ev->data_len,
+                        .event = ev->event,
+                        .id = ev->id,
                         .retry = ev->retry };
   size_t size = sh_fmt_event_size(&e), n;
-  char *frame = malloc(size);            /* exactly the size: ASan checks */
+  char *frame = malloc(size); /* exactly the size: ASan checks */
   char *norm = malloc(ev->data_len + 1);
   struct parsed p;
 
   CHECK(NULL != frame && NULL != norm);
-  CHECK(size >= 7);                      /* at least "data:\n\n" */
+  CHECK(size >= 7); /* at least "data:\n\n" */
   n = sh_fmt_event(&e, frame);
   CHECK(n == size);
   CHECK('\n' == frame[size - 1] && '\n' == frame[size - 2]);
@@ -216,16 +218,19 @@ static void check_keys(const uint8_t *in, size_t len)
   if (len > 0)
     memcpy(copy, in, len);
   n = sh_form_parse(copy, len, ff, sizeof(ff) / sizeof(ff[0]));
-  CHECK(n >= 1);                         /* it was accepted: data is there */
+  CHECK(n >= 1); /* it was accepted: data is there */
   for (i = 0; i < n; i++) {
     bool ok = false;
 
     for (k = 0; k < sizeof(known) / sizeof(known[0]); k++)
-      ok = ok || (ff[i].key_len == strlen(known[k])
-                  && 0 == memcmp(ff[i].key, known[k], ff[i].key_len));
+      ok = ok
+           || (ff[i].key_len == strlen(known[k])
+               && 0 == memcmp(ff[i].key, known[k], ff[i].key_len));
     if (!ok) {
-      fprintf(stderr, "fuzz_publish: accepted unknown field key of %zu "
-              "bytes (embedded NUL?)\n", ff[i].key_len);
+      fprintf(stderr,
+              "fuzz_publish: accepted unknown field key of %zu "
+              "bytes (embedded NUL?)\n",
+              ff[i].key_len);
       abort();
     }
   }
@@ -245,7 +250,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   plain = data[0] & 1;
   len = size - 1;
-  body = malloc(len + 1);                /* one spare byte, as required */
+  body = malloc(len + 1); /* one spare byte, as required */
   CHECK(NULL != body);
   if (len > 0)
     memcpy(body, data + 1, len);

@@ -34,13 +34,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                         \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      fprintf(stderr, "fuzz_topics: check failed at line %d: %s\n",        \
-              __LINE__, #cond);                                             \
-      abort();                                                              \
-    }                                                                       \
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      fprintf(stderr, "fuzz_topics: check failed at line %d: %s\n", __LINE__, \
+              #cond);                                                         \
+      abort();                                                                \
+    }                                                                         \
   } while (0)
 
 /* The model's loops are bookkeeping, not code under test: keep them out
@@ -77,8 +77,8 @@ struct model {
   struct mclient cl[MAX_CLIENTS];
   size_t n;
   struct mname names[MAX_CLIENTS * 3];
-  size_t nnames;       /* entries used, some with subs == 0 */
-  size_t distinct;     /* entries with subs > 0 */
+  size_t nnames;   /* entries used, some with subs == 0 */
+  size_t distinct; /* entries with subs > 0 */
 };
 
 static uint8_t next_byte(struct input *in)
@@ -116,7 +116,8 @@ NO_COV static bool subscribes(const struct mclient *m, const char *name)
 }
 
 /* Count client m in (delta +1) or out (-1) of each name it lists. */
-NO_COV static void model_names(struct model *mo, const struct mclient *m, int delta)
+NO_COV static void model_names(struct model *mo, const struct mclient *m,
+                               int delta)
 {
   unsigned i, l;
   size_t j;
@@ -154,8 +155,8 @@ NO_COV static void model_names(struct model *mo, const struct mclient *m, int de
 }
 
 /* How often the model says client m appears in a topic snapshot. */
-NO_COV static size_t multiplicity(const struct mclient *m, char names[][TOPIC_NAME_MAX + 1],
-                           unsigned n)
+NO_COV static size_t multiplicity(const struct mclient *m,
+                                  char names[][TOPIC_NAME_MAX + 1], unsigned n)
 {
   size_t k = 0;
   unsigned i;
@@ -182,8 +183,7 @@ static void check_counts(struct sh_registry *reg, const struct model *mo)
   CHECK(sh_registry_topic_count(reg) == mo->distinct);
 }
 
-static void op_add(struct sh_registry *reg, struct model *mo,
-                   struct input *in)
+static void op_add(struct sh_registry *reg, struct model *mo, struct input *in)
 {
   struct mclient m;
   const char *names[3];
@@ -208,7 +208,7 @@ static void op_add(struct sh_registry *reg, struct model *mo,
   }
   CHECK(0 == rc);
   CHECK(m.c->registered);
-  mo->cl[mo->n++] = m;      /* the model keeps our reference */
+  mo->cl[mo->n++] = m; /* the model keeps our reference */
   model_names(mo, &m, +1);
 }
 
@@ -228,7 +228,7 @@ static void op_remove(struct sh_registry *reg, struct model *mo,
   sh_registry_remove(reg, c);
   CHECK(!c->registered);
   if (b & 1) {
-    sh_registry_remove(reg, c);    /* not registered: a no-op */
+    sh_registry_remove(reg, c); /* not registered: a no-op */
     check_counts(reg, mo);
   }
   sh_client_unref(c);
@@ -284,13 +284,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   CHECK(0 == sh_registry_init(&reg, MAX_CLIENTS, 0));
   while (in.left > 0) {
     switch (next_byte(&in) % 8) {
-    case 0: case 1: case 2:
+    case 0:
+    case 1:
+    case 2:
       op_add(&reg, mo, &in);
       break;
-    case 3: case 4:
+    case 3:
+    case 4:
       op_remove(&reg, mo, &in);
       break;
-    case 5: case 6:
+    case 5:
+    case 6:
       op_snapshot_topics(&reg, mo, &in, &buf, &cap);
       break;
     default:
