@@ -6,7 +6,8 @@
 #   SECONDS_PER_TARGET  default 30; 0 = build, then run each seed once
 #   TARGET              form publish last_event_id topics cli (default: all)
 # Environment:
-#   CC_FUZZ      compiler (default clang)
+#   CC_FUZZ      compiler (default: clang, else clang-14, which
+#                scripts/deps-ci.txt installs)
 #   FUZZ_BUILD   build directory (default <top>/build-fuzz)
 #   FUZZ_CFLAGS  extra compiler flags, e.g. -DFUZZ_CLI_LAX_ERR
 #   FUZZ_ARGS    extra libFuzzer flags, e.g. "-jobs=4 -workers=4"
@@ -27,7 +28,7 @@ if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
   secs=$1
   shift
 elif [ $# -gt 0 ] && [[ $1 == -h || $1 == --help ]]; then
-  sed -n '2,19s/^# \{0,1\}//p' "$0"
+  sed -n '2,20s/^# \{0,1\}//p' "$0"
   exit 0
 fi
 targets=${*:-$all_targets}
@@ -43,7 +44,14 @@ if [ ! -f "$top/config.h" ]; then
   exit 2
 fi
 
-cc=${CC_FUZZ:-clang}
+cc=${CC_FUZZ:-}
+if [ -z "$cc" ]; then
+  # Debian's clang package only adds the unversioned name for clang-14.
+  for c in clang clang-14; do
+    if command -v "$c" >/dev/null; then cc=$c; break; fi
+  done
+  cc=${cc:-clang}
+fi
 build=${FUZZ_BUILD:-$top/build-fuzz}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -I$top/src/core -I$top/src/hub -I$top/src/http -I$top/src/program -DSSEHUB_BUILDING"
@@ -52,7 +60,7 @@ warn="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 libs="$(pkg-config --libs libmicrohttpd) -pthread"
 
 if ! command -v "$cc" >/dev/null; then
-  echo "fuzz.sh: $cc not found (libFuzzer needs clang)" >&2
+  echo "fuzz.sh: $cc not found (libFuzzer needs clang: scripts/install-deps.sh scripts/deps-ci.txt)" >&2
   exit 2
 fi
 
