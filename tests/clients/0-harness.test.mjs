@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import test from 'node:test';
 import {
-  clientTest, formBody, pageClient, publishOk, waitEvents, waitFor, waitOpen,
+  TEST_TIMEOUT, clientTest, formBody, pageClient, publishOk, waitEvents, waitFor, waitOpen,
 } from './harness.mjs';
 
 /** A raw subscription: collects the body text; .close() ends it. */
@@ -27,7 +27,7 @@ function rawSubscribe(url) {
   return sub;
 }
 
-test('formBody repeats array fields', () => {
+test('formBody repeats array fields', { timeout: TEST_TIMEOUT }, () => {
   assert.equal(formBody({ data: 'a b\n', topic: ['a', 'b'] }), 'data=a+b%0A&topic=a&topic=b');
 });
 
