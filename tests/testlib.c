@@ -5,10 +5,12 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -954,4 +957,678 @@ int tl_strip_id(char *frame, char *id, size_t cap)
   else
     line[0] = '\0';
   return (int) n;
+}
+
+/* ---- several nodes ---------------------------------------------------------- */
+
+void tl_server_kill(struct tl_server *s)
+{
+  if (s->pid <= 0)
+    return;
+  kill(s->pid, SIGKILL);
+  waitpid(s->pid, NULL, 0);
+  unlink(s->log_path);
+  s->pid = 0;
+}
+
+int tl_nodes_start(struct tl_server *nodes, int n, unsigned flags,
+                   const char *const *args)
+{
+  const char *argv[80];
+  char port[16];
+  int argc = 0, i;
+
+  for (i = 0; NULL != args && NULL != args[i] && argc < 75; i++)
+    argv[argc++] = args[i];
+  if (0 != (flags & TL_NODES_SHARE_PORT))
+    argv[argc++] = "--reuse-port";
+  argv[argc] = NULL;
+  for (i = 0; i < n; i++) {
+    /* The later --port wins over tl_server_start()'s "--port 0". */
+    if (i > 0 && 0 != (flags & TL_NODES_SHARE_PORT)) {
+      snprintf(port, sizeof(port), "%u", (unsigned) nodes[0].port);
+      argv[argc] = "--port";
+      argv[argc + 1] = port;
+      argv[argc + 2] = NULL;
+    }
+    if (0 != tl_server_start(&nodes[i], argv)) {
+      fprintf(stderr, "node %d of %d did not start\n", i, n);
+      tl_server_print_log(&nodes[i]);
+      unlink(nodes[i].log_path);
+      while (i-- > 0)
+        tl_server_stop(&nodes[i], SIGTERM, 5000, NULL);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+int tl_nodes_stop(struct tl_server *nodes, int n)
+{
+  int bad = 0, i, st;
+
+  /* SIGTERM them all first: they stop in parallel. */
+  for (i = 0; i < n; i++)
+    if (nodes[i].pid > 0)
+      kill(nodes[i].pid, SIGTERM);
+  for (i = 0; i < n; i++) {
+    if (nodes[i].pid <= 0)
+      continue;
+    st = tl_server_stop(&nodes[i], SIGTERM, 5000, NULL);
+    if (st < 0 || !WIFEXITED(st) || 0 != WEXITSTATUS(st))
+      bad++;
+  }
+  return bad;
+}
+
+bool tl_stat_str(uint16_t port, const char *name, char *out, size_t cap)
+{
+  static const char req[] = "GET /stats HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n";
+  struct tl_response *r = malloc(sizeof(*r));
+  char key[80];
+  const char *p, *end;
+  bool ok = false;
+
+  if (NULL == r)
+    return false;
+  snprintf(key, sizeof(key), "\"%s\":\"", name);
+  if (200 == tl_http(port, req, sizeof(req) - 1, r)
+      && NULL != (p = strstr(r->body, key))) {
+    p += strlen(key);
+    end = strchr(p, '"');
+    if (NULL != end && (size_t) (end - p) < cap) {
+      memcpy(out, p, (size_t) (end - p));
+      out[end - p] = '\0';
+      ok = true;
+    }
+  }
+  free(r);
+  return ok;
+}
+
+bool tl_wait_stat_str(uint16_t port, const char *name, const char *want,
+                      int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+  char v[256];
+
+  for (;;) {
+    if (tl_stat_str(port, name, v, sizeof(v)) && 0 == strcmp(v, want))
+      return true;
+    if (tl_now_ms() >= deadline)
+      return false;
+    tl_sleep_ms(20);
+  }
+}
+
+uint16_t tl_free_port(void)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  uint16_t port = 0;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  if (fd < 0)
+    return 0;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (0 == bind(fd, (struct sockaddr *) &a, sizeof(a))
+      && 0 == getsockname(fd, (struct sockaddr *) &a, &len))
+    port = ntohs(a.sin_port);
+  close(fd);
+  return port;
+}
+
+/* ---- redis-server ------------------------------------------------------------ */
+
+static const char *redis_bin(void)
+{
+  const char *b = getenv("TL_REDIS_SERVER");
+
+  return NULL != b && '\0' != b[0] ? b : "redis-server";
+}
+
+bool tl_redis_available(void)
+{
+  const char *argv[] = { redis_bin(), "--version", NULL };
+  int st;
+  pid_t pid = fork();
+
+  if (pid < 0)
+    return false;
+  if (0 == pid) {
+    int devnull = open("/dev/null", O_RDWR);
+
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+    }
+    execvp(argv[0], (char *const *) argv);
+    _exit(127);
+  }
+  return pid == waitpid(pid, &st, 0) && WIFEXITED(st) && 0 == WEXITSTATUS(st);
+}
+
+static off_t file_size(const char *path)
+{
+  struct stat st;
+
+  return 0 == stat(path, &st) ? st.st_size : 0;
+}
+
+/* Fork and exec redis-server on r->port with its options; its output
+ * goes to the end of r->log_path. */
+static int redis_spawn(struct tl_redis *r)
+{
+  const char *argv[64];
+  char port[16];
+  int argc = 0, fd;
+  size_t off;
+  bool aof = 0 != (r->flags & TL_REDIS_AOF);
+
+  snprintf(port, sizeof(port), "%u", (unsigned) r->port);
+  argv[argc++] = redis_bin();
+  argv[argc++] = "--port";
+  argv[argc++] = port;
+  argv[argc++] = "--bind";
+  argv[argc++] = "127.0.0.1";
+  argv[argc++] = "--dir";
+  argv[argc++] = r->dir;
+  argv[argc++] = "--daemonize";
+  argv[argc++] = "no";
+  argv[argc++] = "--logfile";
+  argv[argc++] = "";
+  /* Never an RDB snapshot: with AOF off a restart must find nothing (the
+   * engine's "reset" case); with AOF on the AOF alone is the data. */
+  argv[argc++] = "--save";
+  argv[argc++] = "";
+  argv[argc++] = "--appendonly";
+  argv[argc++] = aof ? "yes" : "no";
+  if (aof) {
+    argv[argc++] = "--appendfsync";
+    argv[argc++] = "always";
+  }
+  for (off = 0; off < r->args_len && argc < 62;
+       off += strlen(r->args + off) + 1)
+    argv[argc++] = r->args + off;
+  argv[argc] = NULL;
+
+  fd = open(r->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return -1;
+  r->pid = fork();
+  if (r->pid < 0) {
+    close(fd);
+    r->pid = 0;
+    return -1;
+  }
+  if (0 == r->pid) {
+    int devnull = open("/dev/null", O_RDONLY);
+
+    if (devnull >= 0)
+      dup2(devnull, 0);
+    /* A failed assertion ends the test process early: take Redis with it
+     * rather than leave it running. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    execvp(argv[0], (char *const *) argv);
+    _exit(127);
+  }
+  close(fd);
+  return 0;
+}
+
+/* Whether the reply means the server is up and serving: anything but a
+ * transport failure or -LOADING (still reading its AOF). With
+ * --requirepass, a -NOAUTH counts too: it answers. */
+static bool redis_answers(const struct tl_redis *r, int timeout_ms)
+{
+  static const char *const ping[] = { "PING", NULL };
+  struct tl_resp v;
+  bool up;
+
+  if (0 != tl_redis_cmdv(r, timeout_ms, &v, ping))
+    return false;
+  up = '-' != v.type || 0 != strncmp(v.str, "LOADING", 7);
+  tl_resp_free(&v);
+  return up;
+}
+
+/* Wait for the server spawned last to say it is ready in its log (after
+ * log_from: earlier runs wrote before it) and to answer PING. Returns 0;
+ * 1 if it exited first (the log says why; on a taken port, try another);
+ * -1 on timeout (then it is killed). */
+static int redis_wait_ready(struct tl_redis *r, off_t log_from, int timeout_ms)
+{
+  long long deadline = tl_now_ms() + timeout_ms;
+  bool ready = false;
+
+  while (tl_now_ms() < deadline) {
+    if (r->pid == waitpid(r->pid, NULL, WNOHANG)) {
+      r->pid = 0;
+      return 1;
+    }
+    /* The log line first: a PONG alone could come from another process
+     * that took the port after we chose it. Redis logs it only once it
+     * listens and has loaded its data. */
+    if (!ready) {
+      char *log = read_file(r->log_path, NULL);
+
+      ready = NULL != log && (off_t) strlen(log) >= log_from
+              && NULL != strstr(log + log_from, "Ready to accept connections");
+      free(log);
+    }
+    if (ready && redis_answers(r, 1000))
+      return 0;
+    tl_sleep_ms(10);
+  }
+  kill(r->pid, SIGKILL);
+  waitpid(r->pid, NULL, 0);
+  r->pid = 0;
+  return -1;
+}
+
+int tl_redis_start(struct tl_redis *r, unsigned flags, const char *const *extra)
+{
+  int attempt, i, rc = -1;
+
+  const char *tmp = getenv("TMPDIR");
+
+  memset(r, 0, sizeof(*r));
+  r->flags = flags;
+  snprintf(r->dir, sizeof(r->dir), "%s/ssehub-redis-XXXXXX",
+           NULL != tmp && '\0' != tmp[0] ? tmp : "/tmp");
+  if (NULL == mkdtemp(r->dir)) {
+    r->dir[0] = '\0';
+    return -1;
+  }
+  snprintf(r->log_path, sizeof(r->log_path), "%s/redis.log", r->dir);
+  for (i = 0; NULL != extra && NULL != extra[i]; i++) {
+    size_t n = strlen(extra[i]) + 1;
+
+    if (r->args_len + n > sizeof(r->args))
+      return -1;
+    memcpy(r->args + r->args_len, extra[i], n);
+    r->args_len += n;
+    if (0 == strcmp(extra[i], "--requirepass") && NULL != extra[i + 1])
+      snprintf(r->password, sizeof(r->password), "%s", extra[i + 1]);
+  }
+  /* The port is free when chosen, not necessarily when Redis binds it:
+   * on "Address already in use" take another. */
+  for (attempt = 0; attempt < 5; attempt++) {
+    off_t from = file_size(r->log_path);
+
+    r->port = tl_free_port();
+    if (0 == r->port || 0 != redis_spawn(r))
+      break;
+    rc = redis_wait_ready(r, from, 5000 * tl_scale());
+    if (rc <= 0)
+      break;
+  }
+  if (0 != rc) {
+    fprintf(stderr, "redis-server did not start (%s)\n", redis_bin());
+    tl_redis_print_log(r);
+    tl_redis_cleanup(r);
+    return -1;
+  }
+  return 0;
+}
+
+int tl_redis_stop(struct tl_redis *r, int timeout_ms)
+{
+  int st;
+
+  if (r->pid <= 0)
+    return -1;
+  kill(r->pid, SIGTERM);
+  /* A stopped process keeps SIGTERM pending until it runs again. */
+  kill(r->pid, SIGCONT);
+  st = wait_exit(r->pid, timeout_ms * tl_scale());
+  r->pid = 0;
+  return st;
+}
+
+void tl_redis_kill(struct tl_redis *r)
+{
+  if (r->pid <= 0)
+    return;
+  kill(r->pid, SIGKILL);
+  waitpid(r->pid, NULL, 0);
+  r->pid = 0;
+}
+
+/* The state letter of /proc/PID/stat ('R', 'S', 'T' stopped, ...), or 0. */
+static char proc_state(pid_t pid)
+{
+  char path[64], buf[512];
+  const char *p;
+  size_t n;
+  FILE *f;
+
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+  f = fopen(path, "r");
+  if (NULL == f)
+    return 0;
+  n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  /* "pid (comm) S ...": comm may hold spaces and parentheses. */
+  p = strrchr(buf, ')');
+  return NULL != p && ' ' == p[1] ? p[2] : 0;
+}
+
+int tl_redis_pause(struct tl_redis *r)
+{
+  long long deadline = tl_now_ms() + 2000 * tl_scale();
+
+  if (r->pid <= 0 || 0 != kill(r->pid, SIGSTOP))
+    return -1;
+  /* SIGSTOP is asynchronous: return once it has taken effect, so that
+   * what the test does next happens while Redis is paused. */
+  while ('T' != proc_state(r->pid) && tl_now_ms() < deadline)
+    tl_sleep_ms(1);
+  return 'T' == proc_state(r->pid) ? 0 : -1;
+}
+
+int tl_redis_resume(struct tl_redis *r)
+{
+  return r->pid > 0 && 0 == kill(r->pid, SIGCONT) ? 0 : -1;
+}
+
+int tl_redis_restart(struct tl_redis *r)
+{
+  long long deadline = tl_now_ms() + 5000 * tl_scale();
+  int rc = -1;
+
+  if (r->pid > 0)
+    return -1;
+  /* Same port: the nodes must find it where it was. The port was ours a
+   * moment ago, and Redis sets SO_REUSEADDR, so a failure to bind is
+   * another process that took it meanwhile: retry while time remains. */
+  while (tl_now_ms() < deadline) {
+    off_t from = file_size(r->log_path);
+
+    if (0 != redis_spawn(r))
+      break;
+    rc = redis_wait_ready(r, from, (int) (deadline - tl_now_ms()));
+    if (rc <= 0)
+      break;
+    tl_sleep_ms(50);
+  }
+  if (0 != rc) {
+    fprintf(stderr, "redis-server did not restart on port %u\n",
+            (unsigned) r->port);
+    tl_redis_print_log(r);
+    return -1;
+  }
+  return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw)
+{
+  (void) st;
+  (void) type;
+  (void) ftw;
+  remove(path);
+  return 0;
+}
+
+void tl_rmtree(const char *dir)
+{
+  /* Depth first: files, then the directories that held them. */
+  nftw(dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+void tl_redis_cleanup(struct tl_redis *r)
+{
+  if (r->pid > 0)
+    tl_redis_stop(r, 5000);
+  if (NULL != strstr(r->dir, "/ssehub-redis-"))
+    tl_rmtree(r->dir);
+  r->dir[0] = '\0';
+}
+
+void tl_redis_url(const struct tl_redis *r, char *buf, size_t cap)
+{
+  snprintf(buf, cap, "redis://127.0.0.1:%u/0", (unsigned) r->port);
+}
+
+void tl_redis_print_log(const struct tl_redis *r)
+{
+  char *log = read_file(r->log_path, NULL);
+
+  fprintf(stderr, "---- redis log (%s):\n%s----\n", r->log_path,
+          NULL != log ? log : "");
+  free(log);
+}
+
+/* ---- a tiny RESP2 client ------------------------------------------------------ */
+
+struct resp_reader {
+  int fd;
+  long long deadline;
+  char buf[8192];
+  size_t pos, len;
+};
+
+/* More bytes into the buffer (which the caller has emptied), before the
+ * deadline. */
+static int rr_fill(struct resp_reader *b)
+{
+  struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+  long long left = b->deadline - tl_now_ms();
+  ssize_t n;
+
+  if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
+    return -1;
+  n = recv(b->fd, b->buf, sizeof(b->buf), 0);
+  if (n <= 0)
+    return -1;
+  b->pos = 0;
+  b->len = (size_t) n;
+  return 0;
+}
+
+/* n bytes into out. */
+static int rr_bytes(struct resp_reader *b, char *out, size_t n)
+{
+  while (n > 0) {
+    size_t take;
+
+    if (b->pos == b->len && 0 != rr_fill(b))
+      return -1;
+    take = b->len - b->pos < n ? b->len - b->pos : n;
+    memcpy(out, b->buf + b->pos, take);
+    b->pos += take;
+    out += take;
+    n -= take;
+  }
+  return 0;
+}
+
+/* One line, without its CRLF, into out (NUL-terminated). */
+static int rr_line(struct resp_reader *b, char *out, size_t cap)
+{
+  size_t n = 0;
+  char c;
+
+  for (;;) {
+    if (0 != rr_bytes(b, &c, 1))
+      return -1;
+    if ('\n' == c)
+      break;
+    if (n + 1 < cap)
+      out[n++] = c;
+  }
+  if (n > 0 && '\r' == out[n - 1])
+    n--;
+  out[n] = '\0';
+  return (int) n;
+}
+
+static int resp_parse(struct resp_reader *b, struct tl_resp *v, int depth)
+{
+  char line[1024], crlf[2];
+  long long n;
+  size_t i;
+
+  memset(v, 0, sizeof(*v));
+  if (depth > 8 || rr_line(b, line, sizeof(line)) < 1)
+    return -1;
+  v->type = line[0];
+  switch (line[0]) {
+  case '+':
+  case '-':
+    v->len = strlen(line + 1);
+    v->str = strdup(line + 1);
+    return NULL != v->str ? 0 : -1;
+  case ':':
+    v->integer = atoll(line + 1);
+    return 0;
+  case '$':
+    n = atoll(line + 1);
+    if (n < 0) {
+      v->type = '_';
+      return 0;
+    }
+    v->len = (size_t) n;
+    v->str = malloc(v->len + 1);
+    if (NULL == v->str || 0 != rr_bytes(b, v->str, v->len)
+        || 0 != rr_bytes(b, crlf, 2))
+      return -1;
+    v->str[v->len] = '\0';
+    return 0;
+  case '*':
+    n = atoll(line + 1);
+    if (n < 0) {
+      v->type = '_';
+      return 0;
+    }
+    v->elem = calloc((size_t) n + 1, sizeof(*v->elem));
+    if (NULL == v->elem)
+      return -1;
+    for (i = 0; i < (size_t) n; i++) {
+      v->n = i + 1; /* so that tl_resp_free() frees what was parsed */
+      if (0 != resp_parse(b, &v->elem[i], depth + 1))
+        return -1;
+    }
+    v->n = (size_t) n;
+    return 0;
+  default:
+    return -1;
+  }
+}
+
+void tl_resp_free(struct tl_resp *v)
+{
+  size_t i;
+
+  for (i = 0; NULL != v->elem && i < v->n; i++)
+    tl_resp_free(&v->elem[i]);
+  free(v->elem);
+  free(v->str);
+  memset(v, 0, sizeof(*v));
+}
+
+/* Write one command as a RESP array of bulk strings. */
+static int resp_send(int fd, const char *const *argv)
+{
+  char head[32];
+  int argc = 0, i, n;
+
+  while (NULL != argv[argc])
+    argc++;
+  n = snprintf(head, sizeof(head), "*%d\r\n", argc);
+  if (0 != tl_send_all(fd, head, (size_t) n))
+    return -1;
+  for (i = 0; i < argc; i++) {
+    size_t len = strlen(argv[i]);
+
+    n = snprintf(head, sizeof(head), "$%zu\r\n", len);
+    if (0 != tl_send_all(fd, head, (size_t) n)
+        || 0 != tl_send_all(fd, argv[i], len)
+        || 0 != tl_send_all(fd, "\r\n", 2))
+      return -1;
+  }
+  return 0;
+}
+
+int tl_redis_cmdv(const struct tl_redis *r, int timeout_ms,
+                  struct tl_resp *reply, const char *const *argv)
+{
+  struct resp_reader *b = calloc(1, sizeof(*b));
+  int rc = -1;
+
+  memset(reply, 0, sizeof(*reply));
+  if (NULL == b)
+    return -1;
+  b->deadline = tl_now_ms() + timeout_ms;
+  b->fd = tl_connect(r->port, NULL);
+  if (b->fd < 0)
+    goto out;
+  if ('\0' != r->password[0]) {
+    const char *auth[] = { "AUTH", r->password, NULL };
+
+    if (0 != resp_send(b->fd, auth) || 0 != resp_parse(b, reply, 0))
+      goto out;
+    if ('+' != reply->type)
+      goto out_reply; /* the AUTH error is the answer */
+    tl_resp_free(reply);
+  }
+  if (0 != resp_send(b->fd, argv) || 0 != resp_parse(b, reply, 0))
+    goto out;
+out_reply:
+  rc = 0;
+out:
+  if (0 != rc)
+    tl_resp_free(reply);
+  if (b->fd >= 0)
+    close(b->fd);
+  free(b);
+  return rc;
+}
+
+/* The NULL-terminated arguments after first (itself an argument) into
+ * argv (at most cap - 1 of them). */
+static void collect_args(const char **argv, size_t cap, const char *first,
+                         va_list ap)
+{
+  size_t n = 0;
+  const char *a;
+
+  for (a = first; NULL != a && n + 1 < cap; a = va_arg(ap, const char *))
+    argv[n++] = a;
+  argv[n] = NULL;
+}
+
+int tl_redis_cmd(const struct tl_redis *r, struct tl_resp *reply, ...)
+{
+  const char *argv[32];
+  va_list ap;
+
+  va_start(ap, reply);
+  collect_args(argv, 32, va_arg(ap, const char *), ap);
+  va_end(ap);
+  return tl_redis_cmdv(r, 5000 * tl_scale(), reply, argv);
+}
+
+long long tl_redis_int(const struct tl_redis *r, ...)
+{
+  const char *argv[32];
+  struct tl_resp v;
+  long long n = -1;
+  va_list ap;
+
+  va_start(ap, r);
+  collect_args(argv, 32, va_arg(ap, const char *), ap);
+  va_end(ap);
+  if (0 == tl_redis_cmdv(r, 5000 * tl_scale(), &v, argv) && ':' == v.type)
+    n = v.integer;
+  tl_resp_free(&v);
+  return n;
 }

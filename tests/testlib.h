@@ -258,6 +258,146 @@ int tl_strip_id(char *frame, char *id, size_t cap);
 /* Like tl_sse_next(), skipping heartbeat comment frames (":"). */
 int tl_sse_next_event(struct tl_sse *s, char *out, size_t cap, int timeout_ms);
 
+/* ---- several nodes --------------------------------------------------------- */
+
+/* SIGKILL a server and reap it, quietly: for tests that kill a node on
+ * purpose (its log is deleted, not shown). */
+void tl_server_kill(struct tl_server *s);
+
+/* tl_nodes_start() flags. */
+enum {
+  /* Nodes 1..n-1 listen on node 0's port, all with --reuse-port: one
+   * address, the kernel spreading connections over the processes. */
+  TL_NODES_SHARE_PORT = 1
+};
+
+/* Start n servers with the same args (tl_server_start(), each on a free
+ * port unless TL_NODES_SHARE_PORT). Returns 0, or -1 with none left
+ * running. */
+int tl_nodes_start(struct tl_server *nodes, int n, unsigned flags,
+                   const char *const *args);
+
+/* SIGTERM every node still running (pid > 0; a node killed with
+ * tl_server_kill() is skipped). Returns how many did not exit 0 within
+ * 5 s (scaled); their logs are shown. */
+int tl_nodes_stop(struct tl_server *nodes, int n);
+
+/* GET /stats and copy the named string value (without its quotes) into
+ * out; false if absent or not a string. */
+bool tl_stat_str(uint16_t port, const char *name, char *out, size_t cap);
+
+/* Poll tl_stat_str() until it equals want or timeout_ms passes. */
+bool tl_wait_stat_str(uint16_t port, const char *name, const char *want,
+                      int timeout_ms);
+
+/* A free TCP port on 127.0.0.1 (bound, then released: another process
+ * may take it before we do, so starting on it must be retried). 0 on
+ * failure. */
+uint16_t tl_free_port(void);
+
+/* ---- redis-server ------------------------------------------------------------ */
+
+/* A real redis-server for the tests of the Redis engine: its own port on
+ * 127.0.0.1 and its own temporary directory, so that tests never share
+ * (or damage) a Redis someone else runs, and a restart on the same port
+ * and directory finds the same append-only file. The process is killed
+ * with the test that started it (PR_SET_PDEATHSIG), as servers are. */
+struct tl_redis {
+  pid_t pid; /* 0 while not running */
+  uint16_t port;
+  unsigned flags;     /* TL_REDIS_* as started */
+  char dir[256];      /* its working directory (AOF files, the log) */
+  char log_path[288]; /* dir/redis.log, appended to by every restart */
+  char password[64];  /* the --requirepass given, "" if none */
+  char args[1024];    /* the extra arguments, NUL-separated, for restarts */
+  size_t args_len;
+};
+
+/* tl_redis_start() flags. */
+enum {
+  /* appendonly yes with appendfsync always: every write acknowledged to
+   * a client is on disk, so it survives kill -9 and a restart. Without
+   * it nothing survives a restart (no AOF, no RDB: `--save ''`). */
+  TL_REDIS_AOF = 1
+};
+
+/* Start redis-server ($TL_REDIS_SERVER, else redis-server from PATH) on
+ * a free loopback port in a new directory ssehub-redis-XXXXXX under
+ * $TMPDIR (else /tmp), plus extra args
+ * (NULL-terminated, may be NULL; e.g. "--requirepass", "x", which later
+ * commands then AUTH with). Waits up to 5 s (scaled) for it to answer
+ * PING. Returns 0, or -1 with nothing left running (the log is shown). */
+int tl_redis_start(struct tl_redis *r, unsigned flags,
+                   const char *const *extra);
+
+/* Whether redis-server can be run at all (tests that need one exit 77,
+ * "skipped", when it cannot). */
+bool tl_redis_available(void);
+
+/* SIGTERM (and SIGCONT, should it be paused), then SIGKILL if it has not
+ * exited within timeout_ms (scaled). Its port and directory are kept for
+ * tl_redis_restart(). Returns the wait status, or -1 if it had to be
+ * killed or was not running. */
+int tl_redis_stop(struct tl_redis *r, int timeout_ms);
+
+/* kill -9, reaped before returning: a crash. Whatever the append-only file
+ * holds survives (with TL_REDIS_AOF, every acknowledged write). */
+void tl_redis_kill(struct tl_redis *r);
+
+/* SIGSTOP / SIGCONT. tl_redis_pause() returns once the process is stopped
+ * (the kernel still accepts connections into its listen queue, so
+ * clients see a Redis that takes requests and never answers). Return 0,
+ * or -1 if it is not running. */
+int tl_redis_pause(struct tl_redis *r);
+int tl_redis_resume(struct tl_redis *r);
+
+/* Start it again, after tl_redis_stop() or tl_redis_kill(), with the same
+ * port, directory, flags and extra args; waits until it answers PING (with
+ * AOF: once the file is loaded). Returns 0 or -1. */
+int tl_redis_restart(struct tl_redis *r);
+
+/* Stop it if it runs and delete its directory. */
+void tl_redis_cleanup(struct tl_redis *r);
+
+/* Delete a directory and everything in it (no symbolic link followed). */
+void tl_rmtree(const char *dir);
+
+/* "redis://127.0.0.1:<port>/0" into buf. */
+void tl_redis_url(const struct tl_redis *r, char *buf, size_t cap);
+
+/* Copy the server's log to stderr (why a test failed). */
+void tl_redis_print_log(const struct tl_redis *r);
+
+/* One RESP2 reply. */
+struct tl_resp {
+  char type;         /* '+' status, '-' error, ':' integer, '$' bulk string,
+                     '*' array, '_' null (a nil bulk or array) */
+  long long integer; /* ':' */
+  char *str;         /* '+', '-', '$': NUL-terminated, len bytes */
+  size_t len;
+  size_t n; /* '*': elements */
+  struct tl_resp *elem;
+};
+
+/* Send one command (argv NULL-terminated) on a new connection (AUTH
+ * first if the server was started with --requirepass) and read its reply
+ * into *reply (free it with tl_resp_free()), waiting at most timeout_ms.
+ * Returns 0 when a reply was read (an error reply too: see reply->type),
+ * -1 when none was (refused, closed, timed out, not RESP). */
+int tl_redis_cmdv(const struct tl_redis *r, int timeout_ms,
+                  struct tl_resp *reply, const char *const *argv);
+
+/* tl_redis_cmdv() with the arguments listed (NULL after the last), 5 s
+ * (scaled). */
+int tl_redis_cmd(const struct tl_redis *r, struct tl_resp *reply, ...)
+    __attribute__((sentinel));
+
+/* The integer reply of a command (XLEN, DEL, EXISTS, ...), or -1 when the
+ * reply is not an integer. */
+long long tl_redis_int(const struct tl_redis *r, ...) __attribute__((sentinel));
+
+void tl_resp_free(struct tl_resp *reply);
+
 /* ---- unit tests of src/core (testlib_core.c) ------------------------------ */
 
 /* These use the hub's internals: not for check_embed, which links only
