@@ -73,6 +73,8 @@ struct sh_redis {
   _Atomic uint64_t last_seq;    /* reader writes; /stats reads */
   _Atomic uint64_t lag_ms;      /* reader writes; /stats reads */
   _Atomic uint64_t known_since; /* reader writes; backfill reads */
+  _Atomic bool reader_full;     /* reader writes: it waits for room in
+                                   the publish queue; the writer reads */
   int reader_fd;                /* guarded by lock: to interrupt XREAD */
   pthread_t writer, reader;
   bool threads_running;         /* control thread */
@@ -424,6 +426,10 @@ static void *writer_main(void *arg)
         break; /* stopping with the link down */
     }
     sh_mutex_lock(&r->lock);
+    /* Backpressure (feed()): hold publishes while the reader waits for
+     * the broadcaster; they expire meanwhile (sh_redis_expire). */
+    while (!r->stopping && atomic_load(&r->reader_full))
+      sh_cond_wait_until(&r->wake, &r->lock, sh_now_ms() + 2);
     if (!r->stopping && NULL == r->head) {
       /* Idle: wake at least once a second, to trim by age and to check
        * the link, so that a lost Redis is noticed (and logged) in the
@@ -574,8 +580,16 @@ static uint64_t read_since(struct sh_redis *r, redisContext *c)
 static bool feed(struct sh_redis *r, struct sh_frame *f)
 {
   uint64_t ignored;
+  int rc;
 
-  if (0 != sh_pubqueue_reserve_wait(r->cfg.queue, &ignored, -1)) {
+  /* While the reader waits here, the broadcaster is the bottleneck: the
+   * writer holds this node's publishes (backpressure, as the in-memory
+   * engine holds them on a full queue), so that the node does not fall
+   * so far behind the stream that Redis trims what it has not read. */
+  atomic_store(&r->reader_full, true);
+  rc = sh_pubqueue_reserve_wait(r->cfg.queue, &ignored, -1);
+  atomic_store(&r->reader_full, false);
+  if (0 != rc) {
     sh_frame_unref(f);
     return false; /* closed: stopping */
   }
@@ -708,19 +722,48 @@ static bool resync(struct sh_redis *r, redisContext *c)
 }
 
 /* One XREAD; false when the link failed or the hub is stopping. */
+/* Whether entries were trimmed between the last one read and first, the
+ * first one this XREAD returned, given whether the last one read is still
+ * in the stream. Gone means trimmed, and what followed it may be too:
+ * when the reader lags more than MAXLEN entries behind (a node slower
+ * than the publishers of other nodes). Not when the stream merely aged
+ * out while idle: then first came more than max_age after it. */
+static bool trimmed_unread(struct sh_redis *r, bool last_present,
+                           const char *first)
+{
+  uint64_t last = 0, next = 0;
+
+  if (last_present || !sh_streamid_parse(r->last_id, &last) || 0 == last
+      || !sh_streamid_parse(first, &next))
+    return false;
+  return 0 == r->cfg.max_age_ms
+         || sh_streamid_ms(next) - sh_streamid_ms(last)
+                < (uint64_t) r->cfg.max_age_ms;
+}
+
 static bool read_once(struct sh_redis *r, redisContext *c, bool *alive)
 {
   char block[16], count[16];
   const char *argv[] = { "XREAD", "COUNT",   count,     "BLOCK",
                          block,   "STREAMS", r->stream, r->last_id };
-  redisReply *rep, *entries;
+  const char *probe_argv[] = { "XRANGE", r->stream, r->last_id, r->last_id };
+  redisReply *rep = NULL, *entries;
+  bool last_present = true;
   size_t i;
 
   snprintf(block, sizeof(block), "%d", READ_BLOCK_MS);
   snprintf(count, sizeof(count), "%d", READ_BATCH);
   *alive = true;
-  rep = cmd(c, 8, argv);
-  if (NULL == rep)
+  /* One round trip: is the last entry read still there, and what came
+   * after it. */
+  redisAppendCommandArgv(c, 4, probe_argv, NULL);
+  redisAppendCommandArgv(c, 8, argv, NULL);
+  if (REDIS_OK != redisGetReply(c, (void **) &rep) || NULL == rep)
+    return false;
+  last_present = REDIS_REPLY_ARRAY != rep->type || rep->elements > 0;
+  freeReplyObject(rep);
+  rep = NULL;
+  if (REDIS_OK != redisGetReply(c, (void **) &rep) || NULL == rep)
     return false;
   if (REDIS_REPLY_ERROR == rep->type) {
     sh_log_limited(r->cfg.log, SSEHUB_LOG_ERROR, "redis %s: XREAD: %.*s",
@@ -734,6 +777,24 @@ static bool read_once(struct sh_redis *r, redisContext *c, bool *alive)
     return true;
   }
   entries = rep->element[0]->elements == 2 ? rep->element[0]->element[1] : NULL;
+  if (NULL != entries && entries->elements > 0
+      && REDIS_REPLY_ARRAY == entries->element[0]->type
+      && entries->element[0]->elements > 0
+      && trimmed_unread(r, last_present,
+                        entries->element[0]->element[0]->str)) {
+    sh_count(&r->cfg.n->redis_gaps, 1);
+    sh_log_limited(r->cfg.log, SSEHUB_LOG_WARNING,
+                   "redis %s: entries after %s were trimmed before this "
+                   "node read them (it lags more than the stream keeps: "
+                   "raise --history); clients are told (ssehub-missed, "
+                   "expired)",
+                   r->name, r->last_id);
+    if (!notice(r, "expired")) {
+      *alive = false;
+      freeReplyObject(rep);
+      return true;
+    }
+  }
   for (i = 0; NULL != entries && i < entries->elements; i++) {
     const redisReply *e = entries->element[i];
     bool bad;
