@@ -6,8 +6,8 @@
 #
 # A module is a .c/.h pair (src/hub/hub.c and src/hub/hub.h are "hub/hub");
 # an arrow A -> B is an `#include "b.h"` in a file of A naming a header of
-# B. The layers, lowest first: the public header src/ssehub.h, core/, hub/,
-# http/, program/ (HACKING). Prints every offending arrow or cycle and exits
+# B. The layers, lowest first: the public header src/ssehub.h, core/,
+# cluster/, hub/, http/, program/ (HACKING). Prints every offending arrow or cycle and exits
 # 1, or prints a one-line summary and exits 0.
 set -eu
 src=${1:-$(dirname "$0")/../src}
@@ -18,7 +18,7 @@ find . -name '*.[ch]' | sed 's|^\./||' | sort | while read -r f; do
   sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" |
     while read -r h; do
       # Resolve the header the way the compiler's -I list does.
-      for d in . core hub http program; do
+      for d in . core cluster hub http program; do
         if [ -f "$d/$h" ]; then
           printf '%s\t%s\n' "$f" "${d#.}/$h" | sed 's|\t/|\t|'
           break
@@ -32,7 +32,8 @@ done | awk -F'\t' '
     split(p, parts, "/");
     return rank[parts[1]] ? rank[parts[1]] : 99;
   }
-  BEGIN { rank["core"] = 1; rank["hub"] = 2; rank["http"] = 3; rank["program"] = 4 }
+  BEGIN { rank["core"] = 1; rank["cluster"] = 2; rank["hub"] = 3; rank["http"] = 4;
+          rank["program"] = 5 }
   {
     from = module($1); to = module($2);
     if (from == to) next;

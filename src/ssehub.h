@@ -158,7 +158,16 @@ struct ssehub_options {
   enum ssehub_log_level log_level;
   unsigned publish_wait_ms;   /* POST /publish with the queue full: hold
                                  the request this long for room before
-                                 answering 503; 0 = refuse at once */
+                                 answering 503; 0 = refuse at once (with
+                                 Redis: how long a publish may wait for
+                                 Redis to take it) */
+  const char *redis_url;      /* the Redis engine: "redis://[user:pass@]
+                                 host:port/db" or "unix:///path"; NULL =
+                                 the in-memory engine (one process) */
+  const char *redis_password; /* overrides one in the URL; NULL = none */
+  const char *redis_stream;   /* the stream's key; NULL = "ssehub" */
+  int reuse_port;             /* nonzero: SO_REUSEPORT, so several
+                                 processes share the port */
 };
 /* clang-format on */
 
@@ -208,6 +217,11 @@ struct ssehub_event {
  * any thread. On success *seq (if not NULL) receives the event's sequence
  * number; sequence numbers increase strictly in publish order, which is
  * also the order every client receives events in.
+ * With Redis (redis_url), the event is queued for the stream: 0 means
+ * queued, *seq is 0 (the id is Redis's to give), and an event Redis does
+ * not take within publish_wait_ms is logged and counted
+ * (publish_link_refused); ssehub_publish_wait() returns only once Redis
+ * has it, with its id as *seq.
  * Returns 0; -EINVAL for a field that would corrupt the stream; -EMSGSIZE
  * for data over max_event_size; -EAGAIN when the publish queue is full
  * (nothing was queued: retry later); -ESHUTDOWN once stopping; -ENOMEM. */
@@ -225,7 +239,8 @@ SSEHUB_API int ssehub_publish_wait(struct ssehub *hub,
                                    long timeout_ms);
 
 /* Write the hub-assigned id of the event with sequence number seq
- * ("<epoch>-<seq>") into buf. Returns its length (snprintf-style). */
+ * ("<epoch>-<seq>"; with Redis the stream id "<ms>-<n>") into buf.
+ * Returns its length (snprintf-style). */
 SSEHUB_API int ssehub_event_id(const struct ssehub *hub, uint64_t seq,
                                char *buf, size_t cap);
 
@@ -275,7 +290,13 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
     "direct writes the socket took only in part, finished when writable")   \
   X(publish_held, COUNTER,                                                  \
     "POST /publish requests that found the queue full and waited")          \
-  X(fds, GAUGE, "open file descriptors of the process (0: unknown)")
+  X(fds, GAUGE, "open file descriptors of the process (0: unknown)")        \
+  X(redis_link_up, GAUGE, "1 while the link to Redis works, else 0")        \
+  X(redis_lag_ms, GAUGE,                                                    \
+    "age of the newest stream entry when read (0: caught up)")              \
+  X(redis_reconnects, COUNTER, "connections to Redis made again")           \
+  X(publish_link_refused, COUNTER,                                          \
+    "publishes refused because Redis did not take them in time (503)")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {

@@ -11,6 +11,7 @@
 
 #include "frame.h"
 #include "history.h"
+#include "streamid.h"
 #include "sync.h"
 #include "testlib.h"
 
@@ -376,12 +377,110 @@ START_TEST(test_history_cap_0_tracks_newest_seq)
 }
 END_TEST
 
+/* ---- stream ids (the Redis engine) -------------------------------------- */
+
+/* A frame whose id is the stream id "<ms>-<n>" and seq its packed form. */
+static struct sh_frame *stream_event(uint64_t ms, uint64_t n)
+{
+  char id[SH_STREAMID_MAX];
+  uint64_t seq;
+  struct sh_frame *f;
+
+  snprintf(id, sizeof(id), "%llu-%llu", (unsigned long long) ms,
+           (unsigned long long) n);
+  ck_assert(sh_streamid_parse(id, &seq));
+  f = sh_frame_new_event(8, id, strlen(id), NULL, 0);
+  ck_assert_ptr_nonnull(f);
+  memcpy(f->bytes, "data: x\n", 8);
+  f->seq = seq;
+  f->born_ms = sh_now_ms();
+  return f;
+}
+
+START_TEST(test_streamid_parse_and_format)
+{
+  char buf[SH_STREAMID_MAX];
+  uint64_t a, b;
+
+  ck_assert(sh_streamid_parse("1796437335962-0", &a));
+  ck_assert(sh_streamid_parse("1796437335962-1", &b));
+  ck_assert_uint_lt(a, b);
+  ck_assert(sh_streamid_parse("1796437335963-0", &b));
+  ck_assert_uint_lt(a + 1000, b); /* a later ms sorts after any n */
+  sh_streamid_format(a, buf, sizeof(buf));
+  ck_assert_str_eq(buf, "1796437335962-0");
+  ck_assert_uint_eq(sh_streamid_ms(a), 1796437335962ULL);
+  /* Not stream ids: no part, empty parts, signs, junk, too big. */
+  ck_assert(!sh_streamid_parse("1796437335962", &a));
+  ck_assert(!sh_streamid_parse("-1", &a));
+  ck_assert(!sh_streamid_parse("1-", &a));
+  ck_assert(!sh_streamid_parse("1-2-3", &a));
+  ck_assert(!sh_streamid_parse("1-+2", &a));
+  ck_assert(!sh_streamid_parse("order-17", &a));
+  ck_assert(!sh_streamid_parse("1-1048576", &a)); /* n over 20 bits */
+  ck_assert(!sh_streamid_parse("99999999999999999-0", &a));
+}
+END_TEST
+
+START_TEST(test_history_stream_ids_locate)
+{
+  struct sh_history h;
+  uint64_t first, seq;
+  size_t from;
+  int i;
+
+  ck_assert_int_eq(0, sh_history_init(&h, 3, 0, EPOCH));
+  sh_history_use_stream_ids(&h);
+  /* A node that has read nothing yet: any id is ahead of it. */
+  ck_assert_int_eq(SH_RESUME_AHEAD, locate(&h, "1000-0", &from, &first));
+  for (i = 0; i < 5; i++) { /* 1000-0 .. 1004-0; 1002..1004 kept */
+    struct sh_frame *f = stream_event(1000 + (uint64_t) i, 0);
+
+    sh_history_append(&h, &f, 1);
+    sh_frame_unref(f);
+  }
+  /* In the window: what followed it. */
+  ck_assert_int_eq(SH_RESUME_FROM, locate(&h, "1002-0", &from, &first));
+  ck_assert_uint_eq(from, 1);
+  sh_streamid_parse("1003-0", &seq);
+  ck_assert_uint_eq(first, seq);
+  /* Between two entries (not an id it holds): after it, too. */
+  ck_assert_int_eq(SH_RESUME_FROM, locate(&h, "1003-7", &from, &first));
+  ck_assert_uint_eq(from, 2);
+  /* The newest: nothing to replay. */
+  ck_assert_int_eq(SH_RESUME_FROM, locate(&h, "1004-0", &from, &first));
+  ck_assert_uint_eq(from, 3);
+  /* Before the window and beyond it: only Redis knows. */
+  ck_assert_int_eq(SH_RESUME_OLDER, locate(&h, "1000-0", &from, &first));
+  ck_assert_uint_eq(from, 3);
+  ck_assert_int_eq(SH_RESUME_AHEAD, locate(&h, "1005-0", &from, &first));
+  /* A publisher's id the window does not hold. */
+  ck_assert_int_eq(SH_RESUME_UNKNOWN, locate(&h, "order-9", &from, &first));
+  /* Notices (seq 0) are not events: not kept. */
+  {
+    struct sh_frame *n = tl_frame_str("event: x\ndata: y\n\n");
+
+    n->seq = 0;
+    sh_history_append(&h, &n, 1);
+    ck_assert_uint_eq(tl_frame_refs(n), 1);
+    sh_frame_unref(n);
+  }
+  /* Cleared (Redis lost the log): everything is older now. */
+  sh_history_clear(&h);
+  ck_assert_uint_eq(h.count, 0);
+  ck_assert_int_eq(SH_RESUME_OLDER, locate(&h, "1003-0", &from, &first));
+  ck_assert_int_eq(SH_RESUME_FROM, locate(&h, "1004-0", &from, &first));
+  sh_history_destroy(&h);
+}
+END_TEST
+
 static Suite *history_suite(void)
 {
   Suite *s = suite_create("history");
   TCase *keep = tcase_create("keep");
   TCase *loc = tcase_create("locate");
   TCase *age = tcase_create("age");
+  TCase *sid = tcase_create("stream_ids");
 
   tcase_add_test(keep, test_history_append_beyond_cap_drops_oldest);
   tcase_add_test(keep, test_history_batch_larger_than_cap);
@@ -399,6 +498,10 @@ static Suite *history_suite(void)
   tcase_add_test(age, test_history_max_age_expires_old_events);
   tcase_add_test(age, test_history_max_age_all_expired);
   suite_add_tcase(s, age);
+
+  tcase_add_test(sid, test_streamid_parse_and_format);
+  tcase_add_test(sid, test_history_stream_ids_locate);
+  suite_add_tcase(s, sid);
   return s;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "history.h"
+#include "streamid.h"
 #include "sync.h"
 
 int sh_history_init(struct sh_history *h, size_t cap, long long max_age_ms,
@@ -48,6 +49,8 @@ void sh_history_append(struct sh_history *h, struct sh_frame *const *frames,
 
   sh_mutex_lock(&h->lock);
   for (i = 0; i < n; i++) {
+    if (0 == frames[i]->seq)
+      continue; /* a notice to the clients connected now, not an event */
     if (h->cap > 0) {
       if (h->count == h->cap)
         drop_oldest(h);
@@ -56,6 +59,14 @@ void sh_history_append(struct sh_history *h, struct sh_frame *const *frames,
     }
     h->newest_seq = frames[i]->seq;
   }
+  sh_mutex_unlock(&h->lock);
+}
+
+void sh_history_clear(struct sh_history *h)
+{
+  sh_mutex_lock(&h->lock);
+  while (h->count > 0)
+    drop_oldest(h);
   sh_mutex_unlock(&h->lock);
 }
 
@@ -110,6 +121,43 @@ static bool parse_id(const char *s, uint64_t *epoch, uint64_t *seq)
   return true;
 }
 
+void sh_history_use_stream_ids(struct sh_history *h)
+{
+  h->stream_ids = true;
+}
+
+/* Stream ids: the window holds a contiguous stretch of the log, in seq
+ * order but with gaps in the numbers. The exact match has failed. */
+static enum sh_resume locate_stream_id(struct sh_history *h,
+                                       const char *last_id, size_t *from)
+{
+  uint64_t seq;
+  size_t lo, hi;
+
+  *from = h->count;
+  if (!sh_streamid_parse(last_id, &seq))
+    return SH_RESUME_UNKNOWN; /* a custom id not in the window */
+  if (0 != h->newest_seq && seq == h->newest_seq)
+    return SH_RESUME_FROM; /* the newest, no longer retained */
+  if (seq > h->newest_seq)
+    return SH_RESUME_AHEAD;
+  if (0 == h->count || seq < sh_history_at(h, 0)->seq)
+    return SH_RESUME_OLDER;
+  /* Within the window but not an id it holds: resume after it. */
+  lo = 0;
+  hi = h->count;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+
+    if (sh_history_at(h, mid)->seq <= seq)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *from = lo;
+  return SH_RESUME_FROM;
+}
+
 enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
                                  size_t *from)
 {
@@ -131,6 +179,8 @@ enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
       return SH_RESUME_FROM;
     }
   }
+  if (h->stream_ids)
+    return locate_stream_id(h, last_id, from);
   if (!parse_id(last_id, &epoch, &seq))
     return SH_RESUME_UNKNOWN;
   if (epoch < h->epoch)
@@ -158,6 +208,10 @@ const char *sh_resume_reason(enum sh_resume r)
     return "restart";
   case SH_RESUME_EXPIRED:
     return "expired";
+  case SH_RESUME_RESET:
+    return "reset";
+  case SH_RESUME_UNAVAILABLE:
+    return "unavailable";
   default:
     return "unknown";
   }

@@ -22,6 +22,7 @@
 #define SH_HISTORY_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,8 @@ struct sh_history {
   uint64_t newest_seq;  /* seq of the newest frame ever appended */
   long long max_age_ms; /* immutable; 0 = no age limit */
   uint64_t epoch;       /* immutable: the hub's id epoch */
+  bool stream_ids;      /* immutable after init: ids are Redis stream ids
+                           (streamid.h), so seqs are not contiguous */
 };
 
 enum sh_resume {
@@ -43,7 +46,12 @@ enum sh_resume {
   SH_RESUME_FROM,    /* found: replay what follows it */
   SH_RESUME_RESTART, /* an id of an earlier run of the hub */
   SH_RESUME_EXPIRED, /* older than what is retained */
-  SH_RESUME_UNKNOWN  /* never seen, or a custom id no longer retained */
+  SH_RESUME_UNKNOWN, /* never seen, or a custom id no longer retained */
+  /* Stream ids only (the Redis engine), which ask the log itself: */
+  SH_RESUME_OLDER,      /* older than the window: look in Redis */
+  SH_RESUME_AHEAD,      /* newer than anything this node has seen */
+  SH_RESUME_RESET,      /* from a log Redis has since lost */
+  SH_RESUME_UNAVAILABLE /* the log could not be asked (link down) */
 };
 
 /* Returns 0 or -ENOMEM. */
@@ -51,18 +59,29 @@ int sh_history_init(struct sh_history *h, size_t cap, long long max_age_ms,
                     uint64_t epoch);
 void sh_history_destroy(struct sh_history *h);
 
-/* Broadcaster: record frames[0..n) (taking references), dropping the
- * oldest beyond cap. Also advances newest_seq when cap is 0. */
+/* Broadcaster (and the Redis engine's reader, before it feeds the
+ * broadcaster): record frames[0..n) (taking references), dropping the
+ * oldest beyond cap. Also advances newest_seq when cap is 0. Frames with
+ * seq 0 (notices, not events) are skipped. */
 void sh_history_append(struct sh_history *h, struct sh_frame *const *frames,
                        size_t n);
+
+/* Forget every retained frame (newest_seq stays): the Redis engine's
+ * reader, when Redis has lost the log those frames came from. */
+void sh_history_clear(struct sh_history *h);
 
 void sh_history_lock(struct sh_history *h);
 void sh_history_unlock(struct sh_history *h);
 
+/* Stream ids (the Redis engine): set before any other thread exists. */
+void sh_history_use_stream_ids(struct sh_history *h);
+
 /* With the lock held: drop frames past max_age_ms, then classify
  * last_id (NULL or "" for none) and set *from to the index (0 = oldest) of
  * the first frame to replay: after the id for SH_RESUME_FROM, 0 (all) for
- * the other kinds but LIVE, count for LIVE. */
+ * the other kinds but LIVE, count for LIVE. With stream ids, an id outside
+ * the window is OLDER or AHEAD (never EXPIRED, RESTART or a
+ * seq-based UNKNOWN): only the log knows; *from is then count. */
 enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
                                  size_t *from);
 

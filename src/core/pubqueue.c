@@ -87,7 +87,8 @@ int sh_pubqueue_reserve_wait(struct sh_pubqueue *q, uint64_t *seq,
 
 void sh_pubqueue_commit(struct sh_pubqueue *q, struct sh_frame *f)
 {
-  q->last_seq = f->seq;
+  if (0 != f->seq) /* a notice (the Redis engine's) numbers nothing */
+    q->last_seq = f->seq;
   q->items[(q->head + q->count) % q->cap] = f;
   q->count++;
   sh_cond_signal(&q->nonempty);

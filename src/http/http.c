@@ -104,13 +104,32 @@ static enum MHD_Result demo_page(struct ssehub *hub,
   return ret;
 }
 
-/* GET /stats: every line of the SSEHUB_STATS table as a JSON number. */
+/* The engine, and with Redis the link and the newest id read, which are
+ * not numbers and so not in the table. */
+static int engine_stats(struct ssehub *hub, char *out, size_t cap)
+{
+  struct sh_redis_status rs;
+  char id[SH_STREAMID_MAX] = "";
+
+  if (NULL == hub->redis)
+    return snprintf(out, cap, ",\"engine\":\"memory\"");
+  sh_redis_status(hub->redis, &rs);
+  if (0 != rs.last_seq)
+    sh_streamid_format(rs.last_seq, id, sizeof(id));
+  return snprintf(out, cap,
+                  ",\"engine\":\"redis\",\"redis_link\":\"%s\","
+                  "\"redis_last_id\":\"%s\"",
+                  rs.up ? "up" : "down", id);
+}
+
+/* GET /stats: every line of the SSEHUB_STATS table as a JSON number, and
+ * the engine's state. */
 static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
 {
   struct ssehub_stats st;
   struct MHD_Response *resp;
   enum MHD_Result ret;
-  char body[64 * 32]; /* 64 statistics with 20-digit values fit */
+  char body[4096]; /* 64 statistics with 20-digit values, and the engine */
   size_t i, n = 0;
   int w;
 
@@ -123,6 +142,10 @@ static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
       return MHD_NO; /* never send a cut answer */
     n += (size_t) w;
   }
+  w = engine_stats(hub, body + n, sizeof(body) - n);
+  if (w < 0 || (size_t) w >= sizeof(body) - n)
+    return MHD_NO;
+  n += (size_t) w;
   if (n + 3 > sizeof(body))
     return MHD_NO;
   memcpy(body + n, "}\n", 3);
@@ -328,6 +351,15 @@ static int open_listener(struct ssehub *hub, int *fd_out, bool *ipv6)
     goto fail;
   }
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* Several processes on one port (a cluster on one machine): the kernel
+   * spreads new connections over their listen sockets. The listen socket
+   * is ours, so this is what MHD's MHD_OPTION_LISTENING_ADDRESS_REUSE
+   * would have set. */
+  if (hub->opt.reuse_port
+      && 0 != setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+    rc = -errno;
+    goto fail;
+  }
   if (0 != bind(fd, res->ai_addr, res->ai_addrlen)
       || 0 != listen(fd, LISTEN_BACKLOG)
       || 0 != getsockname(fd, (struct sockaddr *) &ss, &sl)) {

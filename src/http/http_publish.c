@@ -57,6 +57,10 @@ struct pubreq {
   long long wait_until;        /* monotonic ms: hold no longer */
   struct MHD_Connection *conn; /* for the waiter's callbacks */
   struct sh_pubwaiter waiter;
+  /* The Redis engine: the request waits, suspended, for Redis to take
+   * the event; done() (an engine thread) resumes it. */
+  bool submitted;
+  struct sh_redis_ticket ticket;
 };
 
 void sh_publish_free(void *p)
@@ -114,6 +118,22 @@ static void park_wake(struct sh_pubwaiter *w)
   MHD_resume_connection(req->conn);
 }
 
+static void ticket_suspend(struct sh_redis_ticket *t)
+{
+  struct pubreq *req = (struct pubreq *) ((char *) t
+                                          - offsetof(struct pubreq, ticket));
+
+  MHD_suspend_connection(req->conn);
+}
+
+static void ticket_done(struct sh_redis_ticket *t)
+{
+  struct pubreq *req = (struct pubreq *) ((char *) t
+                                          - offsetof(struct pubreq, ticket));
+
+  MHD_resume_connection(req->conn);
+}
+
 /* First call: check the headers and set up the body buffer. */
 static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
                              void **con_cls)
@@ -156,6 +176,8 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   req->conn = conn;
   req->waiter.suspend = park_suspend;
   req->waiter.wake = park_wake;
+  req->ticket.suspend = ticket_suspend;
+  req->ticket.done = ticket_done;
   /* Percent-encoding can triple the data; leave room for other fields. */
   req->limit = form ? hub->opt.max_event_size * 3 + 4096
                     : hub->opt.max_event_size;
@@ -209,10 +231,10 @@ static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
                                 const struct ssehub_event *ev, uint64_t seq)
 {
-  char id[64], body[SH_MAX_ID_LEN * 6 + 128], *p = body;
+  char id[64], body[SH_MAX_ID_LEN * 6 + 192], *p = body;
   const char *s;
 
-  if (NULL == ev->id)
+  if (NULL == ev->id || NULL != hub->redis)
     ssehub_event_id(hub, seq, id, sizeof(id));
   p += sprintf(p, "{\"id\":\"");
   /* JSON-escape a publisher's id (quotes, backslashes, control bytes). */
@@ -224,8 +246,13 @@ static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
     else
       *p++ = *s;
   }
-  sprintf(p, "\",\"seq\":%llu,\"clients\":%zu}\n", (unsigned long long) seq,
-          ssehub_client_count(hub));
+  p += sprintf(p, "\",\"seq\":%llu,\"clients\":%zu", (unsigned long long) seq,
+               ssehub_client_count(hub));
+  /* With Redis, a publisher's own id is the SSE id, and the stream's id
+   * says where the event is in the shared log. */
+  if (NULL != ev->id && NULL != hub->redis)
+    p += sprintf(p, ",\"stream_id\":\"%s\"", id);
+  sprintf(p, "}\n");
   return sh_http_reply(hub, conn, MHD_HTTP_OK, false, body,
                        MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL);
 }
@@ -269,6 +296,64 @@ static int publish_or_park(struct ssehub *hub, struct pubreq *req,
   }
 }
 
+static enum MHD_Result unavailable(struct ssehub *hub,
+                                   struct MHD_Connection *conn,
+                                   const char *reason)
+{
+  char retry[16];
+
+  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false, reason,
+                       MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
+}
+
+/* The Redis engine: the event is answered once Redis has it. First call:
+ * submit it (the engine suspends the connection); second call, after
+ * done() resumed it: answer with the outcome. */
+static enum MHD_Result finish_redis(struct ssehub *hub,
+                                    struct MHD_Connection *conn,
+                                    struct pubreq *req)
+{
+  int rc;
+
+  if (!req->submitted) {
+    req->ticket.deadline_ms = req->wait_until;
+    rc = sh_hub_submit(hub, &req->f.ev, &req->ticket);
+    if (0 == rc) {
+      req->submitted = true;
+      return MHD_YES;
+    }
+  } else {
+    rc = req->ticket.rc;
+  }
+  switch (rc) {
+  case 0:
+    sh_count(&hub->n.published, 1);
+    return accepted(hub, conn, &req->f.ev, req->ticket.seq);
+  case -EMSGSIZE:
+    return too_large(hub, conn);
+  case -EINVAL:
+    return bad_request(hub, conn, "invalid event fields\n");
+  case -ESHUTDOWN:
+    return unavailable(hub, conn, "server is shutting down\n");
+  case -ENOMEM:
+    return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                         "out of memory\n", NULL);
+  default:
+    break;
+  }
+  sh_count(&hub->n.publish_link_refused, 1);
+  if (-EIO == rc)
+    return unavailable(hub, conn,
+                       "the link to Redis failed before it confirmed the "
+                       "event; it may or may not be stored; retry later\n");
+  if (-EPROTO == rc)
+    return unavailable(hub, conn, "Redis refused the event; retry later\n");
+  return unavailable(hub, conn,
+                     "Redis did not take the event within --publish-wait; "
+                     "retry later\n");
+}
+
 static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
                               struct pubreq *req)
 {
@@ -288,9 +373,15 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
     if (NULL != bad)
       return bad_request(hub, conn, bad);
     req->parsed = true;
-    req->wait_until = sh_now_ms() + hub->opt.publish_wait_ms;
+    /* With Redis every publish waits for its round trip: at least 100 ms. */
+    req->wait_until = sh_now_ms()
+                      + (NULL != hub->redis && hub->opt.publish_wait_ms < 100
+                             ? 100
+                             : hub->opt.publish_wait_ms);
     req->waiter.deadline_ms = req->wait_until;
   }
+  if (NULL != hub->redis)
+    return finish_redis(hub, conn, req);
   if (publish_or_park(hub, req, &seq, &rc))
     return MHD_YES;
   switch (rc) {

@@ -17,6 +17,7 @@
 #include "hub.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
+#include "streamid.h"
 #include "sync.h"
 
 /* How long ssehub_stop() lets streams finish on their own before the
@@ -52,6 +53,7 @@ static void defaults(struct ssehub_options *o)
   o->demo_page = 1;
   o->max_buffered = 256u * 1024 * 1024;
   o->log_level = SSEHUB_LOG_INFO;
+  o->redis_stream = "ssehub";
 }
 
 void ssehub_options_init(struct ssehub_options *o, size_t size)
@@ -145,7 +147,9 @@ static int check_options(const struct ssehub_options *o)
       || (o->ncors_origins > 0 && NULL == o->cors_origins)
       || ((NULL == o->tls_cert_pem) != (NULL == o->tls_key_pem))
       || (NULL != o->publish_token && '\0' == o->publish_token[0])
-      || (NULL != o->subscribe_token && '\0' == o->subscribe_token[0]))
+      || (NULL != o->subscribe_token && '\0' == o->subscribe_token[0])
+      || (NULL != o->redis_url
+          && (NULL == o->redis_stream || '\0' == o->redis_stream[0])))
     return -EINVAL;
   for (i = 0; i < o->ncors_origins; i++)
     if (NULL == o->cors_origins[i]
@@ -179,12 +183,14 @@ static struct sh_frame *preamble_frame(unsigned retry_ms)
 /* Deep-copy the strings of the options into the hub. */
 static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
 {
-  const char *const src[] = { o->bind_address, o->publish_token,
+  const char *const src[] = { o->bind_address,    o->publish_token,
                               o->subscribe_token, o->tls_cert_pem,
-                              o->tls_key_pem };
-  const char **dst[] = { &hub->opt.bind_address, &hub->opt.publish_token,
+                              o->tls_key_pem,     o->redis_url,
+                              o->redis_password,  o->redis_stream };
+  const char **dst[] = { &hub->opt.bind_address,    &hub->opt.publish_token,
                          &hub->opt.subscribe_token, &hub->opt.tls_cert_pem,
-                         &hub->opt.tls_key_pem };
+                         &hub->opt.tls_key_pem,     &hub->opt.redis_url,
+                         &hub->opt.redis_password,  &hub->opt.redis_stream };
   char **origins;
   unsigned i;
 
@@ -235,6 +241,9 @@ static void free_strings(struct ssehub *hub)
   free_secret(hub->opt.subscribe_token);
   free_secret(hub->opt.tls_key_pem);
   free((char *) hub->opt.tls_cert_pem);
+  free_secret(hub->opt.redis_url); /* may hold a password */
+  free_secret(hub->opt.redis_password);
+  free((char *) hub->opt.redis_stream);
   if (NULL != hub->opt.cors_origins)
     for (i = 0; i < hub->opt.ncors_origins; i++)
       free((char *) hub->opt.cors_origins[i]);
@@ -284,8 +293,51 @@ static void housekeeping(void *arg)
                    n, hub->deadlines.timeout_ms);
   }
   sh_pubqueue_wake_expired(&hub->queue, sh_now_ms());
+  if (NULL != hub->redis)
+    sh_redis_expire(hub->redis, sh_now_ms());
   if (0 == ++hub->ticks % (5000 / SH_WATCH_TICK_MS))
     trim_memory(hub);
+}
+
+/* Stream retention: what --history asks for, but never so little that a
+ * node a moment behind finds its next entries trimmed. */
+#define SH_STREAM_MIN_LEN 1000u
+
+/* The Redis engine, feeding the broadcaster's queue (engine.h). */
+static int start_redis(struct ssehub *hub)
+{
+  struct sh_redis_config cfg = {
+    .stream = hub->opt.redis_stream,
+    .maxlen = hub->opt.history_size > SH_STREAM_MIN_LEN ? hub->opt.history_size
+                                                        : SH_STREAM_MIN_LEN,
+    .max_age_ms = hub->opt.history_age_ms,
+    /* Publishes waiting for Redis: a stalled Redis holds them up to
+     * publish_wait_ms, so this bounds the memory they take then. */
+    .outbox_cap = (size_t) hub->opt.publish_queue * 32,
+    .preload = hub->opt.history_size,
+    .queue = &hub->queue,
+    .history = &hub->history,
+    .log = &hub->log,
+    .n = &hub->n,
+  };
+  struct sh_redis_addr addr;
+  char err[160];
+  int rc = sh_redis_url_parse(hub->opt.redis_url, &addr, err, sizeof(err));
+
+  if (0 != rc)
+    return rc;
+  if (NULL != hub->opt.redis_password) {
+    free(addr.password);
+    addr.password = strdup(hub->opt.redis_password);
+    if (NULL == addr.password) {
+      sh_redis_addr_free(&addr);
+      return -ENOMEM;
+    }
+  }
+  cfg.addr = &addr;
+  rc = sh_redis_start(&hub->redis, &cfg);
+  sh_redis_addr_free(&addr);
+  return rc;
 }
 
 struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
@@ -332,6 +384,8 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
                        hub->opt.history_age_ms, hub->epoch);
   if (0 != rc)
     goto fail_queue;
+  if (NULL != hub->opt.redis_url)
+    sh_history_use_stream_ids(&hub->history);
   rc = sh_iplimit_init(&hub->iplimit, hub->opt.max_clients_per_ip,
                        hub->opt.publish_rate);
   if (0 != rc)
@@ -344,8 +398,15 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
   rc = sh_broadcaster_start(hub);
   if (0 != rc)
     goto fail_watch;
+  if (NULL != hub->opt.redis_url) {
+    rc = start_redis(hub);
+    if (0 != rc)
+      goto fail_broadcaster;
+  }
   return hub;
 
+fail_broadcaster:
+  sh_broadcaster_stop(hub);
 fail_watch:
   sh_watch_stop(&hub->watch);
 fail_deadlines:
@@ -374,6 +435,8 @@ fail:
 int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
                     size_t cap)
 {
+  if (NULL != hub->opt.redis_url)
+    return sh_streamid_format(seq, buf, cap);
   return snprintf(buf, cap, "%llu-%llu", (unsigned long long) hub->epoch,
                   (unsigned long long) seq);
 }
@@ -450,6 +513,84 @@ static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
   return 0;
 }
 
+/* A library caller waiting for Redis to take its event. */
+struct waiting {
+  struct sh_redis_ticket t;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+};
+
+static void waiting_done(struct sh_redis_ticket *t)
+{
+  struct waiting *w = (struct waiting *) t;
+
+  sh_mutex_lock(&w->lock);
+  w->done = true;
+  sh_cond_signal(&w->cond);
+  sh_mutex_unlock(&w->lock);
+}
+
+/* Publish through Redis: fire and forget when !wait, else block until
+ * Redis has the event or deadline_ms (< 0: publish_wait_ms) passes. */
+static int publish_redis(struct ssehub *hub, const struct ssehub_event *ev,
+                         uint64_t *seq, bool wait, long long deadline_ms)
+{
+  struct waiting w = { .t = { .done = waiting_done } };
+  int rc;
+
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  rc = check_event(hub, ev);
+  if (0 != rc)
+    return rc;
+  if (NULL != seq)
+    *seq = 0;
+  if (!wait) {
+    rc = sh_redis_submit(hub->redis, ev, NULL);
+    if (0 == rc)
+      sh_count(&hub->n.published, 1);
+    return rc;
+  }
+  w.t.deadline_ms = deadline_ms >= 0
+                        ? deadline_ms
+                        : sh_now_ms() + (long long) hub->opt.publish_wait_ms;
+  sh_mutex_init(&w.lock);
+  sh_cond_init(&w.cond);
+  rc = sh_redis_submit(hub->redis, ev, &w.t);
+  if (0 == rc) {
+    sh_mutex_lock(&w.lock);
+    while (!w.done)
+      sh_cond_wait(&w.cond, &w.lock);
+    sh_mutex_unlock(&w.lock);
+    rc = w.t.rc;
+  }
+  sh_cond_destroy(&w.cond);
+  sh_mutex_destroy(&w.lock);
+  if (0 == rc) {
+    sh_count(&hub->n.published, 1);
+    if (NULL != seq)
+      *seq = w.t.seq;
+  } else if (-EAGAIN == rc || -EIO == rc || -EPROTO == rc) {
+    /* Not in the stream by the deadline, the link failed, or Redis
+     * refused it (out of memory): all "try again later". */
+    sh_count(&hub->n.publish_link_refused, 1);
+    rc = -EAGAIN;
+  }
+  return rc;
+}
+
+int sh_hub_submit(struct ssehub *hub, const struct ssehub_event *ev,
+                  struct sh_redis_ticket *t)
+{
+  int rc;
+
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  rc = check_event(hub, ev);
+  return 0 != rc ? rc : sh_redis_submit(hub->redis, ev, t);
+}
+
 int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq)
 {
@@ -465,6 +606,11 @@ int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
 {
   int rc;
 
+  if (NULL != hub->redis)
+    return publish_redis(hub, ev, seq, true,
+                         timeout_ms < 0 || timeout_ms > 365LL * 86400 * 1000
+                             ? sh_now_ms() + 365LL * 86400 * 1000
+                             : sh_now_ms() + timeout_ms);
   if (0 == timeout_ms)
     return ssehub_publish(hub, ev, seq);
   /* Beyond a year is no limit (and cannot overflow the deadline). */
@@ -480,6 +626,8 @@ int ssehub_publish_wait(struct ssehub *hub, const struct ssehub_event *ev,
 int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq)
 {
+  if (NULL != hub->redis)
+    return publish_redis(hub, ev, seq, false, 0);
   return publish_until(hub, ev, seq, false, 0);
 }
 
@@ -526,6 +674,14 @@ void ssehub_get_stats_size(struct ssehub *hub, struct ssehub_stats *st,
   all.topics = sh_registry_topic_count(&hub->reg);
   all.buffered_bytes = (uint64_t) atomic_load(&hub->buffered);
   all.fds = fds_in_use();
+  all.redis_link_up = all.redis_lag_ms = 0;
+  if (NULL != hub->redis) {
+    struct sh_redis_status rs;
+
+    sh_redis_status(hub->redis, &rs);
+    all.redis_link_up = rs.up;
+    all.redis_lag_ms = rs.lag_ms;
+  }
   /* A caller built against an older ssehub.h has a shorter struct. */
   memcpy(st, &all, size < sizeof(all) ? size : sizeof(all));
 }
@@ -538,6 +694,10 @@ void ssehub_stop(struct ssehub *hub)
   if (hub->stopped)
     return;
   atomic_store(&hub->stopping, true);
+  /* Redis first: what is queued for the stream goes out (or is answered
+   * 503), and the reader stops feeding the broadcaster. */
+  if (NULL != hub->redis)
+    sh_redis_stop(hub->redis);
   /* Deliver what was accepted, then no resume can come from there. */
   sh_broadcaster_stop(hub);
   /* No new streams; every open one ends after draining its ring. */
@@ -561,6 +721,7 @@ void ssehub_free(struct ssehub *hub)
   if (NULL == hub)
     return;
   ssehub_stop(hub);
+  sh_redis_free(hub->redis);
   sh_deadlines_destroy(&hub->deadlines);
   sh_pubqueue_destroy(&hub->queue);
   sh_history_destroy(&hub->history);

@@ -19,6 +19,12 @@
 int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
                    uint64_t *seq);
 
+/* With the Redis engine (hub->redis): queue ev for the stream; t's
+ * deadline, suspend and done are the caller's (engine.h). 0: done()
+ * follows; else the error, and no callback. MHD worker threads. */
+int sh_hub_submit(struct ssehub *hub, const struct ssehub_event *ev,
+                  struct sh_redis_ticket *t);
+
 /* Admit a new client (subscribe.c): find where its Last-Event-ID leaves
  * off, queue the missed-events notice if it cannot resume exactly, queue
  * the retained events it should get (only those its topics select, and

@@ -21,6 +21,7 @@
 
 #include "counters.h"
 #include "deadline.h"
+#include "engine.h"
 #include "fanpool.h"
 #include "frame.h"
 #include "protocol_limits.h"
@@ -76,6 +77,8 @@ struct ssehub {
                                     (client.c, sockio.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
   bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
+  struct sh_redis *redis;        /* immutable: the Redis engine (engine.h),
+                                    NULL for the in-memory one */
 };
 /* clang-format on */
 

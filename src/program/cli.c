@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_table.h"
+#include "redis_url.h"
 
 #define KIB UINT64_C(1024)
 #define MIB (UINT64_C(1024) * 1024)
@@ -185,6 +186,25 @@ const struct sh_opt sh_cli_opts[] = {
     .help = "serve HTTPS with this PEM certificate (chain)" },
   { .name = "tls-key", .kind = SH_OPT_STRING, .arg = "FILE",
     AT_STRING(tls_key_file), .help = "... and this PEM private key" },
+  { .name = "redis", .kind = SH_OPT_STRING, .arg = "URL",
+    AT_STRING(hub.redis_url), .nonempty = true,
+    .expect = "a URL such as redis://127.0.0.1:6379/0",
+    .help = "share one log with other nodes through\n"
+            "Redis: redis://[user@]host:port/db or\n"
+            "unix:///path (default: one process, in memory)" },
+  { .name = "redis-password-file", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(redis_password_file), .env = "SSEHUB_REDIS_PASSWORD_FILE",
+    .help = "AUTH to Redis with the password in FILE\n"
+            "(also ${env})" },
+  { .name = "redis-stream", .kind = SH_OPT_STRING, .arg = "NAME",
+    AT_STRING(hub.redis_stream), .nonempty = true, .reject = " \r\n",
+    .expect = "a key name without spaces",
+    .help = "the Redis stream's key, so that several\n"
+            "hubs can share one Redis (default ssehub)" },
+  { .name = "reuse-port", .kind = SH_OPT_SET, AT_INT(hub.reuse_port),
+    .set = 1,
+    .help = "let several processes listen on one port\n"
+            "(a cluster on one machine, with --redis)" },
   { .name = "quiet", .letter = 'q', .kind = SH_OPT_SET,
     AT_LOG_LEVEL(hub.log_level), .set = SSEHUB_LOG_ERROR,
     .help = "log errors only" },
@@ -577,6 +597,16 @@ static enum sh_cli_result finish(struct sh_config *cfg, char *err,
 
   if ((NULL == cfg->tls_cert_file) != (NULL == cfg->tls_key_file))
     return fail(err, errlen, "--tls-cert and --tls-key go together");
+  if (NULL != cfg->hub.redis_url) {
+    struct sh_redis_addr a;
+    int rc = sh_redis_url_parse(cfg->hub.redis_url, &a, err, errlen);
+
+    if (-EINVAL == rc)
+      return SH_CLI_ERROR;
+    if (0 != rc)
+      return fail(err, errlen, "--redis: out of memory");
+    sh_redis_addr_free(&a);
+  }
   for (i = 0; i < sh_cli_nopts; i++) {
     const struct sh_opt *opt = &sh_cli_opts[i];
     const char **p;
@@ -587,6 +617,8 @@ static enum sh_cli_result finish(struct sh_config *cfg, char *err,
     if (NULL == *p)
       *p = getenv(opt->env);
   }
+  if (NULL == cfg->hub.redis_url && NULL != cfg->redis_password_file)
+    return fail(err, errlen, "--redis-password-file needs --redis");
   return SH_CLI_RUN;
 }
 

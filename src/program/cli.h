@@ -39,6 +39,7 @@ struct sh_config {
   const char *subscribe_token_file; /* or $SSEHUB_SUBSCRIBE_TOKEN_FILE */
   const char *tls_cert_file;
   const char *tls_key_file;
+  const char *redis_password_file; /* or $SSEHUB_REDIS_PASSWORD_FILE */
 };
 
 enum sh_cli_result {

@@ -88,6 +88,27 @@ static char *read_token(const char *flag, const char *path)
   return t;
 }
 
+/* A password file holds the password on its first line (a final line
+ * break is not part of it; spaces are). */
+static char *read_password(const char *flag, const char *path)
+{
+  char *t = slurp(flag, path, 4096);
+  size_t n;
+
+  if (NULL == t)
+    return NULL;
+  n = strlen(t);
+  while (n > 0 && ('\n' == t[n - 1] || '\r' == t[n - 1]))
+    t[--n] = '\0';
+  if (0 == n || NULL != strpbrk(t, "\r\n")) {
+    fprintf(stderr, "ssehub: %s: %s must hold the password on one line\n", flag,
+            path);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
 /* Fill the hub options from the files the flags name. Returns false (and
  * has said why) on a problem; the strings are freed by free_secrets(). */
 static bool load_files(struct sh_config *cfg)
@@ -112,13 +133,19 @@ static bool load_files(struct sh_config *cfg)
                  == (o->tls_key_pem = slurp("--tls-key", cfg->tls_key_file,
                                             1 << 20))))
     return false;
+  if (NULL != cfg->redis_password_file
+      && NULL
+             == (o->redis_password = read_password("--redis-password-file",
+                                                   cfg->redis_password_file)))
+    return false;
   return true;
 }
 
 static void free_secrets(struct sh_config *cfg)
 {
   const char *s[] = { cfg->hub.publish_token, cfg->hub.subscribe_token,
-                      cfg->hub.tls_key_pem, cfg->hub.tls_cert_pem };
+                      cfg->hub.tls_key_pem, cfg->hub.tls_cert_pem,
+                      cfg->hub.redis_password };
   size_t i;
 
   for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
