@@ -260,6 +260,16 @@ class Server:
         raise RuntimeError(f"{self.name} did not start: " +
                            open(os.path.join(self.tmp, "stderr")).read()[-500:])
 
+    def log_tail(self, n=5):
+        """The last lines the server wrote to stderr (or error.log)."""
+        lines = []
+        for name in ("stderr", "error.log"):
+            try:
+                lines += open(os.path.join(self.tmp, name), errors="replace").read().splitlines()
+            except OSError:
+                pass
+        return lines[-n:]
+
     def __exit__(self, *exc):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGQUIT if self.name.startswith("nchan")
@@ -648,6 +658,10 @@ def cluster_run(config, redis, args, duration, warmup, run_id):
         res = {"config": config, "nodes": n, "ports": ports}
         if kind == "ssehub":
             res["node_stats"] = [http_stats(p) for p in ports]
+        logs = [x for s in nodes for x in s.log_tail()
+                if "error" in x.lower() or "redis" in x.lower() or "lost" in x]
+        if logs:
+            res["server_log"] = logs[-6:]
         if engine:
             mem = redis.info("memory")
             res["redis_used_memory"] = mem.get("used_memory")
@@ -668,6 +682,8 @@ def cluster_run(config, redis, args, duration, warmup, run_id):
                     "lost_live_clients", "lost_before_disconnect", "lost_at_start",
                     "clients_with_loss")},
                 "duplicated": d["duplicated"], "reordered": d["reordered"],
+                "foreign": d["foreign"],
+                "drain_complete": r["time"]["drain_complete"],
                 "latency_ms": r["latency_ms"], "fanout_ms": r["fanout_ms"],
                 "published": r["published"]["accepted"],
                 "publish_rate": r["published"]["window_rate"],
@@ -784,6 +800,18 @@ def report_cluster(res):
                   + ", ".join(str(x.get("redis_lag_ms")) for x in st)
                   + "; published per node "
                   + ", ".join(str(x.get("published")) for x in st))
+    for name, r in c.items():
+        for mode in ("paced", "closed"):
+            x = r.get(mode, {})
+            if x.get("lost") or x.get("duplicated") or x.get("reordered") \
+                    or x.get("foreign") or x.get("error") or x.get("drain_complete") is False:
+                print(f"  ! {name} {mode}: lost {x.get('lost')} {x.get('lost_detail')}, "
+                      f"duplicated {x.get('duplicated')}, reordered {x.get('reordered')}, "
+                      f"foreign/notices {x.get('foreign')}, drained in 2.4 s: "
+                      f"{x.get('drain_complete')}, published {x.get('published')} "
+                      f"({x.get('publish_rate')}/s) {x.get('error', '')}")
+                for line in x.get("server_log", []):
+                    print(f"      server: {line}")
     if res.get("skipped"):
         print("  skipped (src/ssehub has no --redis yet): " + ",".join(res["skipped"]))
 
@@ -1242,7 +1270,9 @@ def report_big(r):
           f"{fmt(r.get('kib_per_subscriber_over_base'), 2)} over the nodes' "
           f"{r.get('rss_kib_base', 0) / 1024:.1f} MiB at start); "
           f"per node KiB {r.get('node_rss_kib')}")
-    print(f"  idle nodes' CPU during the hold: {r.get('hold_cpu_pct_of_core')}% of a core")
+    print(f"  open fds per node (about its subscribers): {r.get('node_fds')}; idle nodes' "
+          f"CPU during the hold: {r.get('hold_cpu_pct_of_core')}% of a core, while "
+          f"publishing {r.get('publish_cpu_pct_of_core')}%")
     um = r.get("redis_used_memory")
     if um is not None:
         print(f"  redis used_memory {um / 2**20:.2f} MiB after publishing "
