@@ -103,9 +103,14 @@ static void set_link(struct sh_redis *r, bool *which, bool up,
   if (now_up && !r->logged_up) {
     r->logged_up = log_up = true;
     r->down_reason[0] = '\0';
-  } else if (!up && (r->logged_up || 0 != strcmp(reason, r->down_reason))) {
-    /* Down: say so once, and again only if the reason changes (a
-     * refused connection that becomes a refused password). */
+  } else if (!up
+             && (r->logged_up
+                 || (NULL != strstr(reason, "refused:")
+                     && 0 != strcmp(reason, r->down_reason)))) {
+    /* Down: say so once per outage, not per attempt; again only when
+     * Redis itself starts refusing us (a wrong password, a bad db),
+     * which needs the operator, unlike a refused or timed-out
+     * connection. */
     r->logged_up = false;
     snprintf(r->down_reason, sizeof(r->down_reason), "%s", reason);
     log_down = true;
@@ -411,7 +416,7 @@ static void *writer_main(void *arg)
 
   for (;;) {
     size_t n = 0;
-    bool stop;
+    bool stop, trim;
 
     if (NULL == c) {
       c = connect_until_up(r, &r->writer_up, &seed);
@@ -419,10 +424,11 @@ static void *writer_main(void *arg)
         break; /* stopping with the link down */
     }
     sh_mutex_lock(&r->lock);
-    while (!r->stopping && NULL == r->head) {
-      sh_cond_wait_until(&r->wake, &r->lock, sh_now_ms() + 1000);
-      if (NULL == r->head && r->cfg.max_age_ms > 0)
-        break; /* an idle second: time for the age trim */
+    if (!r->stopping && NULL == r->head) {
+      /* Idle: wake at least once a second, to trim by age and to check
+       * the link, so that a lost Redis is noticed (and logged) in the
+       * same outage as the reader notices it, not at the next publish. */
+      sh_cond_wait_until(&r->wake, &r->lock, sh_now_ms() + IDLE_CHECK_MS);
     }
     expired = take_expired(r, sh_now_ms());
     while (n < WRITE_BATCH && NULL != r->head) {
@@ -440,16 +446,19 @@ static void *writer_main(void *arg)
     /* A connection idle for a while may have died unnoticed (Redis
      * restarted): prove it first, rather than lose a batch to it and
      * answer "outcome unknown" for events that were never sent. */
-    if (n > 0 && sh_now_ms() - last_use > IDLE_CHECK_MS && !alive(c)) {
+    if (sh_now_ms() - last_use >= IDLE_CHECK_MS && !alive(c)) {
       requeue(r, batch, n);
-      set_link(r, &r->writer_up, false, c->errstr[0] ? c->errstr : "no answer");
+      set_link(r, &r->writer_up, false, sh_link_error(c));
       redisFree(c);
       c = NULL;
       continue;
     }
     last_use = sh_now_ms();
-    if (!write_batch(r, c, batch, n, want_age_trim(r, &last_trim))) {
-      set_link(r, &r->writer_up, false, c->errstr[0] ? c->errstr : "I/O error");
+    trim = want_age_trim(r, &last_trim);
+    if (0 == n && !trim)
+      continue;
+    if (!write_batch(r, c, batch, n, trim)) {
+      set_link(r, &r->writer_up, false, sh_link_error(c));
       redisFree(c);
       c = NULL;
     }
@@ -769,8 +778,7 @@ static void *reader_main(void *arg)
         break;
       if (!resync(r, c)
           || 0 != sh_link_timeout(c, READ_BLOCK_MS + CMD_TIMEOUT_MS)) {
-        set_link(r, &r->reader_up, false,
-                 c->errstr[0] ? c->errstr : "no answer");
+        set_link(r, &r->reader_up, false, sh_link_error(c));
         redisFree(c);
         c = NULL;
         continue;
@@ -786,8 +794,7 @@ static void *reader_main(void *arg)
       alive = !r->stopping;
       sh_mutex_unlock(&r->lock);
       if (alive)
-        set_link(r, &r->reader_up, false,
-                 c->errstr[0] ? c->errstr : "I/O error");
+        set_link(r, &r->reader_up, false, sh_link_error(c));
       redisFree(c);
       c = NULL;
     }

@@ -392,23 +392,27 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
     goto fail_history;
   sh_deadlines_init(&hub->deadlines,
                     (long long) hub->opt.header_timeout_s * 1000);
-  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
-  if (0 != rc)
-    goto fail_deadlines;
-  rc = sh_broadcaster_start(hub);
-  if (0 != rc)
-    goto fail_watch;
+  /* The engine before the threads that read hub->redis; its reader
+   * may queue events before the broadcaster runs: they wait there. */
   if (NULL != hub->opt.redis_url) {
     rc = start_redis(hub);
     if (0 != rc)
-      goto fail_broadcaster;
+      goto fail_deadlines;
   }
+  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
+  if (0 != rc)
+    goto fail_redis;
+  rc = sh_broadcaster_start(hub);
+  if (0 != rc)
+    goto fail_watch;
   return hub;
 
-fail_broadcaster:
-  sh_broadcaster_stop(hub);
 fail_watch:
   sh_watch_stop(&hub->watch);
+fail_redis:
+  /* Closing the queue lets a reader waiting for room give up. */
+  sh_pubqueue_close(&hub->queue);
+  sh_redis_free(hub->redis);
 fail_deadlines:
   sh_deadlines_destroy(&hub->deadlines);
   sh_iplimit_destroy(&hub->iplimit);
