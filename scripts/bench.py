@@ -658,8 +658,10 @@ def cluster_run(config, redis, args, duration, warmup, run_id):
         res = {"config": config, "nodes": n, "ports": ports}
         if kind == "ssehub":
             res["node_stats"] = [http_stats(p) for p in ports]
-        logs = [x for s in nodes for x in s.log_tail()
-                if "error" in x.lower() or "redis" in x.lower() or "lost" in x]
+        logs = [x for s in nodes for x in s.log_tail(20)
+                if any(k in x.lower() for k in ("error", "crit", "alert", "emerg",
+                                                 "warn", "missed", "trimmed", "lost"))
+                and "/stats" not in x]  # loadgen asks nginx for /stats too
         if logs:
             res["server_log"] = logs[-6:]
         if engine:
