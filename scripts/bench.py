@@ -1284,7 +1284,7 @@ def report_big(r):
     print(f"  published {r.get('published')} events ({r.get('publish_attempts')} attempts, "
           f"{len(r.get('publish_failures', []))} failed), publish rtt ms {r.get('publish_rtt_ms')}")
     fo, lat = r.get("fanout_ms", {}), r.get("latency_ms", {})
-    print(f"  fan-out ms (last delivery of an event): p50 {fmt(fo.get('p50'))} "
+    print(f"  fan-out ms (publish sent -> the last subscriber has it): p50 {fmt(fo.get('p50'))} "
           f"p99 {fmt(fo.get('p99'))} max {fmt(fo.get('max'))}; delivery latency "
           f"p50 {fmt(lat.get('p50'))} p99 {fmt(lat.get('p99'))} ms")
     d = r.get("deliveries", {})
@@ -1294,10 +1294,12 @@ def report_big(r):
           f"{d.get('reordered')}, clients with loss {d.get('clients_with_loss')}, "
           f"unknown {r.get('unknown_seq_deliveries')}); per event "
           + ", ".join(f"{k}:{v}" for k, v in r.get("per_event", {}).items()))
-    if r.get("softnet_drops"):
-        print(f"  softnet backlog drops while publishing: {r['softnet_drops']} "
-              f"(net.core.netdev_max_backlog {' '.join(sysctl('net.core.netdev_max_backlog') or ['?'])}: "
-              f"each drop is a TCP retransmit, 200 ms+; --tune-sysctl raises it)")
+    if r.get("softnet_drops") is not None:
+        print(f"  softnet backlog drops while publishing: {r['softnet_drops']}"
+              + (f" (net.core.netdev_max_backlog "
+                 f"{' '.join(sysctl('net.core.netdev_max_backlog') or ['?'])}: each "
+                 f"drop is a TCP retransmit, 200 ms+; --tune-sysctl raises it)"
+                 if r["softnet_drops"] else ""))
     if r.get("error"):
         print(f"  ERROR: {r['error']}")
 
