@@ -37,6 +37,9 @@
 /* Reconnection backoff cap: with jitter, a node is back at most this long
  * after Redis answers again (the issue asks for 2 s; nchan takes ~10 s). */
 #define BACKOFF_CAP_MS 1000
+/* At stop, how long the writer may take to send what is queued before
+ * its socket is shut (ssehub_stop() then gives streams their own). */
+#define WRITER_GRACE_MS 300
 /* Resume queries from MHD workers: a short limit, they hold a worker. */
 #define QUERY_TIMEOUT_MS 500
 /* Publisher ids searched for, at most, among retained entries. */
@@ -83,6 +86,8 @@ struct sh_redis {
   _Atomic bool reader_full;     /* reader writes: it waits for room in
                                    the publish queue; the writer reads */
   int reader_fd;                /* guarded by lock: to interrupt XREAD */
+  int writer_fd;                /* guarded by lock: to end a stop's wait
+                                   on a stalled Redis */
   pthread_t writer, reader;
   bool threads_running;         /* control thread */
   pthread_mutex_t qlock;

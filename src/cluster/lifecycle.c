@@ -149,7 +149,7 @@ int sh_redis_start(struct sh_redis **out, const struct sh_redis_config *cfg)
   r->cfg = *cfg;
   r->head = NULL;
   r->tail = &r->head;
-  r->reader_fd = -1;
+  r->reader_fd = r->writer_fd = -1;
   r->start_wall_ms = sh_engine_wall_ms();
   snprintf(r->last_id, sizeof(r->last_id), "0-0");
   snprintf(r->maxlen, sizeof(r->maxlen), "%zu", cfg->maxlen);
@@ -196,6 +196,9 @@ void sh_redis_stop(struct sh_redis *r)
 {
   if (!r->threads_running)
     return;
+  struct timespec until;
+  int rc;
+
   sh_mutex_lock(&r->lock);
   r->stopping = true;
   sh_cond_broadcast(&r->wake);
@@ -203,7 +206,25 @@ void sh_redis_stop(struct sh_redis *r)
   if (r->reader_fd >= 0)
     shutdown(r->reader_fd, SHUT_RDWR);
   sh_mutex_unlock(&r->lock);
-  SH_CHECK_PTHREAD(pthread_join(r->writer, NULL));
+  /* The writer sends what is queued, if Redis answers within the grace;
+   * a stalled Redis would hold it a command timeout per batch, so then
+   * its socket is shut: in-flight publishes are answered -EIO (outcome
+   * unknown), queued ones -ESHUTDOWN. */
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_nsec += WRITER_GRACE_MS * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  rc = pthread_timedjoin_np(r->writer, NULL, &until);
+  if (ETIMEDOUT == rc) {
+    sh_mutex_lock(&r->lock);
+    if (r->writer_fd >= 0)
+      shutdown(r->writer_fd, SHUT_RDWR);
+    sh_mutex_unlock(&r->lock);
+    rc = pthread_join(r->writer, NULL);
+  }
+  SH_CHECK_PTHREAD(rc);
   SH_CHECK_PTHREAD(pthread_join(r->reader, NULL));
   r->threads_running = false;
 }

@@ -245,6 +245,14 @@ static bool alive(redisContext *c)
   return ok;
 }
 
+/* The writer's socket, for sh_redis_stop() to shut. */
+static void set_fd(struct sh_redis *r, int fd)
+{
+  sh_mutex_lock(&r->lock);
+  r->writer_fd = fd;
+  sh_mutex_unlock(&r->lock);
+}
+
 void *sh_engine_writer_main(void *arg)
 {
   struct sh_redis *r = arg;
@@ -262,6 +270,7 @@ void *sh_engine_writer_main(void *arg)
       c = sh_engine_connect(r, &r->writer_up, &seed);
       if (NULL == c)
         break; /* stopping with the link down */
+      set_fd(r, c->fd);
     }
     sh_mutex_lock(&r->lock);
     /* Backpressure (feed()): hold publishes while the reader waits for
@@ -293,6 +302,7 @@ void *sh_engine_writer_main(void *arg)
     if (sh_now_ms() - last_use >= IDLE_CHECK_MS && !alive(c)) {
       requeue(r, batch, n);
       sh_engine_set_link(r, &r->writer_up, false, sh_link_error(c));
+      set_fd(r, -1);
       redisFree(c);
       c = NULL;
       continue;
@@ -303,12 +313,15 @@ void *sh_engine_writer_main(void *arg)
       continue;
     if (!write_batch(r, c, batch, n, trim)) {
       sh_engine_set_link(r, &r->writer_up, false, sh_link_error(c));
+      set_fd(r, -1);
       redisFree(c);
       c = NULL;
     }
   }
-  if (NULL != c)
+  if (NULL != c) {
+    set_fd(r, -1);
     redisFree(c);
+  }
   /* Stopping: what is still queued was never sent. */
   sh_mutex_lock(&r->lock);
   expired = r->head;

@@ -692,7 +692,7 @@ void ssehub_get_stats_size(struct ssehub *hub, struct ssehub_stats *st,
 
 void ssehub_stop(struct ssehub *hub)
 {
-  long long deadline = sh_now_ms() + STOP_GRACE_MS;
+  long long deadline;
   size_t i, n;
 
   if (hub->stopped)
@@ -709,6 +709,9 @@ void ssehub_stop(struct ssehub *hub)
   for (i = 0; i < n; i++)
     sh_client_end(hub->snap[i]);
   sh_registry_release(hub->snap, n);
+  /* The grace starts now, whatever the steps above took (a stalled
+   * Redis holds sh_redis_stop() for up to its own grace). */
+  deadline = sh_now_ms() + STOP_GRACE_MS;
   while (sh_registry_count(&hub->reg) > 0 && sh_now_ms() < deadline)
     usleep(2000);
   /* Streams still open (peers not reading) are not suspended: readers
