@@ -17,6 +17,19 @@
  *   loadgen --port 18900 --clients 1000 --closed-loop --duration 5 --json r.json
  *   loadgen --port 18900 --clients 5000 --hold --duration 30  # "HOLDING n"
  *
+ * Clusters (several nodes joined by Redis): --port P1,P2,P3 spreads the
+ * subscribers over the nodes in turn and publishes go to the --publish-port
+ * list in turn (default: the same ports), over --publish-conns keep-alive
+ * connections (with one SO_REUSEPORT port, several connections land on
+ * several nodes). --source binds the subscribers to given loopback
+ * addresses, so that several load processes use disjoint ones. --listen
+ * publishes nothing and checks events published by someone else (the
+ * 100,000-subscriber run: one publisher, several load processes); its
+ * JSON lists each event's deliveries and the latency histogram, to merge.
+ *   loadgen --port 18901,18902,18903 --clients 1000 --rate 100 --duration 10
+ *   loadgen --port 18900 --clients 16000 --listen --duration 400 \
+ *           --source 127.0.1.1-127.0.1.4 --json part1.json
+ *
  * Timeline: at t=0 connecting (paced by --connect-rate) and publishing
  * start together. The measurement window runs from max(--warmup, the
  * moment every client has connected or failed) to --duration, when
@@ -74,7 +87,11 @@
 #define PUB_IO_TIMEOUT_NS (1 * NS_PER_S)
 #define SEQ_CAP_MAX (1ULL << 24) /* events per run (fan-out table) */
 #define MAX_ERRNO 160
-#define PAYLOAD_PREFIX_MAX 41 /* strlen("<u64> <i64>") at most */
+#define PAYLOAD_PREFIX_MAX 41    /* strlen("<u64> <i64>") at most */
+#define MAX_PORTS 64             /* --port / --publish-port lists */
+#define MAX_SRC 1024             /* --source addresses */
+#define MAX_PUB_CONNS 64         /* --publish-conns */
+#define LISTEN_EVENTS_MAX 100000 /* per-event rows in --listen JSON */
 
 /* ------------------------------------------------------------------ */
 /* options */
@@ -82,14 +99,19 @@
 struct options {
   char host_str[INET_ADDRSTRLEN];
   struct in_addr host;
-  int port, publish_port;
+  int port, publish_port; /* the first of each list */
+  int ports[MAX_PORTS], publish_ports[MAX_PORTS];
+  unsigned nports, npublish_ports, publish_conns;
   unsigned clients, sources, threads;
+  uint32_t src[MAX_SRC]; /* --source addresses, host order; 0 = none */
+  unsigned nsrc;
   double rate;
   int closed_loop, rate_given;
   double duration, warmup, connect_rate;
   size_t size, cookie;
   const char *json, *path, *publish_path;
-  int hold, http10;
+  int hold, http10, listen;
+  uint64_t expect_events; /* --listen: events 1..N expected (0 = seen) */
 };
 
 static struct options O;
@@ -112,7 +134,8 @@ static uint64_t g_acc_hi;    /* highest seq accepted (200); 1..acc_hi all */
 static uint64_t g_final_seq; /* acc_hi when publishing ended */
 static int g_ending, g_draining, g_stop;
 static volatile sig_atomic_t g_signal;
-static struct sockaddr_in g_srv, g_pub_srv;
+static struct sockaddr_in g_srv; /* the first port: /stats */
+static struct sockaddr_in g_srvs[MAX_PORTS], g_pub_srvs[MAX_PORTS];
 
 /* Per event: when it was sent, when its last delivery arrived and how
  * many deliveries there were. Indexed by seq; a lazily backed mapping. */
@@ -397,12 +420,16 @@ static void conn_start(struct worker *w, struct conn *c, int64_t now)
   setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
   memset(&src, 0, sizeof(src));
   src.sin_family = AF_INET;
-  src.sin_addr.s_addr = htonl(0x7f000002u + c->idx % O.sources);
+  if (O.nsrc > 0)
+    src.sin_addr.s_addr = htonl(O.src[c->idx % O.nsrc]);
+  else
+    src.sin_addr.s_addr = htonl(0x7f000002u + c->idx % O.sources);
   if (0 != bind(fd, (struct sockaddr *) &src, sizeof(src))) {
     conn_end(w, c, F_CONNECT, errno);
     return;
   }
-  rc = connect(fd, (struct sockaddr *) &g_srv, sizeof(g_srv));
+  rc = connect(fd, (struct sockaddr *) &g_srvs[c->idx % O.nports],
+               sizeof(g_srvs[0]));
   if (0 != rc && EINPROGRESS != errno) {
     conn_end(w, c, F_CONNECT, errno);
     return;
@@ -494,6 +521,24 @@ static void deliver(struct worker *w, struct conn *c, int64_t now)
   if (0 == s || s >= g_seq_cap || NULL == g_fo) {
     BUMP(w, foreign, 1);
     return;
+  }
+  if (O.listen) {
+    /* Published by someone else: the payload's timestamp is the send
+     * time (CLOCK_MONOTONIC, the same clock in every process), and the
+     * highest seq seen stands for the highest published. */
+    uint64_t hi = RLOAD(g_acc_hi);
+
+    if (0 == RLOAD(g_fo[s].send_ns))
+      __atomic_store_n(&g_fo[s].send_ns, c->ev_ts, __ATOMIC_RELAXED);
+    while (s > hi
+           && !__atomic_compare_exchange_n(&g_acc_hi, &hi, s, 1,
+                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+      ;
+    hi = RLOAD(g_sent_hi);
+    while (s > hi
+           && !__atomic_compare_exchange_n(&g_sent_hi, &hi, s, 1,
+                                           __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+      ;
   }
   if (O.size >= PAYLOAD_PREFIX_MAX && c->ev_dlen != O.size)
     BUMP(w, size_bad, 1);
@@ -1119,9 +1164,14 @@ static void *publisher_main(void *arg)
   int64_t due = g_t0, next_at = 0, backoff = 0;
   uint64_t seq = 1;
   size_t prev_plen = 0;
-  int fd = -1;
+  /* --publish-conns keep-alive connections, to the publish ports in
+   * turn; each publish takes the next one (one request in flight). */
+  int fds[MAX_PUB_CONNS];
+  unsigned cur = 0, j;
 
   (void) arg;
+  for (j = 0; j < MAX_PUB_CONNS; j++)
+    fds[j] = -1;
   if (NULL == body) {
     g_pub.fatal = 1;
     snprintf(g_pub.last_bad_text, sizeof(g_pub.last_bad_text), "out of memory");
@@ -1132,7 +1182,8 @@ static void *publisher_main(void *arg)
     int64_t now = now_ns(), ts, until;
     size_t plen, blen;
     struct iovec iov[2];
-    int hl, status = 0, keep = 0;
+    int hl, status = 0, keep = 0, fd = fds[cur];
+    int pport = O.publish_ports[cur % O.npublish_ports];
 
     if (LOAD(g_ending) || now >= g_deadline)
       break;
@@ -1147,7 +1198,8 @@ static void *publisher_main(void *arg)
       continue;
     }
     if (fd < 0) {
-      fd = tcp_connect(&g_pub_srv, now + PUB_IO_TIMEOUT_NS);
+      fd = fds[cur] = tcp_connect(&g_pub_srvs[cur % O.npublish_ports],
+                                  now + PUB_IO_TIMEOUT_NS);
       if (fd < 0) {
         g_pub.io_errors++;
         next_at = now_ns() + 50 * NS_PER_MS;
@@ -1166,7 +1218,7 @@ static void *publisher_main(void *arg)
     hl = snprintf(hdr, sizeof(hdr),
                   "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
                   "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n",
-                  O.publish_path, O.host_str, O.publish_port, blen);
+                  O.publish_path, O.host_str, pport, blen);
     iov[0].iov_base = hdr;
     iov[0].iov_len = (size_t) hl;
     iov[1].iov_base = body;
@@ -1177,7 +1229,7 @@ static void *publisher_main(void *arg)
     if (0 != send_all(fd, iov, 2, until)) {
       g_pub.io_errors++;
       close(fd);
-      fd = -1;
+      fds[cur] = -1;
       next_at = now_ns() + 10 * NS_PER_MS;
       continue; /* retry the same seq */
     }
@@ -1189,14 +1241,14 @@ static void *publisher_main(void *arg)
       g_pub.io_errors++;
       g_pub.ambiguous++;
       close(fd);
-      fd = -1;
+      fds[cur] = -1;
       next_at = now_ns() + 10 * NS_PER_MS;
       continue;
     }
     hist_add(&g_pub.rtt, now_ns() - ts);
     if (!keep) {
       close(fd);
-      fd = -1;
+      fds[cur] = -1;
     }
     /* Any 2xx: nchan answers 201 (delivered) or 202 (queued, no
      * subscriber), ssehub and the seed server 200. */
@@ -1207,6 +1259,7 @@ static void *publisher_main(void *arg)
         g_pub.t_first = ts;
       g_pub.t_last = ts;
       seq++;
+      cur = (cur + 1) % O.publish_conns;
       backoff = 0;
       next_at = 0;
       if (period > 0) {
@@ -1241,8 +1294,9 @@ static void *publisher_main(void *arg)
       break;
     }
   }
-  if (fd >= 0)
-    close(fd);
+  for (j = 0; j < MAX_PUB_CONNS; j++)
+    if (fds[j] >= 0)
+      close(fds[j]);
   free(body);
   return NULL;
 }
@@ -1288,10 +1342,15 @@ static void usage(FILE *f)
   fputs(
       "Usage: loadgen --port P --clients N [options]\n"
       "Benchmark load client for ssehub (loopback only).\n"
-      "  --port P             server port (required)\n"
+      "  --port P[,P2...]     server port (required); with several, the\n"
+      "                       subscribers are spread over them in turn\n"
+      "                       (nodes of a cluster); /stats is the first's\n"
       "  --host ADDR          server address in 127.0.0.0/8 (default 127.0.0.1)\n"
       "  --clients N          subscriber streams (required)\n"
       "  --sources K          source addresses 127.0.0.2.. (default 32)\n"
+      "  --source ADDR        bind the subscribers to this loopback source\n"
+      "                       address instead; repeatable, also A,B,... or\n"
+      "                       a range A-B; clients take them in turn\n"
       "  --rate R             publish R events/s, paced (default 10)\n"
       "  --closed-loop        publish as fast as the server accepts\n"
       "  --duration S         seconds from start until publishing stops "
@@ -1307,10 +1366,23 @@ static void usage(FILE *f)
       "  --cookie BYTES       send a Cookie header this long with each\n"
       "                       subscribe request (browser-sized headers)\n"
       "  --publish-path PATH  publish path (default /publish)\n"
-      "  --publish-port P2    publish port (default: --port)\n"
+      "  --publish-port P2[,P3...]  publish port(s) (default: the --port\n"
+      "                       list); publishes go to them in turn\n"
+      "  --publish-conns K    keep-alive publish connections, used in turn\n"
+      "                       (default: one per publish port; with one\n"
+      "                       SO_REUSEPORT port, K > 1 lands on several\n"
+      "                       nodes)\n"
       "  --http1.0            subscribe with HTTP/1.0 (identity body)\n"
       "  --hold               only connect and hold the clients, print\n"
       "                       \"HOLDING n\" once all are connected\n"
+      "  --listen             publish nothing: hold the clients (\"HOLDING n\"\n"
+      "                       once all are connected) and check the events\n"
+      "                       someone else publishes (data \"<seq> <ns>\",\n"
+      "                       seq from 1, ns = CLOCK_MONOTONIC at send):\n"
+      "                       every client must get each once, in order;\n"
+      "                       the JSON lists every event's deliveries\n"
+      "  --expect-events N    with --listen: events 1..N were published\n"
+      "                       (default: the highest seq any client saw)\n"
       "  --json FILE          also write the results as JSON\n"
       "  -h, --help           this text\n",
       f);
@@ -1382,6 +1454,66 @@ static const char *arg_path(const char *name, const char *v)
   return v;
 }
 
+/* "P" or "P1,P2,...": ports into out[], returns how many. */
+static unsigned arg_ports(const char *name, const char *v, int *out)
+{
+  char buf[64 * 8], *tok, *save = NULL;
+  unsigned n = 0;
+
+  if (strlen(v) >= sizeof(buf))
+    usage_error("%s: list too long", name);
+  strcpy(buf, v);
+  for (tok = strtok_r(buf, ",", &save); NULL != tok;
+       tok = strtok_r(NULL, ",", &save)) {
+    if (n >= MAX_PORTS)
+      usage_error("%s: at most %d ports", name, MAX_PORTS);
+    out[n++] = (int) arg_uint(name, tok, 1, 65535, 0);
+  }
+  if (0 == n)
+    usage_error("%s needs a port", name);
+  return n;
+}
+
+static uint32_t arg_loopback(const char *name, const char *v)
+{
+  struct in_addr a;
+  uint32_t h;
+
+  if (1 != inet_pton(AF_INET, v, &a))
+    usage_error("%s wants an IPv4 address, not '%s'", name, v);
+  h = ntohl(a.s_addr);
+  if (127 != h >> 24)
+    usage_error("%s %s is not in 127.0.0.0/8; loopback only", name, v);
+  return h;
+}
+
+/* --source: "A", "A,B,...", "A-B" (a range), appended to O.src. */
+static void arg_sources(const char *name, const char *v)
+{
+  char buf[4096], *tok, *save = NULL;
+
+  if (strlen(v) >= sizeof(buf))
+    usage_error("%s: list too long", name);
+  strcpy(buf, v);
+  for (tok = strtok_r(buf, ",", &save); NULL != tok;
+       tok = strtok_r(NULL, ",", &save)) {
+    char *dash = strchr(tok, '-');
+    uint32_t lo, hi, a;
+
+    if (NULL != dash)
+      *dash = '\0';
+    lo = arg_loopback(name, tok);
+    hi = NULL != dash ? arg_loopback(name, dash + 1) : lo;
+    if (hi < lo)
+      usage_error("%s: empty range %s-%s", name, tok, dash + 1);
+    for (a = lo; a <= hi; a++) {
+      if (O.nsrc >= MAX_SRC)
+        usage_error("%s: at most %d addresses", name, MAX_SRC);
+      O.src[O.nsrc++] = a;
+    }
+  }
+}
+
 static void parse_args(int argc, char **argv)
 {
   const char *host = "127.0.0.1";
@@ -1414,13 +1546,16 @@ static void parse_args(int argc, char **argv)
     memcpy(name, a, nl);
     name[nl] = '\0';
     if (0 == strcmp(name, "--closed-loop") || 0 == strcmp(name, "--hold")
-        || 0 == strcmp(name, "--http1.0") || 0 == strcmp(name, "--http10")) {
+        || 0 == strcmp(name, "--listen") || 0 == strcmp(name, "--http1.0")
+        || 0 == strcmp(name, "--http10")) {
       if (NULL != eq)
         usage_error("%s takes no value", name);
       if (0 == strcmp(name, "--closed-loop"))
         O.closed_loop = 1;
       else if (0 == strcmp(name, "--hold"))
         O.hold = 1;
+      else if (0 == strcmp(name, "--listen"))
+        O.listen = 1;
       else
         O.http10 = 1;
       continue;
@@ -1432,7 +1567,9 @@ static void parse_args(int argc, char **argv)
         && 0 != strcmp(name, "--json") && 0 != strcmp(name, "--threads")
         && 0 != strcmp(name, "--path") && 0 != strcmp(name, "--publish-path")
         && 0 != strcmp(name, "--publish-port") && 0 != strcmp(name, "--warmup")
-        && 0 != strcmp(name, "--cookie"))
+        && 0 != strcmp(name, "--cookie") && 0 != strcmp(name, "--source")
+        && 0 != strcmp(name, "--publish-conns")
+        && 0 != strcmp(name, "--expect-events"))
       usage_error("unknown option '%s'", name);
     if (NULL != eq)
       v = eq + 1;
@@ -1441,11 +1578,19 @@ static void parse_args(int argc, char **argv)
     else
       usage_error("%s needs a value", name);
     if (0 == strcmp(name, "--port")) {
-      O.port = (int) arg_uint(name, v, 1, 65535, 0);
+      O.nports = arg_ports(name, v, O.ports);
+      O.port = O.ports[0];
       have_port = 1;
     } else if (0 == strcmp(name, "--publish-port")) {
-      O.publish_port = (int) arg_uint(name, v, 1, 65535, 0);
+      O.npublish_ports = arg_ports(name, v, O.publish_ports);
+      O.publish_port = O.publish_ports[0];
       have_pport = 1;
+    } else if (0 == strcmp(name, "--source")) {
+      arg_sources(name, v);
+    } else if (0 == strcmp(name, "--publish-conns")) {
+      O.publish_conns = (unsigned) arg_uint(name, v, 1, MAX_PUB_CONNS, 0);
+    } else if (0 == strcmp(name, "--expect-events")) {
+      O.expect_events = arg_uint(name, v, 1, SEQ_CAP_MAX - 1, 0);
     } else if (0 == strcmp(name, "--host")) {
       host = v;
     } else if (0 == strcmp(name, "--clients")) {
@@ -1486,6 +1631,10 @@ static void parse_args(int argc, char **argv)
     usage_error("--rate and --closed-loop exclude each other");
   if (O.hold && (O.closed_loop || O.rate_given))
     usage_error("--hold publishes nothing; drop --rate/--closed-loop");
+  if (O.listen && (O.closed_loop || O.rate_given || O.hold))
+    usage_error("--listen publishes nothing; drop --rate/--closed-loop/--hold");
+  if (O.expect_events > 0 && !O.listen)
+    usage_error("--expect-events goes with --listen");
   if (O.warmup >= O.duration)
     usage_error("--warmup (%g) must be shorter than --duration (%g)", O.warmup,
                 O.duration);
@@ -1494,8 +1643,13 @@ static void parse_args(int argc, char **argv)
   if (127 != (ntohl(O.host.s_addr) >> 24))
     usage_error("--host %s is not in 127.0.0.0/8; loopback only", host);
   inet_ntop(AF_INET, &O.host, O.host_str, sizeof(O.host_str));
-  if (!have_pport)
+  if (!have_pport) {
+    memcpy(O.publish_ports, O.ports, sizeof(O.ports));
+    O.npublish_ports = O.nports;
     O.publish_port = O.port;
+  }
+  if (0 == O.publish_conns)
+    O.publish_conns = O.npublish_ports;
   if (O.threads > O.clients)
     O.threads = O.clients;
 }
@@ -1666,10 +1820,16 @@ static void print_table(FILE *f, const struct report *r)
 {
   const struct wstats *t = &r->t;
 
-  fprintf(f, "\n== loadgen: %u clients on %s:%d%s, %u thread(s), %u sources, ",
-          O.clients, O.host_str, O.port, O.path, O.threads, O.sources);
+  fprintf(f, "\n== loadgen: %u clients on %s:%d", O.clients, O.host_str,
+          O.port);
+  for (unsigned i = 1; i < O.nports; i++)
+    fprintf(f, ",%d", O.ports[i]);
+  fprintf(f, "%s, %u thread(s), %u sources, ", O.path, O.threads,
+          O.nsrc > 0 ? O.nsrc : O.sources);
   if (O.hold)
     fprintf(f, "hold");
+  else if (O.listen)
+    fprintf(f, "listen (published elsewhere)");
   else if (O.closed_loop)
     fprintf(f, "closed-loop");
   else
@@ -1701,7 +1861,13 @@ static void print_table(FILE *f, const struct report *r)
           t->resets, t->srv_closed, t->srv_ended, t->early_close, t->io_err,
           t->proto_err, t->no_ok);
   print_errnos(f, r);
-  if (!O.hold) {
+  if (O.listen)
+    fprintf(f,
+            "published     elsewhere: highest seq seen %" PRIu64 "%s, %" PRIu64
+            " in window\n",
+            LOAD(g_acc_hi), O.expect_events > 0 ? " (or --expect-events)" : "",
+            r->pub_in_window);
+  if (!O.hold && !O.listen) {
     fprintf(f,
             "published     accepted %" PRIu64 " (%.1f/s; %" PRIu64
             " in window, %.1f/s), 503-retries %" PRIu64 ", 429-retries %" PRIu64
@@ -1718,6 +1884,8 @@ static void print_table(FILE *f, const struct report *r)
     fprintf(f, "publish rtt   ms p50 %.3f  p99 %.3f  max %.3f\n",
             hist_pct_ms(&g_pub.rtt, 50), hist_pct_ms(&g_pub.rtt, 99),
             (double) g_pub.rtt.max_ns / 1e6);
+  }
+  if (!O.hold) {
     fprintf(f,
             "deliveries    expected %" PRIu64 ", received %" PRIu64
             ", lost %" PRIu64 " (to live clients %" PRIu64
@@ -1730,10 +1898,11 @@ static void print_table(FILE *f, const struct report *r)
             "              foreign/unparsable %" PRIu64 ", wrong-size %" PRIu64
             ", heartbeats %" PRIu64 ", bytes %" PRIu64 "\n",
             t->foreign, t->size_bad, t->heartbeats, t->bytes);
-    fprintf(f, "drain         %.3f s, %s\n", r->drain_s,
-            r->drain_complete ? "every live client got the last event"
-                              : "TIMED OUT: some clients never got the last "
-                                "event");
+    if (!O.listen)
+      fprintf(f, "drain         %.3f s, %s\n", r->drain_s,
+              r->drain_complete ? "every live client got the last event"
+                                : "TIMED OUT: some clients never got the "
+                                  "last event");
     fprintf(f,
             "throughput    %" PRIu64 " deliveries in window = %.0f "
             "deliveries/s\n",
@@ -1769,6 +1938,49 @@ static void json_stats(FILE *f, const char *name, const char *v)
     fputs("null", f);
 }
 
+static void json_ints(FILE *f, const char *name, const int *v, unsigned n)
+{
+  unsigned i;
+
+  fprintf(f, ", \"%s\": [", name);
+  for (i = 0; i < n; i++)
+    fprintf(f, "%s%d", i > 0 ? ", " : "", v[i]);
+  fputc(']', f);
+}
+
+/* --listen: what several processes' results need to be merged: every
+ * event's deliveries and fan-out (last delivery - payload timestamp),
+ * and the latency histogram's buckets. */
+static void json_listen(FILE *f, const struct report *r)
+{
+  uint64_t s, hi = LOAD(g_acc_hi);
+  unsigned i;
+  int first = 1;
+
+  if (hi > LISTEN_EVENTS_MAX)
+    hi = LISTEN_EVENTS_MAX;
+  if (NULL == g_fo || hi >= g_seq_cap)
+    hi = NULL == g_fo ? 0 : g_seq_cap - 1;
+  fputs(",\n  \"events\": [", f);
+  for (s = 1; s <= hi; s++) {
+    const struct fo_slot *e = &g_fo[s];
+
+    fprintf(f, "%s[%" PRIu64 ", %u, %.3f]", 1 == s ? "" : ", ", s, e->count,
+            e->count > 0 && e->send_ns > 0
+                ? (double) (e->max_recv - e->send_ns) / 1e6
+                : -1.0);
+  }
+  fputs("],\n  \"latency_hist_us\": [", f);
+  for (i = 0; i < H_BUCKETS; i++) {
+    if (0 == r->lat.b[i])
+      continue;
+    fprintf(f, "%s[%" PRIu64 ", %" PRIu64 "]", first ? "" : ", ", h_upper_us(i),
+            r->lat.b[i]);
+    first = 0;
+  }
+  fprintf(f, "],\n  \"latency_max_ms\": %.3f", (double) r->lat.max_ns / 1e6);
+}
+
 static int write_json(const char *path, const struct report *r)
 {
   const struct wstats *t = &r->t;
@@ -1783,13 +1995,17 @@ static int write_json(const char *path, const struct report *r)
           "\"sources\": %u, \"mode\": \"%s\", \"rate\": %g, \"size\": %zu, "
           "\"duration_s\": %g, \"warmup_s\": %g, \"connect_rate\": %g, "
           "\"http\": \"1.%d\", \"host\": \"%s\", \"port\": %d, "
-          "\"publish_port\": %d},\n",
-          O.clients, O.threads, O.sources,
+          "\"publish_port\": %d",
+          O.clients, O.threads, O.nsrc > 0 ? O.nsrc : O.sources,
           O.hold          ? "hold"
+          : O.listen      ? "listen"
           : O.closed_loop ? "closed-loop"
                           : "rate",
           O.closed_loop || O.hold ? 0.0 : O.rate, O.size, O.duration, O.warmup,
           O.connect_rate, O.http10 ? 0 : 1, O.host_str, O.port, O.publish_port);
+  json_ints(f, "ports", O.ports, O.nports);
+  json_ints(f, "publish_ports", O.publish_ports, O.npublish_ports);
+  fprintf(f, ", \"publish_conns\": %u},\n", O.publish_conns);
   fprintf(f,
           "  \"time\": {\"run_s\": %.3f, \"ramp_s\": %.3f, "
           "\"window_start_s\": %.3f, \"window_end_s\": %.3f, "
@@ -1851,6 +2067,8 @@ static int write_json(const char *path, const struct report *r)
           "\"run_pct_of_core\": %.1f}",
           r->cpu_win_pct, r->cpu_user_s, r->cpu_sys_s, r->cpu_thread_max,
           r->cpu_run_pct);
+  if (O.listen)
+    json_listen(f, r);
   json_stats(f, "server_stats_before", r->stats_before);
   json_stats(f, "server_stats_after", r->stats_after);
   fputs("\n}\n", f);
@@ -1932,8 +2150,14 @@ int main(int argc, char **argv)
   g_srv.sin_family = AF_INET;
   g_srv.sin_addr = O.host;
   g_srv.sin_port = htons((uint16_t) O.port);
-  g_pub_srv = g_srv;
-  g_pub_srv.sin_port = htons((uint16_t) O.publish_port);
+  for (i = 0; i < O.nports; i++) {
+    g_srvs[i] = g_srv;
+    g_srvs[i].sin_port = htons((uint16_t) O.ports[i]);
+  }
+  for (i = 0; i < O.npublish_ports; i++) {
+    g_pub_srvs[i] = g_srv;
+    g_pub_srvs[i].sin_port = htons((uint16_t) O.publish_ports[i]);
+  }
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
@@ -2014,7 +2238,7 @@ int main(int argc, char **argv)
       return 3;
     }
   }
-  if (!O.hold) {
+  if (!O.hold && !O.listen) {
     rc = pthread_create(&pub_th, NULL, publisher_main, NULL);
     if (0 != rc) {
       fprintf(stderr, "loadgen: pthread_create: %s\n", strerror(rc));
@@ -2043,7 +2267,7 @@ int main(int argc, char **argv)
           ws = now;
         if (ws < g_deadline)
           STORE(g_win_start, ws);
-        if (O.hold) {
+        if (O.hold || O.listen) {
           printf("HOLDING %" PRIu64 "\n", s.connected);
           fflush(stdout);
           holding = 1;
@@ -2077,7 +2301,14 @@ int main(int argc, char **argv)
   if (holding || O.hold)
     fprintf(stderr, "loadgen: hold time over, closing\n");
 
-  if (!O.hold) {
+  if (O.listen) {
+    /* Every client still connected is due every event published. */
+    uint64_t hi = LOAD(g_acc_hi);
+
+    if (O.expect_events > hi)
+      STORE(g_acc_hi, O.expect_events);
+    STORE(g_final_seq, LOAD(g_acc_hi));
+  } else if (!O.hold) {
     pthread_join(pub_th, NULL);
     STORE(g_final_seq, LOAD(g_acc_hi));
     STORE(g_draining, 1);
@@ -2106,9 +2337,10 @@ int main(int argc, char **argv)
   fetch_stats(rep.stats_after, sizeof(rep.stats_after));
 
   rep.ramp_s = ramp_done >= 0 ? secs(ramp_done - g_t0) : -1;
-  rep.drain_complete = O.hold || t_drained >= 0;
-  rep.drain_s = O.hold ? 0
-                       : secs((t_drained >= 0 ? t_drained : now) - t_end_pub);
+  rep.drain_complete = O.hold || O.listen || t_drained >= 0;
+  rep.drain_s = O.hold || O.listen
+                    ? 0
+                    : secs((t_drained >= 0 ? t_drained : now) - t_end_pub);
   if (have_ru0 && have_ru1 && t_ru1 > t_ru0) {
     rep.cpu_user_s = tv_s(&ru1.ru_utime) - tv_s(&ru0.ru_utime);
     rep.cpu_sys_s = tv_s(&ru1.ru_stime) - tv_s(&ru0.ru_stime);

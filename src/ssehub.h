@@ -296,7 +296,9 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
     "age of the newest stream entry when read (0: caught up)")              \
   X(redis_reconnects, COUNTER, "connections to Redis made again")           \
   X(publish_link_refused, COUNTER,                                          \
-    "publishes refused because Redis did not take them in time (503)")
+    "publishes refused because Redis did not take them in time (503)")      \
+  X(redis_gaps, COUNTER,                                                    \
+    "times entries were trimmed before this node read them (told)")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {

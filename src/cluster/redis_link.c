@@ -31,8 +31,7 @@ static bool handshake(redisContext *c, int argc, const char **argv,
   bool ok;
 
   if (NULL == r) {
-    snprintf(err, errlen, "%s: %s", what,
-             c->errstr[0] ? c->errstr : "no answer");
+    snprintf(err, errlen, "%s", sh_link_error(c));
     return false;
   }
   ok = REDIS_REPLY_ERROR != r->type;
@@ -40,6 +39,16 @@ static bool handshake(redisContext *c, int argc, const char **argv,
     snprintf(err, errlen, "%s refused: %.*s", what, (int) r->len, r->str);
   freeReplyObject(r);
   return ok;
+}
+
+const char *sh_link_error(const redisContext *c)
+{
+  /* A command's time limit shows as EAGAIN on the socket. */
+  if (REDIS_ERR_IO == c->err && (EAGAIN == errno || EWOULDBLOCK == errno))
+    return "no answer in time";
+  if (0 != strstr(c->errstr, "temporarily unavailable"))
+    return "no answer in time";
+  return c->errstr[0] ? c->errstr : "I/O error";
 }
 
 redisContext *sh_link_open(const struct sh_redis_addr *a, int timeout_ms,
@@ -56,7 +65,7 @@ redisContext *sh_link_open(const struct sh_redis_addr *a, int timeout_ms,
     return NULL;
   }
   if (c->err) {
-    snprintf(err, errlen, "%s", c->errstr);
+    snprintf(err, errlen, "%s", sh_link_error(c));
     goto fail;
   }
   if (0 != sh_link_timeout(c, timeout_ms)) {

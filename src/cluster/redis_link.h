@@ -24,6 +24,9 @@
 redisContext *sh_link_open(const struct sh_redis_addr *a, int timeout_ms,
                            char *err, size_t errlen);
 
+/* Why the last command on c failed, for a log line. */
+const char *sh_link_error(const redisContext *c);
+
 /* Change the limit on each command (a blocking XREAD needs more than its
  * BLOCK time). 0 or -errno. */
 int sh_link_timeout(redisContext *c, int timeout_ms);

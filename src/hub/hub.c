@@ -392,23 +392,27 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
     goto fail_history;
   sh_deadlines_init(&hub->deadlines,
                     (long long) hub->opt.header_timeout_s * 1000);
-  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
-  if (0 != rc)
-    goto fail_deadlines;
-  rc = sh_broadcaster_start(hub);
-  if (0 != rc)
-    goto fail_watch;
+  /* The engine before the threads that read hub->redis; its reader
+   * may queue events before the broadcaster runs: they wait there. */
   if (NULL != hub->opt.redis_url) {
     rc = start_redis(hub);
     if (0 != rc)
-      goto fail_broadcaster;
+      goto fail_deadlines;
   }
+  rc = sh_watch_start(&hub->watch, &hub->reg, &hub->log, housekeeping, hub);
+  if (0 != rc)
+    goto fail_redis;
+  rc = sh_broadcaster_start(hub);
+  if (0 != rc)
+    goto fail_watch;
   return hub;
 
-fail_broadcaster:
-  sh_broadcaster_stop(hub);
 fail_watch:
   sh_watch_stop(&hub->watch);
+fail_redis:
+  /* Closing the queue lets a reader waiting for room give up. */
+  sh_pubqueue_close(&hub->queue);
+  sh_redis_free(hub->redis);
 fail_deadlines:
   sh_deadlines_destroy(&hub->deadlines);
   sh_iplimit_destroy(&hub->iplimit);
@@ -688,7 +692,7 @@ void ssehub_get_stats_size(struct ssehub *hub, struct ssehub_stats *st,
 
 void ssehub_stop(struct ssehub *hub)
 {
-  long long deadline = sh_now_ms() + STOP_GRACE_MS;
+  long long deadline;
   size_t i, n;
 
   if (hub->stopped)
@@ -705,6 +709,9 @@ void ssehub_stop(struct ssehub *hub)
   for (i = 0; i < n; i++)
     sh_client_end(hub->snap[i]);
   sh_registry_release(hub->snap, n);
+  /* The grace starts now, whatever the steps above took (a stalled
+   * Redis holds sh_redis_stop() for up to its own grace). */
+  deadline = sh_now_ms() + STOP_GRACE_MS;
   while (sh_registry_count(&hub->reg) > 0 && sh_now_ms() < deadline)
     usleep(2000);
   /* Streams still open (peers not reading) are not suspended: readers

@@ -235,6 +235,11 @@ int main(int argc, char **argv)
     return start_error(&cfg, rc);
   }
   say_publish_policy(&cfg.hub, token);
+  if (cfg.hub.reuse_port && NULL == cfg.hub.redis_url)
+    fprintf(stderr, "ssehub: warning: --reuse-port without --redis: each "
+                    "process on the port is a hub of its own (a publish "
+                    "reaches only the clients of the process that takes "
+                    "it)\n");
   fprintf(stderr,
           "ssehub: listening on http://%s:%u/ (stream /sse, "
           "publish POST /publish)\n",

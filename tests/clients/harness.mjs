@@ -111,6 +111,17 @@ export class Scope {
     await h.start();
     return h;
   }
+  async redis(args = []) {
+    const r = new RedisServer(args);
+    this.defer(async () => {
+      await r.stop();
+      if (this.t && (this.failed || !this.finished || process.env.SSEHUB_TEST_VERBOSE)) {
+        this.note(`redis-server log (tail):\n${r.logTail()}`);
+      }
+    });
+    await r.start();
+    return r;
+  }
   async proxy(targetPort) {
     const p = new CutProxy(targetPort);
     this.defer(() => p.close());
@@ -225,6 +236,18 @@ export class Hub {
     return info;
   }
 
+  /** Sends `signal` (SIGKILL: no shutdown at all) and waits for the exit. */
+  async kill(signal = 'SIGKILL') {
+    const proc = this.proc;
+    if (!proc) return null;
+    if (!proc.exitInfo) {
+      try { process.kill(proc.pid, signal); } catch { /* gone */ }
+    }
+    const info = await withTimeout(proc.exited, 5_000, `ssehub ${signal}`);
+    this.proc = null;
+    return info;
+  }
+
   /** Stops and starts again on the same port. */
   async restart() {
     await this.stop();
@@ -236,9 +259,9 @@ export class Hub {
 // ---- publishing -----------------------------------------------------------------
 const pubAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
-function request(url, { method = 'GET', headers = {}, body } = {}, timeout = 10_000) {
+function request(url, { method = 'GET', headers = {}, body, agent = pubAgent } = {}, timeout = 10_000) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: pubAgent }, (res) => {
+    const req = http.request(url, { method, headers, agent }, (res) => {
       res.setEncoding('utf8');
       let text = '';
       res.on('data', (d) => { text += d; });
@@ -266,14 +289,19 @@ export function formBody(fields) {
   return q.toString();
 }
 
-/** POST /publish, form-encoded. Resolves {status, headers, text, json}. */
-export function publish(hub, fields) {
+/**
+ * POST /publish, form-encoded. Resolves {status, headers, text, json}.
+ * fresh: a new connection for this request alone (so that on a port shared
+ * by several nodes the kernel picks the node each time); timeout in ms.
+ */
+export function publish(hub, fields, { fresh = false, timeout = 10_000 } = {}) {
   const body = formBody(fields);
   return request(hubBase(hub) + '/publish', {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': Buffer.byteLength(body) },
     body,
-  });
+    agent: fresh ? false : pubAgent,
+  }, timeout);
 }
 
 /** POST /publish with a text/plain body (the data); other fields in the query. */
@@ -297,6 +325,160 @@ export async function publishOk(hub, fields) {
 export function get(url, headers = {}) { return request(url, { headers }); }
 
 function hubBase(h) { return typeof h === 'string' ? h : h.base; }
+
+// ---- Redis (for the cluster tests) ----------------------------------------------
+export const REDIS_SERVER = process.env.REDIS_SERVER_BIN || 'redis-server';
+
+/**
+ * A redis-server of our own: a free loopback port, its own temporary
+ * directory, no persistence (--save '' --appendonly no). Stopped by PID.
+ */
+export class RedisServer {
+  constructor(args = []) {
+    this.args = args;
+    this.proc = null;
+    this.log = '';
+    this.dir = null;
+  }
+  get url() { return `redis://${HOST}:${this.port}/0`; }
+  get pid() { return this.proc ? this.proc.pid : undefined; }
+  logTail(n = 20) { return this.log.split('\n').slice(-n).join('\n'); }
+
+  /** Starts redis-server; resolves once it is ready for connections. */
+  async start() {
+    this.port = await freePort();
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssehub-redis-'));
+    const argv = ['--port', String(this.port), '--bind', HOST, '--save', '', '--appendonly', 'no',
+      '--dir', this.dir, '--daemonize', 'no', ...this.args];
+    const proc = spawn(REDIS_SERVER, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    proc.exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+      livePids.delete(proc.pid);
+      proc.exitInfo = { code, signal };
+      resolve(proc.exitInfo);
+    }));
+    const ready = new Promise((resolve, reject) => {
+      proc.on('error', (e) => reject(new Error(`${REDIS_SERVER}: ${e.message} (install redis-server: scripts/setup.sh)`)));
+      for (const s of [proc.stdout, proc.stderr]) {
+        s.setEncoding('utf8');
+        s.on('data', (d) => {
+          if (this.log.length < 100_000) this.log += d;
+          if (/Ready to accept connections/.test(this.log)) resolve();
+        });
+      }
+      proc.exited.then((i) => reject(new Error(`redis-server exited (${JSON.stringify(i)}) before it was ready:\n${this.logTail()}`)));
+    });
+    if (proc.pid) livePids.set(proc.pid, { group: false });
+    try {
+      await withTimeout(ready, 10_000, `redis-server start (${argv.join(' ')})`);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+    return this;
+  }
+
+  /** Sends one command; resolves with the parsed reply (an error reply rejects). */
+  command(...args) { return redisCommand(this.port, ...args); }
+
+  async stop() {
+    const proc = this.proc;
+    if (proc && proc.pid && !proc.exitInfo) {
+      try { process.kill(proc.pid, 'SIGTERM'); } catch { /* gone */ }
+      try { await withTimeout(proc.exited, 5_000, 'redis-server SIGTERM'); } catch {
+        try { process.kill(proc.pid, 'SIGKILL'); } catch { /* gone */ }
+        await withTimeout(proc.exited, 5_000, 'redis-server SIGKILL');
+      }
+    }
+    this.proc = null;
+    if (this.dir) {
+      fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+      this.dir = null;
+    }
+  }
+}
+
+/**
+ * One Redis command over a fresh connection (RESP2: simple strings, errors,
+ * integers, bulk strings and arrays). Bulk strings come back as strings.
+ */
+export function redisCommand(port, ...args) {
+  const req = `*${args.length}\r\n` + args.map((a) => {
+    const b = Buffer.from(String(a), 'utf8');
+    return `$${b.length}\r\n${b.toString('utf8')}\r\n`;
+  }).join('');
+  // Parses one reply at buf[at]; returns [value, next] or null if incomplete.
+  const parse = (buf, at) => {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) return null;
+    const type = String.fromCharCode(buf[at]);
+    const line = buf.toString('utf8', at + 1, eol);
+    const next = eol + 2;
+    if (type === '+') return [line, next];
+    if (type === '-') return [Object.assign(new Error(`redis: ${line}`), { redisError: true }), next];
+    if (type === ':') return [Number(line), next];
+    if (type === '$') {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      if (buf.length < next + n + 2) return null;
+      return [buf.toString('utf8', next, next + n), next + n + 2];
+    }
+    if (type === '*') {
+      const n = Number(line);
+      if (n < 0) return [null, next];
+      const out = [];
+      let pos = next;
+      for (let i = 0; i < n; i++) {
+        const r = parse(buf, pos);
+        if (!r) return null;
+        out.push(r[0]);
+        pos = r[1];
+      }
+      return [out, pos];
+    }
+    throw new Error(`redis: unexpected reply type ${JSON.stringify(type)}`);
+  };
+  return withTimeout(new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const s = net.connect(port, HOST, () => s.write(req));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      let r;
+      try { r = parse(buf, 0); } catch (e) { s.destroy(); reject(e); return; }
+      if (!r) return;
+      s.destroy();
+      if (r[0] instanceof Error && r[0].redisError) reject(r[0]); else resolve(r[0]);
+    });
+    s.on('error', reject);
+  }), 10_000, `redis ${args[0]}`);
+}
+
+/**
+ * How many established TCP connections process `pid` holds on local port
+ * `port` (Linux: /proc/net/tcp{,6} and /proc/PID/fd). On a port shared by
+ * several nodes (--reuse-port) this tells which node took which streams.
+ */
+export function streamsOf(pid, port) {
+  const inodes = new Set();
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    let link;
+    try { link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { continue; }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    if (m) inodes.add(m[1]);
+  }
+  let n = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = fs.readFileSync(file, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const localPort = parseInt(f[1].split(':').pop(), 16);
+      if (localPort === port && f[3] === '01' && inodes.has(f[9])) n += 1;
+    }
+  }
+  return n;
+}
 
 // ---- TCP proxy that can cut every connection ---------------------------------
 export class CutProxy {
@@ -454,13 +636,14 @@ export class Browser {
   /**
    * A blank page on `origin` (so that an EventSource to it is same-origin and
    * needs no CORS): the navigation is answered by the test, not the server.
+   * `body` is the page's body (markup, scripts), empty by default.
    */
-  async blankPageOn(origin) {
+  async blankPageOn(origin, { body = '' } = {}) {
     const page = await this.newPage();
     const url = origin.replace(/\/$/, '') + '/__ssehub_client_test_blank__';
     await page.route(url, (route) => route.fulfill({
       status: 200, contentType: 'text/html; charset=utf-8',
-      body: '<!doctype html><meta charset="utf-8"><title>ssehub client test</title><body></body>',
+      body: `<!doctype html><meta charset="utf-8"><title>ssehub client test</title><body>${body}</body>`,
     }));
     await page.goto(url);
     await page.unroute(url);
