@@ -221,6 +221,10 @@ static void assert_ids_increase(const struct sub *u, const char *who)
 {
   int i;
 
+  for (i = 0; i < u->n; i++)
+    ck_assert_msg('\0' != u->ev[i].id[0],
+                  "%s: event %d has no id (a notice?): '%s'", who, i,
+                  u->ev[i].raw);
   for (i = 1; i < u->n; i++)
     ck_assert_msg(id_cmp(u->ev[i - 1].id, u->ev[i].id) < 0,
                   "%s: event %d id %s ('%s') after %s ('%s')", who, i,
@@ -523,6 +527,7 @@ START_TEST(test_cluster_three_nodes_every_event_once_same_order)
     ck_assert_int_ge(tl_stat(nodes[i].port, "redis_lag_ms"), 0);
     ck_assert_int_eq(0, tl_stat(nodes[i].port, "redis_reconnects"));
     ck_assert_int_eq(0, tl_stat(nodes[i].port, "publish_link_refused"));
+    ck_assert_int_eq(0, tl_stat(nodes[i].port, "redis_gaps"));
   }
   for (i = 0; i < SUBS; i++)
     sub_free(&subs[i]);
@@ -890,9 +895,7 @@ START_TEST(test_cluster_redis_crash_with_aof_loses_no_acknowledged_event)
   }
 
   for (i = 0; i < NODES; i++) {
-    int done = atomic_load(&pub[i].done);
-
-    int unknown = 0;
+    int done = atomic_load(&pub[i].done), unknown = 0;
 
     for (k = 0; k < done; k++) {
       const struct pubrec *r = &pub[i].rec[k];
@@ -988,6 +991,7 @@ START_TEST(test_cluster_redis_crash_with_aof_loses_no_acknowledged_event)
                                    5000 * tl_scale()),
                   "node %d: redis_link not up again", i);
     ck_assert_int_ge(tl_stat(nodes[i].port, "redis_reconnects"), 1);
+    ck_assert_int_eq(0, tl_stat(nodes[i].port, "redis_gaps"));
     refused += tl_stat(nodes[i].port, "publish_link_refused");
   }
   ck_assert_int_ge(refused, outage_503);
