@@ -773,6 +773,84 @@ START_TEST(test_cluster_resume_beyond_window_from_stream_then_expired)
 }
 END_TEST
 
+/* ---- resumes while Redis is down ----------------------------------------------- */
+
+/* With Redis unreachable a node still answers resumes from its window
+ * (--history 10), exactly; one from further back gets ssehub-missed
+ * "unavailable" and then the window. Once Redis is back, delivery goes
+ * on to every stream, the live one and the resumed ones. */
+START_TEST(test_cluster_resume_while_redis_down_uses_the_window)
+{
+  enum { NODES = 2, EVENTS = 30 };
+  static const char *const more[] = { "--history", "10", NULL };
+  struct sub subs[3]; /* live, resumed in the window, resumed before it */
+  struct pubrec rec;
+  char ids[EVENTS][48], hdr[96], want[160], data[16];
+  int i, k;
+
+  redis_up(TL_REDIS_AOF, NULL);
+  nodes_up(NODES, 0, more);
+  memset(subs, 0, sizeof(subs));
+  sub_open(&subs[0], 1, nodes[1].port, "/sse", NULL);
+  for (k = 0; k < EVENTS; k++) {
+    snprintf(data, sizeof(data), "d-%d", k);
+    publish_ok(nodes[k % NODES].port, data, &rec);
+    snprintf(ids[k], sizeof(ids[k]), "%s", rec.id);
+  }
+  ck_assert(subs_wait(subs, 1, EVENTS, 5000 * tl_scale()));
+  tl_redis_kill(&rds);
+  ck_assert(
+      tl_wait_stat_str(nodes[1].port, "redis_link", "down", 5000 * tl_scale()));
+
+  snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", ids[25]);
+  sub_open(&subs[1], 1, nodes[1].port, "/sse", hdr);
+  snprintf(hdr, sizeof(hdr), "Last-Event-ID: %s\r\n", ids[5]);
+  sub_open(&subs[2], 1, nodes[1].port, "/sse", hdr);
+  ck_assert(subs_wait(&subs[1], 1, 4, 5000 * tl_scale()));
+  ck_assert(subs_wait(&subs[2], 1, 11, 5000 * tl_scale()));
+  subs_drain(subs, 3, 200);
+  ck_assert_int_eq(4, subs[1].n);
+  for (k = 26; k < EVENTS; k++)
+    ck_assert_str_eq(ids[k], subs[1].ev[k - 26].id);
+  ck_assert_int_eq(11, subs[2].n);
+  ck_assert_str_eq("ssehub-missed", subs[2].ev[0].event);
+  snprintf(want, sizeof(want), "\"lastEventId\":\"%s\"", ids[5]);
+  ck_assert_msg(NULL != strstr(subs[2].ev[0].data, want)
+                    && NULL
+                           != strstr(subs[2].ev[0].data,
+                                     "\"reason\":\"unavailable\""),
+                "missed data: %s", subs[2].ev[0].data);
+  for (k = 20; k < EVENTS; k++)
+    ck_assert_str_eq(ids[k], subs[2].ev[1 + k - 20].id);
+
+  /* Redis back (AOF: the same log): one more event reaches all three. */
+  ck_assert_int_eq(0, tl_redis_restart(&rds));
+  for (i = 0; i < NODES; i++)
+    ck_assert(
+        tl_wait_stat_str(nodes[i].port, "redis_link", "up", 5000 * tl_scale()));
+  publish_retry(nodes[0].port, "after", &rec);
+  {
+    long long deadline = tl_now_ms() + 5000 * tl_scale();
+    bool all = false;
+
+    while (!all && tl_now_ms() < deadline) {
+      subs_pump(subs, 3, 50);
+      for (all = true, i = 0; i < 3; i++)
+        all = all && count_data(&subs[i], "after") > 0;
+    }
+  }
+  subs_drain(subs, 3, 200);
+  for (i = 0; i < 3; i++) {
+    ck_assert_msg(!subs[i].lost, "stream %d dropped", i);
+    ck_assert_int_eq(1, count_data(&subs[i], "after"));
+    ck_assert_str_eq(rec.id, subs[i].ev[subs[i].n - 1].id);
+    sub_free(&subs[i]);
+  }
+  nodes_down(NODES);
+  tl_redis_cleanup(&rds);
+}
+END_TEST
+
 /* ---- (b) a node killed: resume on another ------------------------------------- */
 
 START_TEST(test_cluster_resume_on_another_node_after_kill)
@@ -1604,6 +1682,7 @@ static Suite *cluster_suite(void)
                  test_cluster_redis_crash_with_aof_loses_no_acknowledged_event);
   tcase_add_test(faults, test_cluster_redis_paused_publish_503_streams_stay);
   tcase_add_test(faults, test_cluster_redis_reset_resume_gets_missed_reset);
+  tcase_add_test(faults, test_cluster_resume_while_redis_down_uses_the_window);
   tcase_add_test(faults,
                  test_cluster_publish_right_after_redis_restart_gets_200);
   tcase_add_test(faults, test_cluster_nodes_started_before_redis_connect_later);
