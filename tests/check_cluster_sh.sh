@@ -3,12 +3,12 @@
 # and two nodes on one port, two subscribers and six publishes through
 # that port (each subscriber gets all six, whichever node it and each
 # publish landed on), status, stop; afterwards none of the processes it
-# started runs and its directory is gone. Exits 77 (skipped) without
-# redis-server or curl.
+# started runs and its directory is gone. Fails without redis-server or
+# curl (scripts/setup.sh installs both).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 for p in redis-server curl; do
-  command -v "$p" >/dev/null || { echo "$p not found: skipped"; exit 77; }
+  command -v "$p" >/dev/null || { echo "FAIL: $p not found (scripts/setup.sh installs it)"; exit 1; }
 done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ssehub-cluster-sh.XXXXXX")
 CLUSTER_STATE=$tmp/state
