@@ -4,12 +4,12 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine_int.h"
-
 #include "redis_link.h"
 #include "sync.h"
 
@@ -235,6 +235,16 @@ static void requeue(struct sh_redis *r, struct job **batch, size_t n)
   sh_mutex_unlock(&r->lock);
 }
 
+/* Between rounds nothing is owed to the writer, so anything readable on
+ * its socket is the end of it (or garbage): the peer closed it. One
+ * non-blocking syscall. */
+static bool closed_by_peer(const redisContext *c)
+{
+  struct pollfd p = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+  return poll(&p, 1, 0) > 0;
+}
+
 static bool alive(redisContext *c)
 {
   const char *argv[] = { "PING" };
@@ -296,12 +306,16 @@ void *sh_engine_writer_main(void *arg)
     finish_all(r, expired, -EAGAIN);
     if (stop)
       break;
-    /* A connection idle for a while may have died unnoticed (Redis
-     * restarted): prove it first, rather than lose a batch to it and
-     * answer "outcome unknown" for events that were never sent. */
-    if (sh_now_ms() - last_use >= IDLE_CHECK_MS && !alive(c)) {
+    /* A connection idle for a while may have died unnoticed, and one
+     * Redis closed (a restart) has its FIN waiting: prove it first,
+     * rather than lose a batch to it and answer "outcome unknown" for
+     * events that were never sent. */
+    if (sh_now_ms() - last_use >= IDLE_CHECK_MS ? !alive(c)
+                                                : closed_by_peer(c)) {
       requeue(r, batch, n);
-      sh_engine_set_link(r, &r->writer_up, false, sh_link_error(c));
+      sh_engine_set_link(r, &r->writer_up, false,
+                         c->err ? sh_link_error(c)
+                                : "Redis closed the connection");
       set_fd(r, -1);
       redisFree(c);
       c = NULL;
