@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "form.h"
 #include "redis_url.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
@@ -21,17 +22,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
   return -EINVAL;
-}
-
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
 }
 
 /* A copy of s[0..len) with %XX decoded; *bad on a malformed escape or an
@@ -51,8 +41,8 @@ static char *decode(const char *s, size_t len, bool *bad)
       *o++ = s[i];
       continue;
     }
-    hi = i + 2 < len ? hexval(s[i + 1]) : -1;
-    lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+    hi = i + 2 < len ? sh_form_hexval(s[i + 1]) : -1;
+    lo = i + 2 < len ? sh_form_hexval(s[i + 2]) : -1;
     if (hi < 0 || lo < 0 || (0 == hi && 0 == lo)) {
       *bad = true;
       free(out);

@@ -6,7 +6,7 @@
 
 #include "form.h"
 
-static int hexval(char c)
+int sh_form_hexval(char c)
 {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -33,8 +33,8 @@ static long decode(char *s, size_t len)
 
       if (in + 2 >= len)
         return -EINVAL;
-      hi = hexval(s[in + 1]);
-      lo = hexval(s[in + 2]);
+      hi = sh_form_hexval(s[in + 1]);
+      lo = sh_form_hexval(s[in + 2]);
       if (hi < 0 || lo < 0)
         return -EINVAL;
       s[out++] = (char) (hi * 16 + lo);

@@ -23,6 +23,9 @@ struct sh_form_field {
   size_t val_len;
 };
 
+/* The value of one hex digit of a %XX escape, or -1. */
+int sh_form_hexval(char c);
+
 /* Parse body[0..len) into at most max fields. Empty pairs ("a=1&&b=2") are
  * skipped; a pair without "=" has an empty value. Returns the number of
  * fields, -EINVAL for bad percent-encoding, -E2BIG for more than max

@@ -96,31 +96,6 @@ static void expire(struct sh_history *h)
     drop_oldest(h);
 }
 
-/* Parse a hub-assigned id "<epoch>-<seq>"; false for any other text. */
-static bool parse_id(const char *s, uint64_t *epoch, uint64_t *seq)
-{
-  uint64_t v[2] = { 0, 0 };
-  int part = 0, digits = 0;
-
-  for (;; s++) {
-    if (*s >= '0' && *s <= '9') {
-      if (++digits > 19)
-        return false;
-      v[part] = v[part] * 10 + (uint64_t) (*s - '0');
-    } else if ('-' == *s && 0 == part && digits > 0) {
-      part = 1;
-      digits = 0;
-    } else if ('\0' == *s && 1 == part && digits > 0) {
-      break;
-    } else {
-      return false;
-    }
-  }
-  *epoch = v[0];
-  *seq = v[1];
-  return true;
-}
-
 void sh_history_use_stream_ids(struct sh_history *h)
 {
   h->stream_ids = true;
@@ -181,7 +156,8 @@ enum sh_resume sh_history_locate(struct sh_history *h, const char *last_id,
   }
   if (h->stream_ids)
     return locate_stream_id(h, last_id, from);
-  if (!parse_id(last_id, &epoch, &seq))
+  /* A hub-assigned id is "<epoch>-<seq>". */
+  if (!sh_id_split(last_id, &epoch, &seq))
     return SH_RESUME_UNKNOWN;
   if (epoch < h->epoch)
     return SH_RESUME_RESTART;

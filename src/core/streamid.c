@@ -8,7 +8,7 @@
 #define MS_MAX ((UINT64_C(1) << (64 - SH_STREAMID_NBITS)) - 1)
 #define N_MAX ((UINT64_C(1) << SH_STREAMID_NBITS) - 1)
 
-bool sh_streamid_parse(const char *s, uint64_t *seq)
+bool sh_id_split(const char *s, uint64_t *a, uint64_t *b)
 {
   uint64_t v[2] = { 0, 0 };
   int part = 0, digits = 0;
@@ -27,9 +27,18 @@ bool sh_streamid_parse(const char *s, uint64_t *seq)
       return false;
     }
   }
-  if (v[0] > MS_MAX || v[1] > N_MAX)
+  *a = v[0];
+  *b = v[1];
+  return true;
+}
+
+bool sh_streamid_parse(const char *s, uint64_t *seq)
+{
+  uint64_t ms, n;
+
+  if (!sh_id_split(s, &ms, &n) || ms > MS_MAX || n > N_MAX)
     return false;
-  *seq = v[0] << SH_STREAMID_NBITS | v[1];
+  *seq = ms << SH_STREAMID_NBITS | n;
   return true;
 }
 

@@ -21,6 +21,11 @@
 /* "<ms>-<n>" of any packed id, with its NUL. */
 #define SH_STREAMID_MAX 32
 
+/* Split "<a>-<b>", two decimal numbers of 1-19 digits and nothing else
+ * (the shape of stream ids and of the in-memory engine's ids); false for
+ * any other text. */
+bool sh_id_split(const char *s, uint64_t *a, uint64_t *b);
+
 /* Parse "<ms>-<n>" (decimal, nothing else) into a sequence number; false
  * for other text and for ids that do not pack (see above). "0-0" packs to
  * 0, which no entry has. */

@@ -470,6 +470,14 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
   return 0;
 }
 
+/* Whether ev may be published now: not stopping, valid fields. */
+static int admissible(const struct ssehub *hub, const struct ssehub_event *ev)
+{
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  return check_event(hub, ev);
+}
+
 /* Check, reserve a place in the queue (waiting for one until deadline_ms
  * if wait; < 0: no limit), format the frame and queue it. */
 static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
@@ -485,9 +493,7 @@ static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
   uint64_t next;
   int rc;
 
-  if (atomic_load(&hub->stopping))
-    return -ESHUTDOWN;
-  rc = check_event(hub, ev);
+  rc = admissible(hub, ev);
   if (0 != rc)
     return rc;
   /* The id holds the sequence number, which must follow queue order, so
@@ -543,9 +549,7 @@ static int publish_redis(struct ssehub *hub, const struct ssehub_event *ev,
   struct waiting w = { .t = { .done = waiting_done } };
   int rc;
 
-  if (atomic_load(&hub->stopping))
-    return -ESHUTDOWN;
-  rc = check_event(hub, ev);
+  rc = admissible(hub, ev);
   if (0 != rc)
     return rc;
   if (NULL != seq)
@@ -587,11 +591,8 @@ static int publish_redis(struct ssehub *hub, const struct ssehub_event *ev,
 int sh_hub_submit(struct ssehub *hub, const struct ssehub_event *ev,
                   struct sh_redis_ticket *t)
 {
-  int rc;
+  int rc = admissible(hub, ev);
 
-  if (atomic_load(&hub->stopping))
-    return -ESHUTDOWN;
-  rc = check_event(hub, ev);
   return 0 != rc ? rc : sh_redis_submit(hub->redis, ev, t);
 }
 

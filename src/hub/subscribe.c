@@ -36,15 +36,34 @@ static struct sh_frame *missed_frame(const char *last_id, enum sh_resume why)
   return sh_frame_new_copy(text, (size_t) n);
 }
 
+/* A sequence of frames, oldest first: the history's window, or the
+ * entries the Redis engine returned. */
+struct frames {
+  struct sh_frame *(*at)(const struct frames *fs, size_t i);
+  struct sh_history *h;
+  struct sh_frame **array;
+  size_t count;
+};
+
+static struct sh_frame *window_at(const struct frames *fs, size_t i)
+{
+  return sh_history_at(fs->h, i);
+}
+
+static struct sh_frame *array_at(const struct frames *fs, size_t i)
+{
+  return fs->array[i];
+}
+
 /* Index of the first frame in [from, count) to replay so that the matching
  * ones fit in budget bytes and half the ring's slots (newest kept). */
-static size_t fit(struct sh_history *h, struct sh_client *c, size_t from,
+static size_t fit(const struct frames *fs, struct sh_client *c, size_t from,
                   size_t budget)
 {
-  size_t i = h->count, used = 0, frames = 0;
+  size_t i = fs->count, used = 0, frames = 0;
 
   while (i > from) {
-    struct sh_frame *f = sh_history_at(h, i - 1);
+    struct sh_frame *f = fs->at(fs, i - 1);
 
     if (sh_frame_matches(f, (const char *const *) c->topics, c->ntopics)) {
       if (used + f->len > budget || frames == SH_RING_MAX_SLOTS / 2)
@@ -84,7 +103,7 @@ static int subscribe_from_log(struct ssehub *hub, struct sh_client *c,
                               const char *last_id)
 {
   struct sh_history *h = &hub->history;
-  size_t budget = hub->opt.client_buffer / 2, used = 0, frames = 0, i, first;
+  size_t budget = hub->opt.client_buffer / 2, i, first;
   struct sh_backfill bf;
   uint64_t upto;
   int rc;
@@ -94,18 +113,8 @@ static int subscribe_from_log(struct ssehub *hub, struct sh_client *c,
     goto out;
   /* Keep the newest of what the client's topics select that fits half
    * its buffer; dropping older ones is a gap, said as "expired". */
-  first = bf.n;
-  while (first > 0) {
-    struct sh_frame *f = bf.frames[first - 1];
-
-    if (sh_frame_matches(f, (const char *const *) c->topics, c->ntopics)) {
-      if (used + f->len > budget || frames == SH_RING_MAX_SLOTS / 2)
-        break;
-      used += f->len;
-      frames++;
-    }
-    first--;
-  }
+  first = fit(&(struct frames){ array_at, NULL, bf.frames, bf.n }, c, 0,
+              budget);
   if (first > 0 && SH_RESUME_FROM == bf.why)
     bf.why = SH_RESUME_EXPIRED;
   upto = bf.n > 0 ? bf.frames[bf.n - 1]->seq : bf.after;
@@ -164,7 +173,8 @@ int sh_subscribe(struct ssehub *hub, struct sh_client *c, const char *last_id)
   }
   /* Leave room for what the live stream brings meanwhile: replay at most
    * half the client's buffer. */
-  start = fit(h, c, from, hub->opt.client_buffer / 2);
+  start = fit(&(struct frames){ window_at, h, NULL, h->count }, c, from,
+              hub->opt.client_buffer / 2);
   if (SH_RESUME_FROM == why && start > from)
     why = SH_RESUME_EXPIRED;
   rc = notify_missed(c, last_id, why);
