@@ -21,7 +21,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_targets="form publish last_event_id topics cli"
+all_targets="form publish last_event_id topics cli redis"
 
 secs=30
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
@@ -54,10 +54,10 @@ if [ -z "$cc" ]; then
 fi
 build=${FUZZ_BUILD:-$top/build-fuzz}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -I$top/src/core -I$top/src/hub -I$top/src/http -I$top/src/program -DSSEHUB_BUILDING"
-cflags="$cflags $(pkg-config --cflags libmicrohttpd) ${FUZZ_CFLAGS:-}"
+cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -I$top/src/core -I$top/src/cluster -I$top/src/hub -I$top/src/http -I$top/src/program -DSSEHUB_BUILDING"
+cflags="$cflags $(pkg-config --cflags libmicrohttpd hiredis) ${FUZZ_CFLAGS:-}"
 warn="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith -Wvla"
-libs="$(pkg-config --libs libmicrohttpd) -pthread"
+libs="$(pkg-config --libs libmicrohttpd hiredis) -pthread"
 
 if ! command -v "$cc" >/dev/null; then
   echo "fuzz.sh: $cc not found (libFuzzer needs clang: scripts/install-deps.sh scripts/deps-ci.txt)" >&2
