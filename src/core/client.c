@@ -316,7 +316,10 @@ size_t sh_client_cut(struct sh_client *c)
 
   sh_mutex_lock(&c->lock);
   if (!c->gone && !c->cut && !c->hung_up) {
-    pending = sh_ring_pending(&c->ring);
+    /* The ring and the unsent tail of a direct write alike: a client
+     * whose whole backlog is a tail is as far behind as any (counting
+     * only the ring, such a cut went uncounted in memory_cuts). */
+    pending = sh_ring_pending(&c->ring) + sh_sockio_pending(&c->io);
     cut_off(c);
   }
   sh_mutex_unlock(&c->lock);

@@ -149,7 +149,8 @@ ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
 void sh_client_end(struct sh_client *c);
 
 /* Cut the client off as if it overflowed (max_buffered enforcement).
- * Returns the bytes it had pending, 0 if it was already ending. */
+ * Returns the bytes it had pending (ring and tail, as
+ * sh_client_pending()), 0 if it was already ending or had none. */
 size_t sh_client_cut(struct sh_client *c);
 
 /* Unsent bytes queued for the client (takes the lock). */
