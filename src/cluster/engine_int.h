@@ -76,13 +76,12 @@ struct sh_redis {
   bool writer_up, reader_up;    /* guarded by lock */
   bool logged_up;               /* guarded by lock: what the log said */
   char down_reason[160];        /* guarded by lock: last one logged */
-  uint64_t since;               /* reader only: ms the log began, 0 =
-                                   not yet known */
   bool preloaded;               /* reader only */
   char last_id[SH_STREAMID_MAX];/* reader only: XREAD from here */
   _Atomic uint64_t last_seq;    /* reader writes; /stats reads */
   _Atomic uint64_t lag_ms;      /* reader writes; /stats reads */
-  _Atomic uint64_t known_since; /* reader writes; backfill reads */
+  _Atomic uint64_t known_since; /* reader writes; backfill reads: ms
+                                   the log began, 0 = not yet known */
   _Atomic bool reader_full;     /* reader writes: it waits for room in
                                    the publish queue; the writer reads */
   int reader_fd;                /* guarded by lock: to interrupt XREAD */

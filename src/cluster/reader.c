@@ -156,20 +156,18 @@ static bool resync(struct sh_redis *r, redisContext *c)
   if (0 == since)
     return false;
   if (!r->preloaded) {
-    r->since = since;
     atomic_store(&r->known_since, since);
     if (!preload(r, c))
       return false;
     r->preloaded = true;
     return true;
   }
-  if (since != r->since) {
+  if (since != atomic_load(&r->known_since)) {
     sh_log(r->cfg.log, SSEHUB_LOG_WARNING,
            "redis %s: stream %s began anew (Redis lost it: restarted "
            "without persistence?); events after %s that were not read are "
            "lost, and clients are told (ssehub-missed, reset)",
            r->name, r->stream, r->last_id);
-    r->since = since;
     atomic_store(&r->known_since, since);
     sh_history_clear(r->cfg.history);
     if (!notice(r, "reset"))
