@@ -923,7 +923,7 @@ END_TEST
 
 START_TEST(test_cluster_redis_crash_with_aof_loses_no_acknowledged_event)
 {
-  enum { NODES = 3, SUBS = 6, EACH = 2000, OUTAGE_MS = 2500 };
+  enum { NODES = 3, SUBS = 6, EACH = 2000, OUTAGE_MS = 4000 };
   static const char *const more[] = { "--publish-wait", "1", NULL };
   struct publisher pub[NODES];
   uint16_t ports[NODES];
