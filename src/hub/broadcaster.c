@@ -149,6 +149,9 @@ static void heartbeat(struct ssehub *hub)
   deliver(hub, hub->snap, count, &hub->heartbeat, 1);
 }
 
+/* How long a changed heartbeat interval may go unnoticed. */
+#define RECHECK_MS 250
+
 static void *run(void *arg)
 {
   struct ssehub *hub = arg;
@@ -173,16 +176,15 @@ static void *run(void *arg)
     long long deadline;
     size_t i;
 
-    /* A reload may change the interval: the new one counts from the
-     * last frame (and wakes us within a second when heartbeats were
-     * off or the old interval was long). */
+    /* A reload may change the interval (ssehub_reload()): look again
+     * every RECHECK_MS at most; the new interval counts from then. */
     if (hb != (long long) sh_live(hub, heartbeat_ms)) {
       hb = sh_live(hub, heartbeat_ms);
       next_hb = sh_now_ms() + hb;
     }
-    deadline = hb > 0 ? next_hb : sh_now_ms() + 1000;
-    if (deadline > sh_now_ms() + 1000)
-      deadline = sh_now_ms() + 1000;
+    deadline = hb > 0 ? next_hb : sh_now_ms() + RECHECK_MS;
+    if (deadline > sh_now_ms() + RECHECK_MS)
+      deadline = sh_now_ms() + RECHECK_MS;
     n = sh_pubqueue_pop(&hub->queue, batch, SH_BATCH_MAX, deadline, &closed);
 
     if (n > 0) {
