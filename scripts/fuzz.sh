@@ -4,7 +4,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 30; 0 = build, then run each seed once
-#   TARGET              form publish last_event_id topics cli (default: all)
+#   TARGET              form publish last_event_id topics cli redis conffile
+#                       (default: all)
 # Environment:
 #   CC_FUZZ      compiler (default: clang, else clang-14, which
 #                scripts/deps-ci.txt installs)
