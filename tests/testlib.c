@@ -898,11 +898,17 @@ long long tl_stat_with(uint16_t port, const char *name, const char *headers)
 long long tl_wait_stat(uint16_t port, const char *name, long long want,
                        int timeout_ms)
 {
+  return tl_wait_stat_with(port, name, want, timeout_ms, "");
+}
+
+long long tl_wait_stat_with(uint16_t port, const char *name, long long want,
+                            int timeout_ms, const char *headers)
+{
   long long deadline = tl_now_ms() + timeout_ms;
   long long v;
 
   for (;;) {
-    v = tl_stat(port, name);
+    v = tl_stat_with(port, name, headers);
     if (v == want || tl_now_ms() >= deadline)
       return v;
     tl_sleep_ms(20);
