@@ -71,6 +71,42 @@ static double sample(const char *body, const char *name)
   return -1;
 }
 
+/* Every number of /stats has its metric: a counter as ssehub_<name>_total
+ * (TYPE counter), a gauge as ssehub_<name> (TYPE gauge), a _ms gauge as
+ * ssehub_<name>_seconds. Returns how many were checked. */
+static int stats_in_metrics(const char *stats, const char *metrics)
+{
+  const char *p = stats;
+  int checked = 0;
+
+  while (NULL != (p = strchr(p, '"'))) {
+    char key[64], counter[160], gauge[160], seconds[160];
+    const char *end = strchr(p + 1, '"');
+    size_t n;
+
+    ck_assert_ptr_nonnull(end);
+    n = (size_t) (end - p - 1);
+    p = end + 1;
+    if (':' != p[0] || p[1] < '0' || p[1] > '9')
+      continue; /* a string value, or a key of one */
+    ck_assert_uint_lt(n, sizeof(key));
+    memcpy(key, end - n, n);
+    key[n] = '\0';
+    snprintf(counter, sizeof(counter), "# TYPE ssehub_%s%s counter\n", key,
+             n > 6 && 0 == strcmp(key + n - 6, "_total") ? "" : "_total");
+    snprintf(gauge, sizeof(gauge), "# TYPE ssehub_%s gauge\n", key);
+    snprintf(seconds, sizeof(seconds), "# TYPE ssehub_%.*s_seconds gauge\n",
+             (int) n - 3, key);
+    ck_assert_msg(NULL != strstr(metrics, counter)
+                      || NULL != strstr(metrics, gauge)
+                      || (n > 3 && 0 == strcmp(key + n - 3, "_ms")
+                          && NULL != strstr(metrics, seconds)),
+                  "/stats has %s, /metrics has no family for it", key);
+    checked++;
+  }
+  return checked;
+}
+
 static void write_file(const char *path, const char *text, size_t len)
 {
   FILE *f = fopen(path, "w");
@@ -204,7 +240,8 @@ START_TEST(test_metrics_scrape_under_traffic)
   promtool_ok(&r);
   dashboard_ok(&r);
 
-  /* The same numbers as /stats. */
+  /* The same statistics as /stats, and the same numbers. */
+  ck_assert_int_ge(stats_in_metrics(st.body, r.body), 35);
   ck_assert_double_eq(sample(r.body, "ssehub_published_total"), EVENTS);
   ck_assert_ptr_nonnull(strstr(st.body, "\"published\":40,"));
   ck_assert_double_eq(sample(r.body, "ssehub_clients"), 2);
