@@ -361,7 +361,9 @@ SSEHUB_API const char *ssehub_strerror(int err);
  *   Route requests to ssehub_mhd_handler() with the hub as cls, passing
  *   con_cls through untouched; the hub owns *con_cls for those requests.
  *   url is matched as "/sse", "/publish", "/stats", "/metrics",
- *   "/healthz" or "/readyz" (strip your prefix).
+ *   "/healthz" or "/readyz" (strip your prefix); the last four are
+ *   allowed as publishing is, or, with admin_bind set, answered 404 (only
+ *   ssehub_listen()'s admin daemon serves them then).
  *   Shut down in this order: ssehub_stop(hub); MHD_stop_daemon(d);
  *   ssehub_free(hub). Stopping your daemon first would abort the process
  *   (MHD panics when suspended connections remain).
