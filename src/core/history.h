@@ -59,6 +59,9 @@ int sh_history_init(struct sh_history *h, size_t cap, long long max_age_ms,
                     uint64_t epoch);
 void sh_history_destroy(struct sh_history *h);
 
+/* Events retained now (the metrics' history gauge). Takes the lock. */
+size_t sh_history_count(struct sh_history *h);
+
 /* Broadcaster (and the Redis engine's reader, before it feeds the
  * broadcaster): record frames[0..n) (taking references), dropping the
  * oldest beyond cap. Also advances newest_seq when cap is 0. Frames with

@@ -245,6 +245,11 @@ int main(int argc, char **argv)
           "publish POST /publish)\n",
           NULL != cfg.hub.bind_address ? cfg.hub.bind_address : "0.0.0.0",
           (unsigned) ssehub_port(hub));
+  if (NULL != cfg.hub.admin_bind)
+    fprintf(stderr,
+            "ssehub: admin endpoints on http://%s/ (/metrics, /stats, "
+            "/healthz, /readyz; not on the main port)\n",
+            cfg.hub.admin_bind);
   if (cfg.tick_ms > 0) {
     rc = sh_demo_start(hub, cfg.tick_ms);
     if (0 != rc)
