@@ -45,6 +45,12 @@ started here and stopped by its PID; every scenario is bounded in time.
   scripts/bench.py --scenarios cluster [--cluster-configs ...]
   scripts/bench.py --scenarios 100k [--100k-subscribers 1000
                    --100k-hold 20 --100k-publish-for 20]   (a smoke test)
+  scripts/bench.py --charts-from bench-results/X.json --charts-out doc/bench
+
+After a run it draws PNG charts of the same-run comparison with gnuplot
+(latency percentiles, deliveries/s, memory per subscriber; the cluster
+engines when that group ran) beside the JSON, or into --charts-out;
+--charts-from draws them from a saved run without running anything.
 """
 import argparse
 import contextlib
@@ -1304,6 +1310,248 @@ def report_big(r):
         print(f"  ERROR: {r['error']}")
 
 
+# ---- charts ------------------------------------------------------------------
+# PNG charts of one run's results, drawn by Debian's gnuplot (gnuplot-nox,
+# pinned in scripts/bench/deps.txt) through its cairo terminal: one PNG per
+# measure, the servers of that run side by side. Drawn after every run
+# (next to its JSON, or into --charts-out) and from a saved run with
+#   scripts/bench.py --charts-from bench-results/X.json --charts-out doc/bench
+
+SERVER_LABELS = {"ssehub": "ssehub", "nchan": "nginx+nchan",
+                 "seed": "seed\\n(Node.js)", "floor": "floor\\n(bare epoll)"}
+CLUSTER_LABELS = {"ssehub": "ssehub\\nin memory",
+                  "ssehub-redis1": "ssehub\\nRedis, 1 node",
+                  "ssehub-redis3": "ssehub\\nRedis, 3 nodes",
+                  "ssehub-redis3rp": "ssehub\\nRedis, 3 nodes\\none port",
+                  "nchan": "nchan\\nin memory",
+                  "nchan-redis1": "nchan\\nRedis, 1 nginx",
+                  "nchan-redis3": "nchan\\nRedis, 3 nginx"}
+PCT_COLORS = ("#9ecae1", "#4292c6", "#08306b")  # p50, p90, p99
+
+
+def _latency(run):
+    """(p50, p90, p99) of a run, or None when it measured nothing (a server
+    that did not connect every client before the window, an error)."""
+    lat = (run or {}).get("latency_ms") or {}
+    if not lat.get("count"):
+        return None
+    return tuple(lat.get(k) for k in ("p50", "p90", "p99"))
+
+
+def _gp_str(text):
+    """A gnuplot double-quoted string ("\n" stays a line break)."""
+    return '"' + text.replace("\\", "\\\\").replace("\\\\n", "\\n").replace(
+        '"', '\\"') + '"'
+
+
+def _run_label(res, source):
+    when = res.get("time", "?").replace("T", " ")[:16]
+    return (f"{'quick ' if res.get('quick') else ''}run of {when}"
+            f" ({os.path.basename(source)}), kernel {res.get('kernel', '?')}")
+
+
+def _bars(tmp, name, rows, cols):
+    """Write rows [(label, v1, v2, ...)] as a data file; None is '?'."""
+    path = os.path.join(tmp, name + ".dat")
+    with open(path, "w") as f:
+        for label, *vals in rows:
+            f.write(_gp_str(label) + " " +
+                    " ".join("?" if v is None else repr(float(v)) for v in vals)
+                    + "\n")
+    return path
+
+
+def _note(rows):
+    """A footnote for charts with a "no result" bar: what it means."""
+    if not any(v is None for _, *vals in rows for v in vals):
+        return ""
+    return ("set label 99 \"no result: the run measured nothing (not every "
+            "subscriber connected before its window, or it failed)\" "
+            "at screen 0.01,0.03 font ',9' tc rgb '#c00000'\n")
+
+
+def _cluster_plot(dat, ncols, titles, colors, fmt_label, none_y=0):
+    """gnuplot lines: clustered bars from dat (column 1 the label), a value
+    over each bar, "no result" where a row has none."""
+    width = 1.0 / (ncols + 1)
+    parts = []
+    for i in range(ncols):
+        parts.append(f"{_gp_str(dat)} using {i + 2}:xtic(1) title "
+                     f"{_gp_str(titles[i])} lc rgb {_gp_str(colors[i])}")
+    for i in range(ncols):
+        off = (i - (ncols - 1) / 2) * width
+        parts.append(f"'' using ($0{off:+.4f}):{i + 2}:(gprintf({_gp_str(fmt_label)}, "
+                     f"${i + 2})) with labels offset 0,0.7 font ',8' notitle")
+    parts.append(f"'' using 0:(valid(2) ? 1/0 : {none_y}):(\"no result\") "
+                 "with labels offset 0,1 font ',9' tc rgb '#c00000' notitle")
+    return "plot " + ", \\\n     ".join(parts)
+
+
+def _gp_head(png, title, ylabel, width=1000, height=560):
+    return f"""set terminal pngcairo size {width},{height} font 'DejaVu Sans,10' noenhanced
+set output {_gp_str(png)}
+set title {_gp_str(title)} font ',12'
+set ylabel {_gp_str(ylabel)}
+set datafile missing '?'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.9 border rgb '#333333'
+set boxwidth 1
+set grid ytics lc rgb '#dddddd'
+set key outside top center horizontal
+set bmargin 6
+set xtics nomirror scale 0
+set ytics nomirror
+set border 3
+set yrange [0:*]
+set offsets 0, 0, graph 0.12, 0
+"""
+
+
+def charts(res, out, source):
+    """Draw the charts of res (a results dict) into out; return the PNGs."""
+    gnuplot = shutil.which("gnuplot")
+    if not gnuplot:
+        raise RuntimeError("gnuplot not found: install gnuplot-nox "
+                           "(scripts/bench/deps.txt)")
+    os.makedirs(out, exist_ok=True)
+    run = _run_label(res, source)
+    scripts, pngs = [], []
+    servers = [s for s in ("ssehub", "nchan", "seed", "floor")
+               if s in res.get("servers", {})]
+    servers += [s for s in res.get("servers", {}) if s not in servers]
+    label = lambda s: SERVER_LABELS.get(s, s)
+    tmp = tempfile.mkdtemp(prefix="bench-charts-")
+    try:
+        sv = res.get("servers", {})
+        # Latency: one panel per fan-out scenario, p50/p90/p99 per server.
+        panels = []
+        for key, what in (("fanout1", "1 event/s, server on 1 core"),
+                          ("fanout10", "10 events/s, server on 1 core"),
+                          ("fanout1u", "1 event/s, server on both cores")):
+            rows = []
+            subs = 0
+            for s in servers:
+                r = sv[s].get(key)
+                if r is None:
+                    continue
+                lat = _latency(r)
+                subs = max(subs, r.get("connected") or 0)
+                rows.append((label(s), *(lat or (None, None, None))))
+            if rows:
+                panels.append((key, what, subs, rows))
+        if panels:
+            png = os.path.join(out, "latency.png")
+            g = _gp_head(png, "", "", width=420 * len(panels) + 80, height=560)
+            g += "set multiplot layout 1,%d title %s font ',13'\n" % (
+                len(panels), _gp_str("Fan-out latency, publish to delivery, per "
+                                     "server (lower is better)\\n" + run))
+            g += _note([r for p in panels for r in p[3]])
+            g += "set tmargin 6\n"
+            for key, what, subs, rows in panels:
+                dat = _bars(tmp, key, rows, 3)
+                g += f"set title {_gp_str(f'{subs:,} subscribers, {what}')}\n"
+                g += "set ylabel 'latency (ms)'\n"
+                g += _cluster_plot(dat, 3, ("p50", "p90", "p99"), PCT_COLORS,
+                                   "%.0f") + "\n"
+            g += "unset multiplot\n"
+            scripts.append(g)
+            pngs.append(png)
+        # Deliveries per second, publishing as fast as accepted.
+        rows, subs = [], 0
+        for s in servers:
+            r = sv[s].get("tput")
+            if r is None:
+                continue
+            ok = _latency(r) is not None and r.get("deliveries_per_s")
+            subs = max(subs, r.get("connected") or 0)
+            rows.append((label(s), r["deliveries_per_s"] if ok else None))
+        if rows:
+            png = os.path.join(out, "deliveries.png")
+            dat = _bars(tmp, "tput", rows, 1)
+            g = _gp_head(png, f"Deliveries per second, {subs:,} subscribers, "
+                         "publishing as fast as accepted (higher is better)\\n" + run,
+                         "events delivered per second (log scale)")
+            g += "set logscale y\nset yrange [1000:*]\nset key off\n"
+            g += "set format y '%.0s%c'\nset offsets 0, 0, graph 0.15, 0\n"
+            g += _note(rows)
+            g += _cluster_plot(dat, 1, ("deliveries/s",), ("#2171b5",),
+                               "%.3s%c", none_y=2000) + "\n"
+            scripts.append(g)
+            pngs.append(png)
+        # Memory per idle subscriber: plain requests, and 4 KiB of cookies.
+        rows, subs = [], 0
+        for s in servers:
+            m, m4 = sv[s].get("memory"), sv[s].get("memory4k")
+            if m is None and m4 is None:
+                continue
+            subs = max(subs, (m or {}).get("subscribers") or 0)
+            rows.append((label(s), (m or {}).get("kib_per_subscriber"),
+                         (m4 or {}).get("kib_per_subscriber")))
+        if rows:
+            png = os.path.join(out, "memory.png")
+            dat = _bars(tmp, "memory", rows, 2)
+            g = _gp_head(png, f"Server memory per idle subscriber, {subs:,} "
+                         "held (lower is better)\\n" + run,
+                         "RSS growth per subscriber (KiB)")
+            g += _note(rows)
+            g += _cluster_plot(dat, 2, ("plain GET /sse", "with 4 KiB of cookies"),
+                               ("#6baed6", "#fd8d3c"), "%.1f") + "\n"
+            scripts.append(g)
+            pngs.append(png)
+        # The cluster scenario: every engine, paced latency and deliveries/s.
+        cl = res.get("cluster")
+        if cl and cl.get("configs"):
+            cfgs = cl["configs"]
+            names = [c for c in CLUSTER_LABELS if c in cfgs] + \
+                    [c for c in cfgs if c not in CLUSTER_LABELS]
+            clabel = lambda c: CLUSTER_LABELS.get(c, c)
+            rows = [(clabel(c), *(_latency(cfgs[c].get("paced")) or (None,) * 3))
+                    for c in names if "paced" in cfgs[c]]
+            if rows:
+                png = os.path.join(out, "cluster-latency.png")
+                dat = _bars(tmp, "cluster-paced", rows, 3)
+                g = _gp_head(png, f"Cluster: latency at {cl.get('rate', '?')} "
+                             f"events/s, {cl.get('subscribers', 0):,} subscribers "
+                             "spread over the nodes (lower is better)\\n" + run,
+                             "latency, publish to delivery (ms)", width=1100)
+                g += _note(rows)
+                g += _cluster_plot(dat, 3, ("p50", "p90", "p99"), PCT_COLORS,
+                                   "%.1f") + "\n"
+                scripts.append(g)
+                pngs.append(png)
+            rows = []
+            for c in names:
+                r = cfgs[c].get("closed")
+                if r is None:
+                    continue
+                ok = _latency(r) is not None and r.get("deliveries_per_s")
+                rows.append((clabel(c), r["deliveries_per_s"] if ok else None))
+            if rows:
+                png = os.path.join(out, "cluster-deliveries.png")
+                dat = _bars(tmp, "cluster-closed", rows, 1)
+                g = _gp_head(png, f"Cluster: deliveries per second, "
+                             f"{cl.get('subscribers', 0):,} subscribers, publishing "
+                             "as fast as accepted (higher is better)\\n" + run,
+                             "events delivered per second (log scale)", width=1100)
+                g += "set logscale y\nset yrange [1000:*]\nset key off\n"
+                g += "set format y '%.0s%c'\nset offsets 0, 0, graph 0.15, 0\n"
+                g += _note(rows)
+                g += _cluster_plot(dat, 1, ("deliveries/s",), ("#2171b5",),
+                                   "%.3s%c", none_y=2000) + "\n"
+                scripts.append(g)
+                pngs.append(png)
+        for i, g in enumerate(scripts):
+            path = os.path.join(tmp, f"chart{i}.gp")
+            open(path, "w").write(g)
+            r = subprocess.run([gnuplot, path], capture_output=True, text=True)
+            if r.returncode != 0:
+                raise RuntimeError(f"gnuplot failed on {pngs[i]}: {r.stderr.strip()}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return pngs
+
+
 # ---- report ------------------------------------------------------------------
 
 def fmt(v, nd=1):
@@ -1385,6 +1633,14 @@ def main():
     ap.add_argument("--trials", type=int, default=3,
                     help="fan-out runs per server (the median p99 is reported)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    g = ap.add_argument_group("charts (gnuplot)")
+    g.add_argument("--charts-from", metavar="JSON",
+                   help="run nothing: draw the charts of a saved run")
+    g.add_argument("--charts-out", metavar="DIR",
+                   help="where the PNGs go (default: beside the JSON, in a "
+                        "directory of the same name)")
+    g.add_argument("--no-charts", action="store_true",
+                   help="do not draw charts after the run")
     g = ap.add_argument_group("cluster (--scenarios cluster)")
     g.add_argument("--cluster-configs", default=",".join(CLUSTER_CONFIGS),
                    help="which of " + ",".join(CLUSTER_CONFIGS))
@@ -1412,6 +1668,18 @@ def main():
                    help="100k: raise net.core.netdev_max_backlog and somaxconn (and "
                         "the local port range if short) for the run, then restore them")
     a = ap.parse_args()
+    if a.charts_from:
+        res = json.load(open(a.charts_from))
+        out = a.charts_out or os.path.splitext(a.charts_from)[0]
+        try:
+            pngs = charts(res, out, a.charts_from)
+        except RuntimeError as e:
+            sys.exit(f"bench: {e}")
+        if not pngs:
+            sys.exit(f"bench: nothing to draw in {a.charts_from}")
+        for png in pngs:
+            print(png)
+        return
     # SIGTERM unwinds like Ctrl-C: every process started here is stopped
     # by its PID on the way out (and sysctls set by --tune-sysctl restored)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -1476,6 +1744,12 @@ def main():
     json.dump(res, open(path, "w"), indent=1)
     report(res)
     print(f"\nraw results: {path}")
+    if not a.no_charts:
+        try:
+            for png in charts(res, a.charts_out or os.path.splitext(path)[0], path):
+                print(f"chart: {png}")
+        except RuntimeError as e:
+            log(f"bench: no charts: {e}")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,10 @@
  *   GET|HEAD /sse   the event stream (?topic=..., Last-Event-ID resume)
  *   POST /publish   publish one event (form fields, or a text/plain body)
  *   GET /stats      counters as JSON
+ *   GET /metrics    the same, and histograms, for Prometheus
+ *   GET /healthz    200 while the process serves
+ *   GET /readyz     200 when accepting streams and publishes, else 503
+ *                   (these four: publishers only, or admin_bind's daemon)
  *   GET /           the demo page (unless options.demo_page is 0)
  *
  * Ownership
@@ -168,6 +172,13 @@ struct ssehub_options {
   const char *redis_stream;   /* the stream's key; NULL = "ssehub" */
   int reuse_port;             /* nonzero: SO_REUSEPORT, so several
                                  processes share the port */
+  const char *admin_bind;     /* "ADDR:PORT" ("127.0.0.1:9100",
+                                 "[::1]:9100"): serve /metrics, /stats,
+                                 /healthz and /readyz, open to whoever
+                                 reaches it, on a second daemon there
+                                 (ssehub_listen()), and not on the main
+                                 one; NULL = on the main daemon, allowed
+                                 as publishing is */
 };
 /* clang-format on */
 
@@ -298,7 +309,15 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
   X(publish_link_refused, COUNTER,                                          \
     "publishes refused because Redis did not take them in time (503)")      \
   X(redis_gaps, COUNTER,                                                    \
-    "times entries were trimmed before this node read them (told)")
+    "times entries were trimmed before this node read them (told)")         \
+  X(heartbeats, COUNTER, "heartbeat rounds sent to every open stream")      \
+  X(shutdown_ends, COUNTER, "streams ended because the hub stopped")        \
+  X(refused_stopping, COUNTER,                                              \
+    "streams and publishes refused with 503: the hub is stopping")          \
+  X(queue_depth, GAUGE, "events waiting in the publish queue")              \
+  X(publish_waiting, GAUGE,                                                 \
+    "publishers now held waiting for room in the publish queue")            \
+  X(history_events, GAUGE, "events kept for Last-Event-ID replay")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {
@@ -332,6 +351,7 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * Cannot change: port, bind_address, threads, max_clients above the
  * start value, publish_queue, connection_memory, connection_timeout_s,
  * header_timeout_s, demo_page, the TLS certificate and key, reuse_port,
+ * admin_bind,
  * the Redis settings (and, with Redis, history_size and history_age_ms);
  * log and log_cls are ignored. Each of these that differs from the value
  * in force is logged once, as a warning "<key> changed: needs a restart"
@@ -375,7 +395,10 @@ SSEHUB_API const char *ssehub_strerror(int err);
  *   MHD_OPTION_NOTIFY_CONNECTION for the header deadline (slow-loris).
  *   Route requests to ssehub_mhd_handler() with the hub as cls, passing
  *   con_cls through untouched; the hub owns *con_cls for those requests.
- *   url is matched as "/sse", "/publish" or "/stats" (strip your prefix).
+ *   url is matched as "/sse", "/publish", "/stats", "/metrics",
+ *   "/healthz" or "/readyz" (strip your prefix); the last four are
+ *   allowed as publishing is, or, with admin_bind set, answered 404 (only
+ *   ssehub_listen()'s admin daemon serves them then).
  *   Shut down in this order: ssehub_stop(hub); MHD_stop_daemon(d);
  *   ssehub_free(hub). Stopping your daemon first would abort the process
  *   (MHD panics when suspended connections remain).

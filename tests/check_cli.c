@@ -81,6 +81,33 @@ static void expect_error(const struct result *r, ...)
 
 /* ---- parser -------------------------------------------------------------- */
 
+START_TEST(test_cli_admin_bind)
+{
+  static const char *const bad[] = {
+    "127.0.0.1",      "127.0.0.1:",      "127.0.0.1:0", "127.0.0.1:65536",
+    "localhost:9100", "::1:9100",        "[::1]9100",   "[::1]:x",
+    "1.2.3:4",        "[127.0.0.1]:9100"
+  };
+  struct result r;
+  unsigned i;
+
+  parse(&r, NULL);
+  ck_assert_ptr_null(r.cfg.hub.admin_bind);
+  parse(&r, "--admin-bind", "127.0.0.1:9100", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.hub.admin_bind, "127.0.0.1:9100");
+  parse(&r, "--admin-bind", "[::1]:65535", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.hub.admin_bind, "[::1]:65535");
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    parse(&r, "--admin-bind", bad[i], NULL);
+    expect_error(&r, "--admin-bind", bad[i], "ADDR:PORT", NULL);
+  }
+  parse(&r, "--admin-bind", "", NULL);
+  expect_error(&r, "--admin-bind", NULL);
+}
+END_TEST
+
 START_TEST(test_cli_defaults)
 {
   struct result r;
@@ -796,6 +823,7 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_apply);
   tcase_add_test(parser, test_cli_env_fallback);
   tcase_add_test(parser, test_cli_table_complete);
+  tcase_add_test(parser, test_cli_admin_bind);
   suite_add_tcase(s, parser);
 
   /* Each run may take up to its 5 s limit (longer under sanitizers). */

@@ -40,6 +40,13 @@ grep -q '^data: tick [0-9]*$' "$tmp/stream" || fail "no tick on the stream"
 # The hub's own routes are there too, under the mount point.
 curl -s "http://127.0.0.1:$port/events/stats" | grep -q '"clients":' \
   || fail "no /events/stats"
+curl -s "http://127.0.0.1:$port/events/metrics" \
+  | grep -q '^ssehub_build_info{.*} 1$' || fail "no /events/metrics"
+for path in healthz readyz; do
+  code=$(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$port/events/$path")
+  [ "$code" = 200 ] || fail "/events/$path answered $code"
+done
 
 kill -TERM "$pid"
 for _ in $(seq 50); do
@@ -51,4 +58,5 @@ wait "$pid"
 rc=$?
 pid=
 [ "$rc" -eq 0 ] || fail "exit status $rc after SIGTERM"
-echo "PASS: examples/embed served /, /events/sse and /events/stats, stopped with 0"
+echo "PASS: examples/embed served /, /events/sse, /events/stats, /events/metrics," \
+  "/events/healthz and /events/readyz, stopped with 0"

@@ -874,13 +874,21 @@ bool tl_answer_id(const struct tl_response *r, char *id, size_t cap)
 
 long long tl_stat(uint16_t port, const char *name)
 {
-  static const char req[] = "GET /stats HTTP/1.1\r\nHost: x\r\n"
-                            "Connection: close\r\n\r\n";
-  struct tl_response r;
-  char key[64];
-  const char *p;
+  return tl_stat_with(port, name, "");
+}
 
-  if (200 != tl_http(port, req, sizeof(req) - 1, &r))
+long long tl_stat_with(uint16_t port, const char *name, const char *headers)
+{
+  struct tl_response r;
+  char key[64], req[512];
+  const char *p;
+  int n = snprintf(req, sizeof(req),
+                   "GET /stats HTTP/1.1\r\nHost: x\r\n%s"
+                   "Connection: close\r\n\r\n",
+                   headers);
+
+  if (n < 0 || (size_t) n >= sizeof(req)
+      || 200 != tl_http(port, req, (size_t) n, &r))
     return -1;
   snprintf(key, sizeof(key), "\"%s\":", name);
   p = strstr(r.body, key);
@@ -890,11 +898,17 @@ long long tl_stat(uint16_t port, const char *name)
 long long tl_wait_stat(uint16_t port, const char *name, long long want,
                        int timeout_ms)
 {
+  return tl_wait_stat_with(port, name, want, timeout_ms, "");
+}
+
+long long tl_wait_stat_with(uint16_t port, const char *name, long long want,
+                            int timeout_ms, const char *headers)
+{
   long long deadline = tl_now_ms() + timeout_ms;
   long long v;
 
   for (;;) {
-    v = tl_stat(port, name);
+    v = tl_stat_with(port, name, headers);
     if (v == want || tl_now_ms() >= deadline)
       return v;
     tl_sleep_ms(20);

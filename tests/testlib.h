@@ -160,6 +160,14 @@ int tl_publish_query(uint16_t port, const char *query, const char *data,
 /* GET /stats and return the named counter, or -1. */
 long long tl_stat(uint16_t port, const char *name);
 
+/* tl_stat() with extra request headers ("Authorization: ...\r\n"): /stats
+ * is allowed as publishing is (a publish token, when one is set). */
+long long tl_stat_with(uint16_t port, const char *name, const char *headers);
+
+/* tl_wait_stat() with extra request headers, as tl_stat_with(). */
+long long tl_wait_stat_with(uint16_t port, const char *name, long long want,
+                            int timeout_ms, const char *headers);
+
 /* Poll tl_stat until it equals want or timeout_ms passes; returns the
  * last value seen. */
 long long tl_wait_stat(uint16_t port, const char *name, long long want,

@@ -69,6 +69,7 @@ struct sh_frame *sh_entry_frame(const redisReply *e, bool *bad)
     return NULL;
   sh_fmt_event(&ev, f->bytes);
   f->seq = seq;
-  f->born_ms = sh_now_ms();
+  f->born_ns = sh_now_ns();
+  f->born_ms = (long long) (f->born_ns / 1000000u);
   return f;
 }

@@ -43,6 +43,7 @@ static struct sh_frame *frame_alloc(size_t len, size_t extra)
   atomic_init(&f->refs, 1);
   f->seq = 0;
   f->born_ms = 0;
+  f->born_ns = 0;
   f->id = NULL;
   f->topics = NULL;
   f->ntopics = 0;

@@ -28,6 +28,8 @@ struct sh_frame {
   atomic_uint refs;          /* references held; the frame is freed at 0 */
   uint64_t seq;              /* publish sequence number, 0 for control frames */
   long long born_ms;         /* monotonic publish time (history ageing) */
+  uint64_t born_ns;          /* the same in ns (publish-to-write metric);
+                                0 for control frames */
   const char *id;            /* the event's id, NULL for control frames */
   const char *const *topics; /* ntopics topic names; none = everyone */
   unsigned ntopics;

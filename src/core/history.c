@@ -216,3 +216,13 @@ const char *sh_resume_reason(enum sh_resume r)
     return "unknown";
   }
 }
+
+size_t sh_history_count(struct sh_history *h)
+{
+  size_t n;
+
+  sh_mutex_lock(&h->lock);
+  n = h->count;
+  sh_mutex_unlock(&h->lock);
+  return n;
+}

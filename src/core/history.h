@@ -62,6 +62,8 @@ void sh_history_destroy(struct sh_history *h);
 /* Keep at most cap frames (the newest), and none older than max_age_ms
  * (0 = no limit), from now on. Returns 0 or -ENOMEM (nothing changed). */
 int sh_history_resize(struct sh_history *h, size_t cap, long long max_age_ms);
+/* Events retained now (the metrics' history gauge). Takes the lock. */
+size_t sh_history_count(struct sh_history *h);
 
 /* Broadcaster (and the Redis engine's reader, before it feeds the
  * broadcaster): record frames[0..n) (taking references), dropping the

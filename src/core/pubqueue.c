@@ -210,3 +210,18 @@ void sh_pubqueue_close(struct sh_pubqueue *q)
   sh_mutex_unlock(&q->lock);
   wake_all(woken);
 }
+
+size_t sh_pubqueue_depth(struct sh_pubqueue *q, size_t *waiting)
+{
+  const struct sh_pubwaiter *w;
+  size_t n, parked = 0;
+
+  sh_mutex_lock(&q->lock);
+  n = q->count;
+  for (w = q->waiters; NULL != w; w = w->next)
+    parked++; /* bounded by the connection limit; rare and short */
+  if (NULL != waiting)
+    *waiting = parked + q->sleepers;
+  sh_mutex_unlock(&q->lock);
+  return n;
+}

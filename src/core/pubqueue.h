@@ -122,4 +122,9 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
 /* Refuse further pushes and parks; wake the popper and every waiter. */
 void sh_pubqueue_close(struct sh_pubqueue *q);
 
+/* Events queued now; *waiting (if not NULL) gets the publishers waiting
+ * for room (parked requests and threads in reserve_wait). Takes the lock;
+ * for the metrics, not for deciding anything. */
+size_t sh_pubqueue_depth(struct sh_pubqueue *q, size_t *waiting);
+
 #endif /* SH_PUBQUEUE_H */

@@ -34,6 +34,7 @@
 
 #include "conn.h"
 #include "demo_page.h"
+#include "http_admin.h"
 #include "http_publish.h"
 #include "http_sse.h"
 #include "hub.h"
@@ -41,7 +42,8 @@
 
 #define LISTEN_BACKLOG 4096
 
-/* *con_cls of a stream request between its first and second call. */
+/* *con_cls of a stream or admin request between its first and second
+ * call. */
 static char sse_pending;
 
 static enum MHD_Result not_allowed(struct ssehub *hub,
@@ -99,64 +101,6 @@ static enum MHD_Result demo_page(struct ssehub *hub,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "text/html; charset=utf-8");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
-
-/* The engine, and with Redis the link and the newest id read, which are
- * not numbers and so not in the table. */
-static int engine_stats(struct ssehub *hub, char *out, size_t cap)
-{
-  struct sh_redis_status rs;
-  char id[SH_STREAMID_MAX] = "";
-
-  if (NULL == hub->redis)
-    return snprintf(out, cap, ",\"engine\":\"memory\"");
-  sh_redis_status(hub->redis, &rs);
-  if (0 != rs.last_seq)
-    sh_streamid_format(rs.last_seq, id, sizeof(id));
-  return snprintf(out, cap,
-                  ",\"engine\":\"redis\",\"redis_link\":\"%s\","
-                  "\"redis_last_id\":\"%s\"",
-                  rs.up ? "up" : "down", id);
-}
-
-/* GET /stats: every line of the SSEHUB_STATS table as a JSON number, and
- * the engine's state. */
-static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
-{
-  struct ssehub_stats st;
-  struct MHD_Response *resp;
-  enum MHD_Result ret;
-  char body[4096]; /* 64 statistics with 20-digit values, and the engine */
-  size_t i, n = 0;
-  int w;
-
-  ssehub_get_stats(hub, &st);
-  for (i = 0; i < sh_nstats; i++) {
-    w = snprintf(body + n, sizeof(body) - n, "%s\"%s\":%llu",
-                 0 == i ? "{" : ",", sh_stat_info[i].name,
-                 (unsigned long long) sh_stat_value(&st, i));
-    if (w < 0 || (size_t) w >= sizeof(body) - n)
-      return MHD_NO; /* never send a cut answer */
-    n += (size_t) w;
-  }
-  w = engine_stats(hub, body + n, sizeof(body) - n);
-  if (w < 0 || (size_t) w >= sizeof(body) - n)
-    return MHD_NO;
-  n += (size_t) w;
-  if (n + 3 > sizeof(body))
-    return MHD_NO;
-  memcpy(body + n, "}\n", 3);
-  n += 2;
-  resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
-  if (NULL == resp)
-    return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                          "application/json");
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  sh_http_cors(hub, conn, resp);
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);
   return ret;
@@ -248,11 +192,19 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
       return not_allowed(hub, conn, "POST, OPTIONS");
     return sh_publish_handle(hub, conn, upload_data, upload_data_size, con_cls);
   }
-  if (is(url, "/stats")) {
-    if (opts)
+  /* /metrics, /stats, /healthz, /readyz: one access rule (http_admin.h). */
+  if (sh_admin_url(url)) {
+    if (opts && NULL == hub->opt.admin_bind)
       return options(hub, conn, "GET, HEAD, OPTIONS");
-    return get ? stats(hub, conn)
-               : not_allowed(hub, conn, "GET, HEAD, OPTIONS");
+    /* After the request is in, as for /sse: a scraper keeps its
+     * connection. A body (none expected) is read and dropped. */
+    if (NULL == *con_cls || 0 != *upload_data_size) {
+      *con_cls = &sse_pending;
+      *upload_data_size = 0;
+      return MHD_YES;
+    }
+    *con_cls = NULL;
+    return sh_admin_serve(hub, conn, url, method);
   }
   if (is(url, "/") && hub->opt.demo_page)
     return get ? demo_page(hub, conn) : not_allowed(hub, conn, "GET, HEAD");
@@ -382,10 +334,12 @@ fail:
 /* ssehub_stop() calls this once every stream has ended (state.h). */
 static void stop_daemon(struct ssehub *hub)
 {
-  if (NULL == hub->daemon)
-    return;
-  MHD_stop_daemon(hub->daemon); /* also closes the listen socket */
-  hub->daemon = NULL;
+  if (NULL != hub->daemon) {
+    MHD_stop_daemon(hub->daemon); /* also closes the listen socket */
+    hub->daemon = NULL;
+  }
+  /* Last: /readyz answered 503 ("stopping") on it until now. */
+  sh_admin_stop(hub);
 }
 
 int ssehub_listen(struct ssehub *hub)
@@ -403,6 +357,14 @@ int ssehub_listen(struct ssehub *hub)
   rc = open_listener(hub, &fd, &ipv6);
   if (0 != rc)
     return rc;
+  /* The admin daemon (--admin-bind) first, so that a bad or busy admin
+   * address fails the start before any stream is served. */
+  rc = sh_admin_listen(hub);
+  if (0 != rc) {
+    close(fd);
+    hub->port = 0;
+    return rc;
+  }
   if (ipv6)
     flags |= MHD_USE_IPv6;
   if (NULL != hub->opt.tls_cert_pem)
@@ -433,6 +395,7 @@ int ssehub_listen(struct ssehub *hub)
                                    hub, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   }
   if (NULL == hub->daemon) {
+    sh_admin_stop(hub);
     close(fd);
     hub->port = 0;
     /* MHD logged the reason (a rejected certificate or key, say). */

@@ -335,6 +335,7 @@ static enum MHD_Result finish_redis(struct ssehub *hub,
   case -EINVAL:
     return bad_request(hub, conn, "invalid event fields\n");
   case -ESHUTDOWN:
+    sh_count(&hub->n.refused_stopping, 1);
     return unavailable(hub, conn, "server is shutting down\n");
   case -ENOMEM:
     return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
@@ -396,6 +397,8 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
     sh_count(&hub->n.publish_refused, 1);
     /* fall through */
   case -ESHUTDOWN:
+    if (-ESHUTDOWN == rc)
+      sh_count(&hub->n.refused_stopping, 1);
     snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
     return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false,
                          -EAGAIN == rc ? "publish queue full; retry later\n"

@@ -83,6 +83,7 @@ static enum MHD_Result refuse_stopping(struct ssehub *hub,
 {
   char retry[16];
 
+  sh_count(&hub->n.refused_stopping, 1);
   snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, true,
                        "server is shutting down; retry later\n",

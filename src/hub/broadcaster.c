@@ -68,12 +68,27 @@ static bool same_audience(const struct sh_frame *a, const struct sh_frame *b)
   return true;
 }
 
+/* Publish-to-write: each event of batch[from..to) has now been handed to
+ * every subscriber (its ring, or its socket by a direct write). One clock
+ * read for the run, one histogram sample per event, none per client. */
+static void observe_delivered(struct ssehub *hub, struct sh_frame *const *batch,
+                              size_t from, size_t to)
+{
+  uint64_t now = sh_now_ns();
+  size_t k;
+
+  for (k = from; k < to; k++)
+    if (0 != batch[k]->born_ns && now >= batch[k]->born_ns)
+      sh_hist_observe(&hub->lat_publish, now - batch[k]->born_ns);
+}
+
 /* Record a batch in the history, then hand it out. The history append
  * must come first (history.h: gap-free resume). Runs of frames with the
  * same audience share one snapshot; a frame for topics snapshots only
- * those topics' subscribers. */
+ * those topics' subscribers. The whole round is one fan-out sample. */
 static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
 {
+  uint64_t start = sh_now_ns();
   size_t i, j;
 
   sh_history_append(&hub->history, batch, n);
@@ -91,7 +106,9 @@ static void fan_out(struct ssehub *hub, struct sh_frame *const *batch, size_t n)
 
       deliver(hub, hub->tsnap, count, batch + i, j - i);
     }
+    observe_delivered(hub, batch, i, j);
   }
+  sh_hist_observe(&hub->lat_fanout, sh_now_ns() - start);
 }
 
 struct backlog {
@@ -147,6 +164,7 @@ static void heartbeat(struct ssehub *hub)
   size_t count = sh_registry_snapshot(&hub->reg, hub->snap);
 
   deliver(hub, hub->snap, count, &hub->heartbeat, 1);
+  sh_count(&hub->n.heartbeats, 1);
 }
 
 /* How long a changed heartbeat interval may go unnoticed. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broadcaster.h"
+#include "hostport.h"
 #include "hub.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
@@ -139,6 +140,8 @@ static size_t fd_table_size(void)
 
 static int check_options(const struct ssehub_options *o)
 {
+  char host[SH_HOST_MAX];
+  uint16_t port;
   unsigned i;
 
   if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
@@ -149,7 +152,9 @@ static int check_options(const struct ssehub_options *o)
       || (NULL != o->publish_token && '\0' == o->publish_token[0])
       || (NULL != o->subscribe_token && '\0' == o->subscribe_token[0])
       || (NULL != o->redis_url
-          && (NULL == o->redis_stream || '\0' == o->redis_stream[0])))
+          && (NULL == o->redis_stream || '\0' == o->redis_stream[0]))
+      || (NULL != o->admin_bind
+          && 0 != sh_hostport_parse(o->admin_bind, host, &port)))
     return -EINVAL;
   for (i = 0; i < o->ncors_origins; i++)
     if (NULL == o->cors_origins[i]
@@ -186,11 +191,13 @@ static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
   const char *const src[] = { o->bind_address,    o->publish_token,
                               o->subscribe_token, o->tls_cert_pem,
                               o->tls_key_pem,     o->redis_url,
-                              o->redis_password,  o->redis_stream };
+                              o->redis_password,  o->redis_stream,
+                              o->admin_bind };
   const char **dst[] = { &hub->opt.bind_address,    &hub->opt.publish_token,
                          &hub->opt.subscribe_token, &hub->opt.tls_cert_pem,
                          &hub->opt.tls_key_pem,     &hub->opt.redis_url,
-                         &hub->opt.redis_password,  &hub->opt.redis_stream };
+                         &hub->opt.redis_password,  &hub->opt.redis_stream,
+                         &hub->opt.admin_bind };
   char **origins;
   unsigned i;
 
@@ -261,6 +268,7 @@ static void free_strings(struct ssehub *hub)
   free_secret(hub->opt.redis_url); /* may hold a password */
   free_secret(hub->opt.redis_password);
   free((char *) hub->opt.redis_stream);
+  free((char *) hub->opt.admin_bind);
   if (NULL != hub->opt.cors_origins)
     for (i = 0; i < hub->opt.ncors_origins; i++)
       free((char *) hub->opt.cors_origins[i]);
@@ -535,7 +543,8 @@ static int publish_until(struct ssehub *hub, const struct ssehub_event *ev,
   }
   sh_fmt_event(&e, f->bytes);
   f->seq = next;
-  f->born_ms = sh_now_ms();
+  f->born_ns = sh_now_ns();
+  f->born_ms = (long long) (f->born_ns / 1000000u);
   sh_pubqueue_commit(&hub->queue, f);
   sh_count(&hub->n.published, 1);
   if (NULL != seq)
@@ -700,6 +709,13 @@ void ssehub_get_stats_size(struct ssehub *hub, struct ssehub_stats *st,
   all.topics = sh_registry_topic_count(&hub->reg);
   all.buffered_bytes = (uint64_t) atomic_load(&hub->buffered);
   all.fds = fds_in_use();
+  {
+    size_t waiting = 0;
+
+    all.queue_depth = sh_pubqueue_depth(&hub->queue, &waiting);
+    all.publish_waiting = waiting;
+  }
+  all.history_events = sh_history_count(&hub->history);
   all.redis_link_up = all.redis_lag_ms = 0;
   if (NULL != hub->redis) {
     struct sh_redis_status rs;
@@ -728,6 +744,7 @@ void ssehub_stop(struct ssehub *hub)
   sh_broadcaster_stop(hub);
   /* No new streams; every open one ends after draining its ring. */
   n = sh_registry_close(&hub->reg, hub->snap);
+  sh_count(&hub->n.shutdown_ends, n);
   for (i = 0; i < n; i++)
     sh_client_end(hub->snap[i]);
   sh_registry_release(hub->snap, n);
@@ -832,6 +849,7 @@ static int log_fixed(struct ssehub *hub, const struct ssehub_options *o)
       str_differs(h->redis_password, o->redis_password) },
     { "redis-stream", redis && str_differs(h->redis_stream, o->redis_stream) },
     { "reuse-port", (0 != h->reuse_port) != (0 != o->reuse_port) },
+    { "admin-bind", str_differs(h->admin_bind, o->admin_bind) },
     /* With Redis the history is the stream's window, sized at start. */
     { "history", redis && h->history_size != o->history_size },
     { "history-age", redis && h->history_age_ms != o->history_age_ms },

@@ -38,6 +38,7 @@
 #include "fanpool.h"
 #include "frame.h"
 #include "protocol_limits.h"
+#include "histogram.h"
 #include "history.h"
 #include "iplimit.h"
 #include "log.h"
@@ -108,9 +109,16 @@ struct ssehub {
   struct MHD_Daemon *daemon;     /* control thread; NULL when embedded */
   uint16_t port;                 /* control thread */
   void (*stop_daemon)(struct ssehub *hub); /* control thread, or NULL */
+  struct MHD_Daemon *admin_daemon; /* control thread: the --admin-bind
+                                    daemon (http_admin.c), or NULL */
   atomic_bool stopping;          /* set once by ssehub_stop() */
   bool stopped;                  /* control thread */
   struct sh_counters n;
+  /* Latencies for /metrics (histogram.h: atomics), observed by the
+   * broadcaster only, read by any thread: */
+  struct sh_hist lat_publish;    /* per event: accepted -> handed to every
+                                    subscriber's ring or socket */
+  struct sh_hist lat_fanout;     /* per fan-out round (one batch) */
   atomic_int_fast64_t buffered;  /* unsent bytes in all rings and tails
                                     (client.c, sockio.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "cli_table.h"
+#include "hostport.h"
 #include "redis_url.h"
 
 #define KIB UINT64_C(1024)
@@ -205,6 +206,12 @@ const struct sh_opt sh_cli_opts[] = {
     .set = 1,
     .help = "let several processes listen on one port\n"
             "(a cluster on one machine, with --redis)" },
+  { .name = "admin-bind", .kind = SH_OPT_STRING, .arg = "ADDR:PORT",
+    AT_STRING(hub.admin_bind), .nonempty = true,
+    .expect = "ADDR:PORT such as 127.0.0.1:9100 or [::1]:9100",
+    .help = "serve /metrics, /stats, /healthz, /readyz\n"
+            "on this second listener, open to all who\n"
+            "reach it, and not on the main port" },
   { .name = "config", .kind = SH_OPT_STRING, .arg = "FILE",
     AT_STRING(config_file), .nonempty = true, .expect = "a file name",
     .help = "read settings from FILE: \"key = value\" lines\n"
@@ -624,6 +631,17 @@ static enum sh_cli_result finish(struct sh_config *cfg, char *err,
   }
   if (NULL == cfg->hub.redis_url && NULL != cfg->redis_password_file)
     return fail(err, errlen, "--redis-password-file needs --redis");
+  if (NULL != cfg->hub.admin_bind) {
+    char host[SH_HOST_MAX];
+    uint16_t port;
+
+    if (0 != sh_hostport_parse(cfg->hub.admin_bind, host, &port))
+      return fail(err, errlen,
+                  "--admin-bind: '%s' is not ADDR:PORT (an IPv4 address or "
+                  "a bracketed IPv6 one, port 1-65535: 127.0.0.1:9100, "
+                  "[::1]:9100)",
+                  cfg->hub.admin_bind);
+  }
   return SH_CLI_RUN;
 }
 

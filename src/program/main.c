@@ -357,6 +357,11 @@ int main(int argc, char **argv)
           NULL != set.cfg.hub.bind_address ? set.cfg.hub.bind_address
                                            : "0.0.0.0",
           (unsigned) ssehub_port(hub));
+  if (NULL != set.cfg.hub.admin_bind)
+    fprintf(stderr,
+            "ssehub: admin endpoints on http://%s/ (/metrics, /stats, "
+            "/healthz, /readyz; not on the main port)\n",
+            set.cfg.hub.admin_bind);
   if (set.cfg.tick_ms > 0) {
     rc = sh_demo_start(hub, set.cfg.tick_ms);
     if (0 != rc)
