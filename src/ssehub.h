@@ -33,8 +33,9 @@
  *   Not thread-safe unless stated otherwise. ssehub_publish(),
  *   ssehub_client_count(), ssehub_get_stats(), ssehub_mhd_handler() and
  *   ssehub_mhd_completed() are safe from any thread at any time between
- *   ssehub_new() and ssehub_free(). ssehub_listen(), ssehub_stop() and
- *   ssehub_free() must be called from one controlling thread.
+ *   ssehub_new() and ssehub_free(). ssehub_listen(), ssehub_reload(),
+ *   ssehub_stop() and ssehub_free() must be called from one controlling
+ *   thread.
  *
  * Errors
  *   Functions returning int return 0 on success and a negative errno value
