@@ -255,6 +255,17 @@ START_TEST(test_reload_1000_streams_keep_every_event_once_in_order)
     }
   }
   ck_assert_int_eq(done, CLIENTS);
+  /* None duplicated: whatever came after the last event is heartbeats. */
+  tl_sleep_ms(300);
+  for (i = 0; i < CLIENTS; i++) {
+    ssize_t r;
+
+    while ((r = recv(s[i].fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+      tl_sse_feed(&s[i], buf, (size_t) r);
+    ck_assert_msg(r < 0 && EAGAIN == errno, "client %d: stream ended", i);
+    while (tl_sse_take(&s[i], frame, sizeof(frame)) >= 0)
+      ck_assert_msg(':' == frame[0], "client %d: extra frame '%s'", i, frame);
+  }
   /* None dropped: every stream is still registered. */
   ck_assert_int_eq(CLIENTS, tl_stat(srv.port, "clients"));
   ck_assert_int_eq(0, tl_stat(srv.port, "slow_disconnects"));
