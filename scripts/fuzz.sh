@@ -4,7 +4,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 30; 0 = build, then run each seed once
-#   TARGET              form publish last_event_id topics cli (default: all)
+#   TARGET              form publish last_event_id topics cli redis conffile
+#                       (default: all)
 # Environment:
 #   CC_FUZZ      compiler (default: clang, else clang-14, which
 #                scripts/deps-ci.txt installs)
@@ -21,7 +22,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_targets="form publish last_event_id topics cli redis"
+all_targets="form publish last_event_id topics cli redis conffile"
 
 secs=30
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
@@ -68,7 +69,7 @@ mkdir -p "$build/obj" "$build/crashes" "$build/logs"
 
 # ---- build ----------------------------------------------------------------
 # The library: every src/*/*.c but the program's own files. cli.c is linked
-# into the cli harness only. Objects are rebuilt when older than any source
+# into the cli and conffile harnesses only, conffile.c into the latter. Objects are rebuilt when older than any source
 # or header (cheap enough to not track dependencies per file).
 lib_objs=()
 newest=$(ls -t "$top"/src/*.h "$top"/src/*/*.[ch] "$top/config.h" | sed -n 1p)
@@ -80,9 +81,9 @@ fi
 pids=()
 for src in "$top"/src/*/*.c; do
   base=$(basename "$src" .c)
-  case $base in main|demo|stdin_pub) continue ;; esac
+  case $base in main|demo|stdin_pub|notify) continue ;; esac
   obj="$build/obj/$base.o"
-  [ "$base" = cli ] || lib_objs+=("$obj")
+  case $base in cli|conffile) ;; *) lib_objs+=("$obj") ;; esac
   if [ $stale -eq 1 ] || [ ! -f "$obj" ] || [ "$newest" -nt "$obj" ]; then
     # shellcheck disable=SC2086
     $cc $cflags -fsanitize=fuzzer-no-link -c "$src" -o "$obj" \
@@ -102,6 +103,7 @@ echo "$cc $cflags" >"$build/obj/flags"
 for t in $targets; do
   extra=()
   [ "$t" = cli ] && extra=("$build/obj/cli.o")
+  [ "$t" = conffile ] && extra=("$build/obj/cli.o" "$build/obj/conffile.o")
   # shellcheck disable=SC2086
   if ! $cc $cflags $warn -Werror -fsanitize=fuzzer \
       "$top/tests/fuzz/fuzz_$t.c" "${lib_objs[@]}" "${extra[@]+"${extra[@]}"}" \

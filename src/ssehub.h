@@ -33,8 +33,9 @@
  *   Not thread-safe unless stated otherwise. ssehub_publish(),
  *   ssehub_client_count(), ssehub_get_stats(), ssehub_mhd_handler() and
  *   ssehub_mhd_completed() are safe from any thread at any time between
- *   ssehub_new() and ssehub_free(). ssehub_listen(), ssehub_stop() and
- *   ssehub_free() must be called from one controlling thread.
+ *   ssehub_new() and ssehub_free(). ssehub_listen(), ssehub_reload(),
+ *   ssehub_stop() and ssehub_free() must be called from one controlling
+ *   thread.
  *
  * Errors
  *   Functions returning int return 0 on success and a negative errno value
@@ -333,6 +334,41 @@ struct ssehub_stats {
   ssehub_get_stats_size((hub), (st), sizeof(*(st)))
 SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
                                       struct ssehub_stats *st, size_t size);
+
+/* Apply new options to a running hub without dropping a stream (what the
+ * ssehub program does on SIGHUP). o is a complete set, filled like
+ * ssehub_new()'s (ssehub_options_default() first); its strings are
+ * copied.
+ *
+ * Changes at once: publish_token, subscribe_token and publish_open (the
+ * next request is checked against the new ones), max_clients (up to the
+ * value in force at ssehub_new(), which sized the tables),
+ * max_clients_per_ip and publish_rate, max_buffered, max_event_size,
+ * publish_wait_ms, retry_after_s, cors_origins, heartbeat_ms, log_level,
+ * history_size and history_age_ms (the newest events are kept). For
+ * streams opened from then on: client_buffer, and retry_ms (the ":ok"
+ * preamble a stream gets on connect); open streams keep theirs.
+ *
+ * Cannot change: port, bind_address, threads, max_clients above the
+ * start value, publish_queue, connection_memory, connection_timeout_s,
+ * header_timeout_s, demo_page, the TLS certificate and key, reuse_port,
+ * admin_bind,
+ * the Redis settings (and, with Redis, history_size and history_age_ms);
+ * log and log_cls are ignored. Each of these that differs from the value
+ * in force is logged once, as a warning "<key> changed: needs a restart"
+ * (key: the ssehub program's flag, e.g. "port", "tls-cert"), and
+ * otherwise ignored.
+ *
+ * All or nothing: invalid options (as ssehub_new() would refuse) or a
+ * failed allocation change nothing and are logged as an error.
+ *
+ * Returns the number of settings that need a restart (0: all applied),
+ * -EINVAL, -ENOMEM, or -ESHUTDOWN once stopping. Call it from the thread
+ * that controls the hub (the one that calls ssehub_stop()), never from
+ * the log callback; requests, publishes and the hub's own threads go on
+ * meanwhile. */
+SSEHUB_API int ssehub_reload(struct ssehub *hub,
+                             const struct ssehub_options *o);
 
 /* Graceful stop: refuse new streams (503), let the broadcaster deliver what
  * is queued, end every stream with a clean end of body, and stop the hub's

@@ -118,6 +118,42 @@ START_TEST(test_history_append_beyond_cap_drops_oldest)
 }
 END_TEST
 
+/* A reload resizes the history: shrunk, it keeps the newest frames (and
+ * lets go of the others); grown, it keeps them all and takes more; 0
+ * drops everything, and it can grow again from there. */
+START_TEST(test_history_resize_keeps_the_newest)
+{
+  struct sh_history h;
+  struct sh_frame *oldest;
+  char seqs[128];
+
+  ck_assert_int_eq(0, sh_history_init(&h, 4, 0, EPOCH));
+  oldest = event(1, NULL, 0);
+  sh_history_append(&h, &oldest, 1);
+  append_range(&h, 2, 6); /* ring wrapped: 3,4,5,6 */
+  append_range(&h, 7, 7);
+  ck_assert_int_eq(0, sh_history_resize(&h, 2, 0));
+  retained(&h, seqs, sizeof(seqs));
+  ck_assert_str_eq(seqs, "6,7");
+  ck_assert_int_eq(0, sh_history_resize(&h, 5, 0));
+  append_range(&h, 8, 11);
+  retained(&h, seqs, sizeof(seqs));
+  ck_assert_str_eq(seqs, "7,8,9,10,11");
+  ck_assert_int_eq(0, sh_history_resize(&h, 0, 0));
+  retained(&h, seqs, sizeof(seqs));
+  ck_assert_str_eq(seqs, "");
+  append_range(&h, 12, 12);
+  ck_assert_int_eq(0, sh_history_resize(&h, 3, 0));
+  append_range(&h, 13, 14);
+  retained(&h, seqs, sizeof(seqs));
+  ck_assert_str_eq(seqs, "13,14");
+  ck_assert_uint_eq(h.newest_seq, 14);
+  ck_assert_uint_eq(tl_frame_refs(oldest), 1);
+  sh_frame_unref(oldest);
+  sh_history_destroy(&h);
+}
+END_TEST
+
 /* A batch larger than the history keeps its newest events. */
 START_TEST(test_history_batch_larger_than_cap)
 {
@@ -484,6 +520,7 @@ static Suite *history_suite(void)
 
   tcase_add_test(keep, test_history_append_beyond_cap_drops_oldest);
   tcase_add_test(keep, test_history_batch_larger_than_cap);
+  tcase_add_test(keep, test_history_resize_keeps_the_newest);
   tcase_add_test(keep, test_history_cap_0_tracks_newest_seq);
   suite_add_tcase(s, keep);
 

@@ -451,6 +451,91 @@ START_TEST(test_hub_publish_wait_ends_at_stop)
 }
 END_TEST
 
+static size_t history_count(struct ssehub *hub)
+{
+  size_t n;
+
+  sh_history_lock(&hub->history);
+  n = hub->history.count;
+  sh_history_unlock(&hub->history);
+  return n;
+}
+
+static atomic_bool reload_publisher_stop;
+
+static void *reload_publisher(void *arg)
+{
+  struct ssehub *hub = arg;
+
+  while (!atomic_load(&reload_publisher_stop))
+    if (-EAGAIN == ssehub_publish_text(hub, "x", 1, NULL))
+      usleep(100);
+  return NULL;
+}
+
+/* ssehub_reload() from the library: what changes, what needs a restart
+ * (counted), what is refused whole; and many reloads while another
+ * thread publishes (TSan sees the live settings' accesses). */
+START_TEST(test_hub_reload_applies_counts_and_refuses)
+{
+  struct ssehub_options o;
+  struct ssehub *hub = new_hub(32);
+  pthread_t th;
+  int i;
+
+  ssehub_options_default(&o);
+  o.heartbeat_ms = 0;
+  o.publish_queue = 32;
+  o.max_clients = 16;
+  for (i = 0; i < 10; i++)
+    publish(hub, "e", 0);
+  for (i = 0; i < 2000 && history_count(hub) < 10; i++)
+    usleep(1000);
+  ck_assert_uint_eq(10, history_count(hub));
+
+  /* Live: the history keeps its newest 3; a smaller event limit. */
+  o.history_size = 3;
+  o.max_event_size = 4;
+  ck_assert_int_eq(0, ssehub_reload(hub, &o));
+  ck_assert_uint_eq(3, history_count(hub));
+  publish(hub, "hello", -EMSGSIZE);
+  publish(hub, "hi", 0);
+
+  /* Needs a restart: counted, the rest still applied. */
+  o.port = 9999;
+  o.publish_queue = 5;
+  o.max_clients = 100; /* above the 16 allocated at start */
+  o.max_event_size = 64;
+  ck_assert_int_eq(3, ssehub_reload(hub, &o));
+  ck_assert_uint_eq(16, sh_live(hub, max_clients));
+  publish(hub, "hello", 0);
+
+  /* Invalid: nothing changes. */
+  o.port = 8888;
+  o.publish_queue = 32;
+  o.max_clients = 8;
+  o.max_event_size = 4;
+  o.client_buffer = 0;
+  ck_assert_int_eq(-EINVAL, ssehub_reload(hub, &o));
+  publish(hub, "hello", 0);
+  ck_assert_uint_eq(16, sh_live(hub, max_clients));
+
+  o.client_buffer = 1024 * 1024;
+  atomic_store(&reload_publisher_stop, false);
+  ck_assert_int_eq(0, pthread_create(&th, NULL, reload_publisher, hub));
+  for (i = 0; i < 200; i++) {
+    o.retry_ms = 1000 + (unsigned) i;
+    o.heartbeat_ms = 0 == i % 2 ? 0 : 100;
+    o.history_size = (size_t) (i % 7);
+    o.publish_token = 0 == i % 3 ? "t1" : "t2";
+    ck_assert_int_eq(0, ssehub_reload(hub, &o));
+  }
+  atomic_store(&reload_publisher_stop, true);
+  ck_assert_int_eq(0, pthread_join(th, NULL));
+  ssehub_free(hub);
+}
+END_TEST
+
 int main(void)
 {
   Suite *s = suite_create("hub");
@@ -467,6 +552,7 @@ int main(void)
   tcase_add_test(tc, test_hub_http_publish_held_answered_at_stop);
   tcase_add_test(tc, test_hub_publish_wait_sleeps_until_room_or_timeout);
   tcase_add_test(tc, test_hub_publish_wait_ends_at_stop);
+  tcase_add_test(tc, test_hub_reload_applies_counts_and_refuses);
   suite_add_tcase(s, tc);
   sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -60,6 +60,32 @@ START_TEST(test_iplimit_streams_up_to_max_per_address)
 }
 END_TEST
 
+/* A reload sets a limit: streams opened before it count (they were
+ * counted with no limit), and lifting it again admits everyone. */
+START_TEST(test_iplimit_set_counts_streams_opened_before)
+{
+  struct sh_iplimit l;
+  struct sh_ipkey a = key("10.0.0.1");
+  int i;
+
+  ck_assert_int_eq(0, sh_iplimit_init(&l, 0, 0));
+  for (i = 0; i < 3; i++)
+    ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(0, sh_iplimit_set(&l, 3, 0));
+  ck_assert_int_eq(-EBUSY, sh_iplimit_stream_acquire(&l, &a));
+  sh_iplimit_stream_release(&l, &a);
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  ck_assert_int_eq(0, sh_iplimit_set(&l, 0, 1));
+  ck_assert_int_eq(0, sh_iplimit_stream_acquire(&l, &a));
+  /* A rate set by a reload takes effect (its table made then). */
+  ck_assert(sh_iplimit_publish_allow(&l, &a, 1000));
+  ck_assert(!sh_iplimit_publish_allow(&l, &a, 1000));
+  for (i = 0; i < 4; i++)
+    sh_iplimit_stream_release(&l, &a);
+  sh_iplimit_destroy(&l);
+}
+END_TEST
+
 /* Releasing more than was acquired (or for an address never seen) gives
  * no credit: the address still gets max streams, not more. */
 START_TEST(test_iplimit_release_without_acquire_gives_no_credit)
@@ -273,6 +299,7 @@ static Suite *iplimit_suite(void)
   TCase *rate = tcase_create("rate");
 
   tcase_add_test(streams, test_iplimit_streams_up_to_max_per_address);
+  tcase_add_test(streams, test_iplimit_set_counts_streams_opened_before);
   tcase_add_test(streams, test_iplimit_release_without_acquire_gives_no_credit);
   tcase_add_test(streams, test_iplimit_streams_exact_for_many_addresses);
   tcase_add_test(streams, test_iplimit_no_stream_limit_when_0);

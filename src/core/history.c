@@ -42,6 +42,30 @@ void sh_history_destroy(struct sh_history *h)
   sh_mutex_destroy(&h->lock);
 }
 
+int sh_history_resize(struct sh_history *h, size_t cap, long long max_age_ms)
+{
+  struct sh_frame **slots = NULL;
+  size_t i, keep;
+
+  /* Allocate before the lock: the broadcaster appends under it. */
+  if (cap > 0 && NULL == (slots = calloc(cap, sizeof(*slots))))
+    return -ENOMEM;
+  sh_mutex_lock(&h->lock);
+  while (h->count > cap)
+    drop_oldest(h);
+  keep = h->count;
+  for (i = 0; i < keep; i++)
+    slots[i] = h->slots[(h->head + i) % h->cap];
+  free(h->slots);
+  h->slots = slots;
+  h->head = 0;
+  h->count = keep;
+  h->cap = cap;
+  h->max_age_ms = max_age_ms;
+  sh_mutex_unlock(&h->lock);
+  return 0;
+}
+
 void sh_history_append(struct sh_history *h, struct sh_frame *const *frames,
                        size_t n)
 {

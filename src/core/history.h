@@ -12,8 +12,8 @@
  * client registered. A client that is both in a replay and a snapshot gets
  * the event once, because sh_client_deliver() skips seqs it already has.
  *
- * Thread-safety: `lock` guards everything but epoch, cap and max_age_ms
- * (immutable). Broadcaster: sh_history_append(). MHD workers: admission,
+ * Thread-safety: `lock` guards everything but epoch (immutable); cap and
+ * max_age_ms change only under it (sh_history_resize(), a reload). Broadcaster: sh_history_append(). MHD workers: admission,
  * through sh_history_lock()/locate()/at()/unlock(). Lock order
  * (doc/internals.md): history -> registry; no client lock is held while
  * taking it.
@@ -31,11 +31,11 @@
 struct sh_history {
   pthread_mutex_t lock;
   struct sh_frame **slots; /* circular, cap entries */
-  size_t cap;              /* immutable; 0 = no history */
+  size_t cap;              /* guarded by lock; 0 = no history */
   size_t head;             /* index of the oldest frame */
   size_t count;
   uint64_t newest_seq;  /* seq of the newest frame ever appended */
-  long long max_age_ms; /* immutable; 0 = no age limit */
+  long long max_age_ms; /* guarded by lock; 0 = no age limit */
   uint64_t epoch;       /* immutable: the hub's id epoch */
   bool stream_ids;      /* immutable after init: ids are Redis stream ids
                            (streamid.h), so seqs are not contiguous */
@@ -59,6 +59,9 @@ int sh_history_init(struct sh_history *h, size_t cap, long long max_age_ms,
                     uint64_t epoch);
 void sh_history_destroy(struct sh_history *h);
 
+/* Keep at most cap frames (the newest), and none older than max_age_ms
+ * (0 = no limit), from now on. Returns 0 or -ENOMEM (nothing changed). */
+int sh_history_resize(struct sh_history *h, size_t cap, long long max_age_ms);
 /* Events retained now (the metrics' history gauge). Takes the lock. */
 size_t sh_history_count(struct sh_history *h);
 

@@ -30,14 +30,12 @@ static size_t hash(const struct sh_ipkey *k)
 int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate)
 {
   memset(l, 0, sizeof(*l));
-  l->max_streams = max_streams;
-  l->rate = rate;
-  if (max_streams > 0) {
-    l->buckets = calloc(COUNT_BUCKETS, sizeof(*l->buckets));
-    if (NULL == l->buckets)
-      return -ENOMEM;
-    l->nbuckets = COUNT_BUCKETS;
-  }
+  atomic_init(&l->max_streams, max_streams);
+  atomic_init(&l->rate, rate);
+  l->buckets = calloc(COUNT_BUCKETS, sizeof(*l->buckets));
+  if (NULL == l->buckets)
+    return -ENOMEM;
+  l->nbuckets = COUNT_BUCKETS;
   if (rate > 0) {
     l->rate_slots = calloc(SH_RATE_SLOTS, sizeof(*l->rate_slots));
     if (NULL == l->rate_slots) {
@@ -47,6 +45,24 @@ int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate)
   }
   sh_mutex_init(&l->lock);
   return 0;
+}
+
+int sh_iplimit_set(struct sh_iplimit *l, unsigned max_streams, unsigned rate)
+{
+  int rc = 0;
+
+  sh_mutex_lock(&l->lock);
+  if (rate > 0 && NULL == l->rate_slots) {
+    l->rate_slots = calloc(SH_RATE_SLOTS, sizeof(*l->rate_slots));
+    if (NULL == l->rate_slots)
+      rc = -ENOMEM;
+  }
+  if (0 == rc) {
+    atomic_store(&l->max_streams, max_streams);
+    atomic_store(&l->rate, rate);
+  }
+  sh_mutex_unlock(&l->lock);
+  return rc;
 }
 
 void sh_iplimit_destroy(struct sh_iplimit *l)
@@ -101,10 +117,9 @@ bool sh_ipkey_is_loopback(const struct sh_ipkey *k)
 int sh_iplimit_stream_acquire(struct sh_iplimit *l, const struct sh_ipkey *k)
 {
   struct sh_ipcount **head, *c;
+  unsigned max = atomic_load(&l->max_streams);
   int rc = 0;
 
-  if (0 == l->max_streams)
-    return 0;
   sh_mutex_lock(&l->lock);
   head = &l->buckets[hash(k) & (l->nbuckets - 1)];
   for (c = *head; NULL != c && 0 != memcmp(&c->key, k, sizeof(*k)); c = c->next)
@@ -119,7 +134,7 @@ int sh_iplimit_stream_acquire(struct sh_iplimit *l, const struct sh_ipkey *k)
     c->next = *head;
     *head = c;
   }
-  if (c->streams >= l->max_streams)
+  if (max > 0 && c->streams >= max)
     rc = -EBUSY;
   else
     c->streams++;
@@ -132,8 +147,6 @@ void sh_iplimit_stream_release(struct sh_iplimit *l, const struct sh_ipkey *k)
 {
   struct sh_ipcount **pp, *c;
 
-  if (0 == l->max_streams)
-    return;
   sh_mutex_lock(&l->lock);
   for (pp = &l->buckets[hash(k) & (l->nbuckets - 1)]; NULL != (c = *pp);
        pp = &c->next) {
@@ -154,22 +167,23 @@ bool sh_iplimit_publish_allow(struct sh_iplimit *l, const struct sh_ipkey *k,
                               long long now_ms)
 {
   struct sh_ratebucket *b;
+  unsigned rate = atomic_load(&l->rate);
   bool ok;
 
-  if (0 == l->rate)
+  if (0 == rate)
     return true;
   sh_mutex_lock(&l->lock);
   b = &l->rate_slots[hash(k) % SH_RATE_SLOTS];
   if (!b->used || 0 != memcmp(&b->key, k, sizeof(*k))) {
     b->used = true;
     b->key = *k;
-    b->tokens = l->rate;
+    b->tokens = rate;
     b->last_ms = now_ms;
   }
   /* Refill at `rate` per second, up to a burst of `rate`. */
-  b->tokens += (double) (now_ms - b->last_ms) * l->rate / 1000.0;
-  if (b->tokens > l->rate)
-    b->tokens = l->rate;
+  b->tokens += (double) (now_ms - b->last_ms) * rate / 1000.0;
+  if (b->tokens > rate)
+    b->tokens = rate;
   b->last_ms = now_ms;
   ok = b->tokens >= 1.0;
   if (ok)

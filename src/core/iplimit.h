@@ -12,12 +12,17 @@
  * Behind a reverse proxy every client has the proxy's address: leave these
  * limits off there.
  *
- * Thread-safety: `lock` guards everything; called from MHD worker threads.
+ * Every stream is counted, limit or not, so that a limit set by a reload
+ * (sh_iplimit_set()) sees the streams already open.
+ *
+ * Thread-safety: `lock` guards the tables; the two limits are atomics that
+ * sh_iplimit_set() changes while MHD worker threads read them.
  */
 #ifndef SH_IPLIMIT_H
 #define SH_IPLIMIT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -39,15 +44,20 @@ struct sh_ratebucket {
 
 struct sh_iplimit {
   pthread_mutex_t lock;
-  unsigned max_streams;        /* immutable; 0 = no limit */
-  unsigned rate;               /* immutable; publishes/s, 0 = no limit */
+  atomic_uint max_streams;     /* 0 = no limit */
+  atomic_uint rate;            /* publishes/s, 0 = no limit */
   struct sh_ipcount **buckets; /* stream counts, chained hash */
   size_t nbuckets;
-  struct sh_ratebucket *rate_slots; /* SH_RATE_SLOTS, when rate > 0 */
+  struct sh_ratebucket *rate_slots; /* guarded by lock: SH_RATE_SLOTS,
+                                       allocated once a rate is set */
 };
 
 int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate);
 void sh_iplimit_destroy(struct sh_iplimit *l);
+
+/* Change both limits (0 = none) for what comes next; streams already
+ * over a lowered limit stay. Returns 0 or -ENOMEM (nothing changed). */
+int sh_iplimit_set(struct sh_iplimit *l, unsigned max_streams, unsigned rate);
 
 /* The key of a socket address; false for families other than IPv4/6. */
 bool sh_ipkey_of(const struct sockaddr *sa, struct sh_ipkey *k);

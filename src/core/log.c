@@ -34,13 +34,24 @@ void sh_log_init(struct sh_log *l, ssehub_log_fn fn, void *cls,
   memset(l, 0, sizeof(*l));
   l->fn = NULL != fn ? fn : stderr_log;
   l->cls = cls;
-  l->level = level;
+  atomic_init(&l->level, (int) level);
   sh_mutex_init(&l->rl_lock);
 }
 
 void sh_log_destroy(struct sh_log *l)
 {
   sh_mutex_destroy(&l->rl_lock);
+}
+
+void sh_log_set_level(struct sh_log *l, enum ssehub_log_level level)
+{
+  atomic_store_explicit(&l->level, (int) level, memory_order_relaxed);
+}
+
+/* Whether a line at this level is wanted now. */
+static int wanted(struct sh_log *l, enum ssehub_log_level level)
+{
+  return (int) level <= atomic_load_explicit(&l->level, memory_order_relaxed);
 }
 
 static void emit_v(struct sh_log *l, enum ssehub_log_level level,
@@ -65,7 +76,7 @@ void sh_log(struct sh_log *l, enum ssehub_log_level level, const char *fmt, ...)
 {
   va_list ap;
 
-  if (level > l->level)
+  if (!wanted(l, level))
     return;
   va_start(ap, fmt);
   emit_v(l, level, fmt, ap);
@@ -79,7 +90,7 @@ void sh_log_limited_v(struct sh_log *l, enum ssehub_log_level level,
   unsigned suppressed = 0;
   int pass;
 
-  if (level > l->level)
+  if (!wanted(l, level))
     return;
   sh_mutex_lock(&l->rl_lock);
   if (now - l->window_start_ms >= 1000) {

@@ -15,16 +15,19 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 
 #include "ssehub.h"
 
 #define SH_LOG_BURST 10
 
 struct sh_log {
-  ssehub_log_fn fn;            /* immutable after init */
-  void *cls;                   /* immutable after init */
-  enum ssehub_log_level level; /* immutable after init: higher is dropped */
-  pthread_mutex_t rl_lock;     /* guards the three fields below */
+  ssehub_log_fn fn;        /* immutable after init */
+  void *cls;               /* immutable after init */
+  atomic_int level;        /* enum ssehub_log_level; higher is dropped.
+                                  Atomic: ssehub_reload() changes it while
+                                  any thread logs (sh_log_set_level()) */
+  pthread_mutex_t rl_lock; /* guards the three fields below */
   long long window_start_ms;
   unsigned in_window;
   unsigned suppressed;
@@ -33,6 +36,9 @@ struct sh_log {
 void sh_log_init(struct sh_log *l, ssehub_log_fn fn, void *cls,
                  enum ssehub_log_level level);
 void sh_log_destroy(struct sh_log *l);
+
+/* Change the level at run time; safe from any thread. */
+void sh_log_set_level(struct sh_log *l, enum ssehub_log_level level);
 
 void sh_log(struct sh_log *l, enum ssehub_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

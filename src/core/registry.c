@@ -187,6 +187,7 @@ int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap)
   sh_mutex_init(&reg->lock);
   reg->count = 0;
   reg->max = max;
+  reg->limit = max;
   reg->closed = false;
   return 0;
 }
@@ -204,6 +205,13 @@ void sh_registry_destroy(struct sh_registry *reg)
   reg->buckets = NULL;
 }
 
+void sh_registry_set_limit(struct sh_registry *reg, size_t limit)
+{
+  sh_mutex_lock(&reg->lock);
+  reg->limit = limit < reg->max ? limit : reg->max;
+  sh_mutex_unlock(&reg->lock);
+}
+
 int sh_registry_add(struct sh_registry *reg, struct sh_client *c)
 {
   int rc = 0;
@@ -211,7 +219,7 @@ int sh_registry_add(struct sh_registry *reg, struct sh_client *c)
   sh_mutex_lock(&reg->lock);
   if (reg->closed)
     rc = -ESHUTDOWN;
-  else if (reg->count == reg->max)
+  else if (reg->count >= reg->limit)
     rc = -EBUSY;
   else if (0 != link_topics(reg, c))
     rc = -ENOMEM;

@@ -55,7 +55,9 @@ struct sh_registry {
   pthread_mutex_t lock;
   struct sh_client **items;  /* guarded by lock; capacity max */
   size_t count;              /* guarded by lock */
-  size_t max;                /* immutable */
+  size_t max;                /* immutable: the capacity */
+  size_t limit;              /* guarded by lock: clients admitted, <= max
+                                (ssehub_reload() lowers or restores it) */
   bool closed;               /* guarded by lock: no more adds */
   struct sh_client **by_fd;  /* guarded by lock: registered client per fd */
   size_t by_fd_cap;          /* immutable: fds >= this are not indexed */
@@ -68,6 +70,10 @@ struct sh_registry {
 /* fd_cap bounds the fd lookup table (0: no lookup). Returns 0, -EINVAL
  * (max == 0) or -ENOMEM. */
 int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap);
+
+/* Admit at most limit clients from now on (clamped to max); clients
+ * already registered above it stay. Any thread. */
+void sh_registry_set_limit(struct sh_registry *reg, size_t limit);
 
 /* Frees the array; every client must have been removed. */
 void sh_registry_destroy(struct sh_registry *reg);

@@ -8,25 +8,30 @@
 #include "conn.h"
 #include "sync.h"
 
-/* The allowed origin matching the request's Origin, or NULL. */
+/* The allowed origin matching the request's Origin, or NULL: "*" or the
+ * request's own Origin string (equal to the configured one), never a
+ * pointer into the configured list, which a reload may free once
+ * conf_lock is released. */
 const char *sh_http_allowed_origin(struct ssehub *hub,
                                    struct MHD_Connection *conn)
 {
-  const char *origin;
+  const char *origin, *found = NULL;
   unsigned i;
 
-  if (0 == hub->opt.ncors_origins)
-    return NULL;
   origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
   if (NULL == origin)
     return NULL;
-  for (i = 0; i < hub->opt.ncors_origins; i++) {
+  sh_mutex_lock(&hub->conf_lock);
+  for (i = 0; i < hub->opt.ncors_origins && NULL == found; i++) {
     const char *o = hub->opt.cors_origins[i];
 
-    if (0 == strcmp(o, "*") || 0 == strcmp(o, origin))
-      return o;
+    if (0 == strcmp(o, "*"))
+      found = "*";
+    else if (0 == strcmp(o, origin))
+      found = origin;
   }
-  return NULL;
+  sh_mutex_unlock(&hub->conf_lock);
+  return found;
 }
 
 void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,

@@ -12,6 +12,7 @@
 #include "conn.h"
 #include "http_auth.h"
 #include "hub.h"
+#include "sync.h"
 
 bool sh_token_equal(const char *given, size_t given_len, const char *token)
 {
@@ -58,14 +59,44 @@ static const char *cookie(struct MHD_Connection *conn, const char *name,
   return NULL;
 }
 
+/* The tokens are compared under conf_lock: a reload (ssehub_reload())
+ * swaps and frees them under it, so the one compared is never freed
+ * meanwhile. The comparison is short and does no I/O. */
+static enum sh_auth check_token(struct ssehub *hub, const char *const *tok,
+                                const char *t, size_t len)
+{
+  bool ok;
+
+  sh_mutex_lock(&hub->conf_lock);
+  /* Removed by a reload since has_token(): refuse this one request. */
+  ok = NULL != *tok && sh_token_equal(t, len, *tok);
+  sh_mutex_unlock(&hub->conf_lock);
+  return ok ? SH_AUTH_OK : SH_AUTH_WRONG;
+}
+
+/* Whether a token is configured, and the policy without one (a reload
+ * may change both). */
+static bool has_token(struct ssehub *hub, const char *const *tok, int *open)
+{
+  bool has;
+
+  sh_mutex_lock(&hub->conf_lock);
+  has = NULL != *tok;
+  if (NULL != open)
+    *open = hub->opt.publish_open;
+  sh_mutex_unlock(&hub->conf_lock);
+  return has;
+}
+
 enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn)
 {
   const char *t;
+  int open;
 
-  if (NULL == hub->opt.publish_token) {
+  if (!has_token(hub, &hub->opt.publish_token, &open)) {
     struct sh_ipkey k;
 
-    if (hub->opt.publish_open)
+    if (open)
       return SH_AUTH_OK;
     return sh_http_client_key(conn, &k) && sh_ipkey_is_loopback(&k)
                ? SH_AUTH_OK
@@ -74,25 +105,24 @@ enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn)
   t = bearer(conn);
   if (NULL == t)
     return SH_AUTH_MISSING;
-  return sh_token_equal(t, strlen(t), hub->opt.publish_token) ? SH_AUTH_OK
-                                                              : SH_AUTH_WRONG;
+  return check_token(hub, &hub->opt.publish_token, t, strlen(t));
 }
 
 enum sh_auth sh_auth_subscribe(struct ssehub *hub, struct MHD_Connection *conn)
 {
-  const char *tok = hub->opt.subscribe_token, *t;
+  const char *const *tok = &hub->opt.subscribe_token, *t;
   size_t len;
 
-  if (NULL == tok)
+  if (!has_token(hub, tok, NULL))
     return SH_AUTH_OK;
   /* Browsers' EventSource cannot set headers: a cookie or the query. */
   if (NULL != (t = bearer(conn)))
-    return sh_token_equal(t, strlen(t), tok) ? SH_AUTH_OK : SH_AUTH_WRONG;
+    return check_token(hub, tok, t, strlen(t));
   if (NULL != (t = cookie(conn, "ssehub_token", &len)))
-    return sh_token_equal(t, len, tok) ? SH_AUTH_OK : SH_AUTH_WRONG;
+    return check_token(hub, tok, t, len);
   t = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "access_token");
   if (NULL != t)
-    return sh_token_equal(t, strlen(t), tok) ? SH_AUTH_OK : SH_AUTH_WRONG;
+    return check_token(hub, tok, t, strlen(t));
   return SH_AUTH_MISSING;
 }
 

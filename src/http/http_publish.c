@@ -88,7 +88,7 @@ static enum MHD_Result too_large(struct ssehub *hub,
 
   sh_count(&hub->n.too_large, 1);
   snprintf(body, sizeof(body), "event too large (limit %zu bytes of data)\n",
-           hub->opt.max_event_size);
+           sh_live(hub, max_event_size));
   return sh_http_reply(hub, conn, MHD_HTTP_CONTENT_TOO_LARGE, true, body, NULL);
 }
 
@@ -157,7 +157,7 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
     sh_count(&hub->n.rate_limited, 1);
     snprintf(body, sizeof(body),
              "publish rate limit (%u per second) exceeded; retry later\n",
-             hub->opt.publish_rate);
+             sh_live(hub, publish_rate));
     return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                          MHD_HTTP_HEADER_RETRY_AFTER, "1", NULL);
   }
@@ -179,8 +179,8 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   req->ticket.suspend = ticket_suspend;
   req->ticket.done = ticket_done;
   /* Percent-encoding can triple the data; leave room for other fields. */
-  req->limit = form ? hub->opt.max_event_size * 3 + 4096
-                    : hub->opt.max_event_size;
+  req->limit = form ? sh_live(hub, max_event_size) * 3 + 4096
+                    : sh_live(hub, max_event_size);
   if (NULL != cl && strtoull(cl, NULL, 10) > req->limit) {
     free(req);
     return too_large(hub, conn);
@@ -302,7 +302,7 @@ static enum MHD_Result unavailable(struct ssehub *hub,
 {
   char retry[16];
 
-  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false, reason,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
 }
@@ -376,9 +376,10 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
     req->parsed = true;
     /* With Redis every publish waits for its round trip: at least 100 ms. */
     req->wait_until = sh_now_ms()
-                      + (NULL != hub->redis && hub->opt.publish_wait_ms < 100
+                      + (NULL != hub->redis
+                                 && sh_live(hub, publish_wait_ms) < 100
                              ? 100
-                             : hub->opt.publish_wait_ms);
+                             : sh_live(hub, publish_wait_ms));
     req->waiter.deadline_ms = req->wait_until;
   }
   if (NULL != hub->redis)
@@ -398,7 +399,7 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   case -ESHUTDOWN:
     if (-ESHUTDOWN == rc)
       sh_count(&hub->n.refused_stopping, 1);
-    snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+    snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
     return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, false,
                          -EAGAIN == rc ? "publish queue full; retry later\n"
                                        : "server is shutting down\n",

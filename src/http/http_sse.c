@@ -18,6 +18,7 @@
 #include "http_sse.h"
 #include "hub.h"
 #include "pubfields.h"
+#include "sync.h"
 
 /* MHD allocates this per response but uses it only for HTTP/1.0 clients
  * (HTTP/1.1 readers fill MHD's connection buffer directly): kept small,
@@ -57,8 +58,8 @@ static enum MHD_Result refuse_full(struct ssehub *hub,
 
   sh_count(&hub->n.rejected_full, 1);
   snprintf(body, sizeof(body), "too many clients (limit %u); retry later\n",
-           hub->opt.max_clients);
-  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+           sh_live(hub, max_clients));
+  snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
 }
@@ -71,8 +72,8 @@ static enum MHD_Result refuse_per_ip(struct ssehub *hub,
   sh_count(&hub->n.rejected_per_ip, 1);
   snprintf(body, sizeof(body),
            "too many streams from your address (limit %u)\n",
-           hub->opt.max_clients_per_ip);
-  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+           sh_live(hub, max_clients_per_ip));
+  snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
 }
@@ -83,7 +84,7 @@ static enum MHD_Result refuse_stopping(struct ssehub *hub,
   char retry[16];
 
   sh_count(&hub->n.refused_stopping, 1);
-  snprintf(retry, sizeof(retry), "%u", hub->opt.retry_after_s);
+  snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_SERVICE_UNAVAILABLE, true,
                        "server is shutting down; retry later\n",
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
@@ -234,12 +235,12 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   /* HEAD answers what a GET would get now (the demo page asks it why its
    * EventSource was refused), without opening a stream. */
   if (head) {
-    if (sh_registry_count(&hub->reg) >= hub->opt.max_clients)
+    if (sh_registry_count(&hub->reg) >= sh_live(hub, max_clients))
       return refuse_full(hub, conn);
     return head_only(hub, conn);
   }
   c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
-                    SH_RING_MAX_SLOTS, hub->opt.client_buffer);
+                    SH_RING_MAX_SLOTS, sh_live(hub, client_buffer));
   if (NULL == c)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
@@ -256,8 +257,16 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     c->ip_counted = true;
   }
   rc = sh_client_set_topics(c, req.topics, req.ntopics);
-  if (0 == rc)
-    rc = sh_client_preload(c, hub->ok_frame);
+  if (0 == rc) {
+    struct sh_frame *ok;
+
+    /* A reload may replace the preamble (retry): hold a reference. */
+    sh_mutex_lock(&hub->conf_lock);
+    ok = sh_frame_ref(hub->ok_frame);
+    sh_mutex_unlock(&hub->conf_lock);
+    rc = sh_client_preload(c, ok);
+    sh_frame_unref(ok);
+  }
   if (0 == rc)
     rc = sh_subscribe(hub, c, last_event_id(conn));
   if (0 != rc) {

@@ -38,7 +38,7 @@ static void deliver_slice(void *arg, size_t from, size_t to)
     slow++;
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "client too slow: more than %zu bytes pending, disconnected",
-                   hub->opt.client_buffer);
+                   sh_live(hub, client_buffer));
   }
   sh_count(&hub->n.frames_queued, queued);
   if (slow > 0)
@@ -130,11 +130,11 @@ static int by_pending_desc(const void *a, const void *b)
  * are fine here. */
 static void trim(struct ssehub *hub)
 {
-  int64_t target = (int64_t) (hub->opt.max_buffered / 10 * 9);
+  int64_t target = (int64_t) (sh_live(hub, max_buffered) / 10 * 9);
   struct backlog *b;
   size_t count, i;
 
-  if (atomic_load(&hub->buffered) <= (int64_t) hub->opt.max_buffered)
+  if (atomic_load(&hub->buffered) <= (int64_t) sh_live(hub, max_buffered))
     return;
   count = sh_registry_snapshot(&hub->reg, hub->snap);
   b = malloc((count > 0 ? count : 1) * sizeof(*b));
@@ -152,7 +152,7 @@ static void trim(struct ssehub *hub)
     sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
                    "over --max-buffered (%zu bytes): cut a client that was "
                    "furthest behind",
-                   hub->opt.max_buffered);
+                   sh_live(hub, max_buffered));
   }
   free(b);
 out:
@@ -167,11 +167,14 @@ static void heartbeat(struct ssehub *hub)
   sh_count(&hub->n.heartbeats, 1);
 }
 
+/* How long a changed heartbeat interval may go unnoticed. */
+#define RECHECK_MS 250
+
 static void *run(void *arg)
 {
   struct ssehub *hub = arg;
   struct sh_frame *batch[SH_BATCH_MAX];
-  long long hb = hub->opt.heartbeat_ms;
+  long long hb = sh_live(hub, heartbeat_ms);
   long long next_hb = sh_now_ms() + hb;
   bool closed = false;
   size_t n = 1;
@@ -188,14 +191,23 @@ static void *run(void *arg)
   while (!closed || n > 0) {
     /* Without a heartbeat, wake up hourly just to re-check; the queue's
      * close also wakes us. */
-    long long deadline = hb > 0 ? next_hb : sh_now_ms() + 3600 * 1000LL;
+    long long deadline;
     size_t i;
 
+    /* A reload may change the interval (ssehub_reload()): look again
+     * every RECHECK_MS at most; the new interval counts from then. */
+    if (hb != (long long) sh_live(hub, heartbeat_ms)) {
+      hb = sh_live(hub, heartbeat_ms);
+      next_hb = sh_now_ms() + hb;
+    }
+    deadline = hb > 0 ? next_hb : sh_now_ms() + RECHECK_MS;
+    if (deadline > sh_now_ms() + RECHECK_MS)
+      deadline = sh_now_ms() + RECHECK_MS;
     n = sh_pubqueue_pop(&hub->queue, batch, SH_BATCH_MAX, deadline, &closed);
 
     if (n > 0) {
       fan_out(hub, batch, n);
-      if (hub->opt.max_buffered > 0)
+      if (sh_live(hub, max_buffered) > 0)
         trim(hub);
       for (i = 0; i < n; i++)
         sh_frame_unref(batch[i]);

@@ -226,6 +226,23 @@ static int copy_strings(struct ssehub *hub, const struct ssehub_options *o)
   return 0;
 }
 
+/* Publish the numbers a reload may change (state.h, "Live settings"). */
+static void set_live(struct ssehub *hub, const struct ssehub_options *o)
+{
+  struct sh_live *l = &hub->live;
+
+  atomic_store(&l->max_clients, o->max_clients);
+  atomic_store(&l->max_clients_per_ip, o->max_clients_per_ip);
+  atomic_store(&l->publish_rate, o->publish_rate);
+  atomic_store(&l->client_buffer, o->client_buffer);
+  atomic_store(&l->max_buffered, o->max_buffered);
+  atomic_store(&l->max_event_size, o->max_event_size);
+  atomic_store(&l->publish_wait_ms, o->publish_wait_ms);
+  atomic_store(&l->retry_after_s, o->retry_after_s);
+  atomic_store(&l->heartbeat_ms, o->heartbeat_ms);
+  atomic_store(&l->retry_ms, o->retry_ms);
+}
+
 /* Overwrite a secret before freeing it, so it does not linger in freed
  * memory (core dumps, later allocations). */
 static void free_secret(const char *s)
@@ -377,6 +394,8 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
     goto fail_hub;
   rc = -ENOMEM;
   sh_log_init(&hub->log, o->log, o->log_cls, o->log_level);
+  sh_mutex_init(&hub->conf_lock);
+  set_live(hub, &hub->opt);
   hub->ok_frame = preamble_frame(hub->opt.retry_ms);
   hub->heartbeat = comment_frame("");
   hub->snap = calloc(hub->opt.max_clients, sizeof(*hub->snap));
@@ -434,6 +453,7 @@ fail_log:
   free(hub->snap);
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
+  sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
 fail_hub:
   free_strings(hub);
@@ -462,7 +482,7 @@ static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
   unsigned i;
 
-  if (ev->data_len > hub->opt.max_event_size)
+  if (ev->data_len > sh_live(hub, max_event_size))
     return -EMSGSIZE;
   if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
       || (NULL != ev->id
@@ -571,7 +591,8 @@ static int publish_redis(struct ssehub *hub, const struct ssehub_event *ev,
   }
   w.t.deadline_ms = deadline_ms >= 0
                         ? deadline_ms
-                        : sh_now_ms() + (long long) hub->opt.publish_wait_ms;
+                        : sh_now_ms()
+                              + (long long) sh_live(hub, publish_wait_ms);
   sh_mutex_init(&w.lock);
   sh_cond_init(&w.cond);
   rc = sh_redis_submit(hub->redis, ev, &w.t);
@@ -756,6 +777,7 @@ void ssehub_free(struct ssehub *hub)
   free(hub->tsnap);
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
+  sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
   free_strings(hub);
   free(hub);
@@ -789,4 +811,188 @@ const char *ssehub_strerror(int err)
   default:
     return strerror(-err);
   }
+}
+
+/* --- Reload (ssehub_reload(), ssehub.h; state.h "Live settings") --- */
+
+static bool str_differs(const char *a, const char *b)
+{
+  if (NULL == a || NULL == b)
+    return a != b;
+  return 0 != strcmp(a, b);
+}
+
+/* Log, once each, the settings in o that differ from those in force but
+ * cannot change without a restart; returns how many. Named by the
+ * ssehub program's flags, which are also its config file's keys. */
+static int log_fixed(struct ssehub *hub, const struct ssehub_options *o)
+{
+  const struct ssehub_options *h = &hub->opt;
+  bool redis = NULL != h->redis_url;
+  const struct {
+    const char *key;
+    bool changed;
+  } fixed[] = {
+    { "port", h->port != o->port },
+    { "bind", str_differs(h->bind_address, o->bind_address) },
+    { "threads", h->threads != o->threads },
+    { "max-clients", o->max_clients > h->max_clients },
+    { "publish-queue", h->publish_queue != o->publish_queue },
+    { "connection-memory", h->connection_memory != o->connection_memory },
+    { "timeout", h->connection_timeout_s != o->connection_timeout_s },
+    { "header-timeout", h->header_timeout_s != o->header_timeout_s },
+    { "no-demo-page", (0 != h->demo_page) != (0 != o->demo_page) },
+    { "tls-cert", str_differs(h->tls_cert_pem, o->tls_cert_pem) },
+    { "tls-key", str_differs(h->tls_key_pem, o->tls_key_pem) },
+    { "redis", str_differs(h->redis_url, o->redis_url) },
+    { "redis-password-file",
+      str_differs(h->redis_password, o->redis_password) },
+    { "redis-stream", redis && str_differs(h->redis_stream, o->redis_stream) },
+    { "reuse-port", (0 != h->reuse_port) != (0 != o->reuse_port) },
+    { "admin-bind", str_differs(h->admin_bind, o->admin_bind) },
+    /* With Redis the history is the stream's window, sized at start. */
+    { "history", redis && h->history_size != o->history_size },
+    { "history-age", redis && h->history_age_ms != o->history_age_ms },
+  };
+  size_t i;
+  int n = 0;
+
+  for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+    if (fixed[i].changed) {
+      sh_log(&hub->log, SSEHUB_LOG_WARNING, "%s changed: needs a restart",
+             fixed[i].key);
+      n++;
+    }
+  }
+  return n;
+}
+
+/* What a reload installs, allocated before anything changes. */
+struct staged {
+  char *publish_token;
+  char *subscribe_token;
+  char **origins;
+  unsigned norigins;
+  struct sh_frame *ok_frame; /* NULL: retry unchanged */
+};
+
+static void staged_free(struct staged *s)
+{
+  unsigned i;
+
+  free_secret(s->publish_token);
+  free_secret(s->subscribe_token);
+  for (i = 0; NULL != s->origins && i < s->norigins; i++)
+    free(s->origins[i]);
+  free(s->origins);
+  sh_frame_unref(s->ok_frame);
+}
+
+static int stage(struct ssehub *hub, const struct ssehub_options *o,
+                 struct staged *s)
+{
+  unsigned i;
+
+  memset(s, 0, sizeof(*s));
+  if ((NULL != o->publish_token
+       && NULL == (s->publish_token = strdup(o->publish_token)))
+      || (NULL != o->subscribe_token
+          && NULL == (s->subscribe_token = strdup(o->subscribe_token))))
+    goto fail;
+  if (o->ncors_origins > 0) {
+    s->origins = calloc(o->ncors_origins, sizeof(*s->origins));
+    if (NULL == s->origins)
+      goto fail;
+    s->norigins = o->ncors_origins;
+    for (i = 0; i < o->ncors_origins; i++)
+      if (NULL == (s->origins[i] = strdup(o->cors_origins[i])))
+        goto fail;
+  }
+  if (o->retry_ms != sh_live(hub, retry_ms)
+      && NULL == (s->ok_frame = preamble_frame(o->retry_ms)))
+    goto fail;
+  return 0;
+
+fail:
+  staged_free(s);
+  return -ENOMEM;
+}
+
+/* Swap the strings and the preamble in under conf_lock; s then holds the
+ * old ones, freed by the caller after the lock is released. */
+static void install(struct ssehub *hub, const struct ssehub_options *o,
+                    struct staged *s)
+{
+  struct ssehub_options *h = &hub->opt;
+  const char *pt = h->publish_token, *st = h->subscribe_token;
+  const char *const *orig = h->cors_origins;
+  unsigned norig = h->ncors_origins;
+  struct sh_frame *ok = hub->ok_frame;
+
+  sh_mutex_lock(&hub->conf_lock);
+  h->publish_token = s->publish_token;
+  h->subscribe_token = s->subscribe_token;
+  h->publish_open = o->publish_open;
+  h->cors_origins = (const char *const *) s->origins;
+  h->ncors_origins = s->norigins;
+  if (NULL != s->ok_frame)
+    hub->ok_frame = s->ok_frame;
+  sh_mutex_unlock(&hub->conf_lock);
+  s->publish_token = (char *) pt;
+  s->subscribe_token = (char *) st;
+  s->origins = (char **) orig;
+  s->norigins = norig;
+  s->ok_frame = NULL != s->ok_frame ? ok : NULL;
+}
+
+int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
+{
+  struct ssehub_options own, *o = &own;
+  struct staged s;
+  int nfixed, rc = take_options(o, opts);
+
+  if (0 == rc)
+    rc = check_options(o);
+  if (0 != rc)
+    goto refused;
+  if (atomic_load(&hub->stopping))
+    return -ESHUTDOWN;
+  /* 0 means what it meant at start: derived. */
+  if (0 == o->threads)
+    o->threads = usable_cores();
+  if (0 == o->max_clients)
+    o->max_clients = default_max_clients(hub->opt.threads);
+  rc = stage(hub, o, &s);
+  if (0 != rc)
+    goto refused;
+  /* The two steps that can fail (allocations) before anything shows. */
+  rc = sh_iplimit_set(&hub->iplimit, o->max_clients_per_ip, o->publish_rate);
+  if (0 == rc && NULL == hub->redis
+      && (o->history_size != hub->history.cap
+          || o->history_age_ms != (unsigned) hub->history.max_age_ms)) {
+    rc = sh_history_resize(&hub->history, o->history_size, o->history_age_ms);
+    if (0 != rc)
+      sh_iplimit_set(&hub->iplimit, sh_live(hub, max_clients_per_ip),
+                     sh_live(hub, publish_rate));
+  }
+  if (0 != rc) {
+    staged_free(&s);
+    goto refused;
+  }
+  install(hub, o, &s);
+  staged_free(&s); /* the old strings and frame */
+  nfixed = log_fixed(hub, o);
+  /* Above what was allocated at start: keep the limit in force. */
+  if (o->max_clients > hub->opt.max_clients)
+    o->max_clients = sh_live(hub, max_clients);
+  sh_registry_set_limit(&hub->reg, o->max_clients);
+  set_live(hub, o);
+  sh_log_set_level(&hub->log, o->log_level);
+  return nfixed;
+
+refused:
+  sh_log(&hub->log, SSEHUB_LOG_ERROR,
+         "reload refused (%s); the settings in force stay",
+         ssehub_strerror(rc));
+  return rc;
 }

@@ -6,7 +6,20 @@
  * doc/internals.md ("Threads", "Lock order").
  *
  * Guarding: fields marked "immutable" are written by ssehub_new() before
- * any other thread exists and only read afterwards. reg and queue carry
+ * any other thread exists and only read afterwards.
+ *
+ * Live settings (ssehub_reload(), on the control thread) are published in
+ * two ways, so no reader ever sees a torn or freed value:
+ *   - numbers in `live`, atomics read with sh_live() (relaxed: each is
+ *     independent, and a request that sees the old value a moment longer
+ *     is fine); the limits kept by a module (registry limit, iplimit,
+ *     history, log level) are set through that module under its lock;
+ *   - strings and the preamble frame (the tokens, publish_open, the CORS
+ *     origins, ok_frame) under conf_lock: the reload swaps the pointers
+ *     under it and frees the old strings after releasing it; readers
+ *     compare or copy (or take a frame reference) while holding it. It is
+ *     a leaf lock: nothing else is taken while it is held, and it is
+ *     never held across I/O. reg and queue carry
  * their own locks (registry.h, pubqueue.h). Counters are atomics. daemon,
  * port and the broadcaster handle belong to the control thread; stopping
  * is atomic because every thread reads it.
@@ -43,15 +56,40 @@
  * resume per client per batch. */
 #define SH_BATCH_MAX 64u
 
+/* The numeric settings a reload may change. max_clients is at most
+ * opt.max_clients, what was allocated at start. */
+struct sh_live {
+  atomic_uint max_clients;
+  atomic_uint max_clients_per_ip;
+  atomic_uint publish_rate;
+  atomic_size_t client_buffer;
+  atomic_size_t max_buffered;
+  atomic_size_t max_event_size;
+  atomic_uint publish_wait_ms;
+  atomic_uint retry_after_s;
+  atomic_uint heartbeat_ms;
+  atomic_uint retry_ms;
+};
+
+/* A live setting now: sh_live(hub, heartbeat_ms). */
+#define sh_live(hub, field) \
+  atomic_load_explicit(&(hub)->live.field, memory_order_relaxed)
+
 /* clang-format off */
 struct ssehub {
-  struct ssehub_options opt;     /* immutable; strings in it are ours */
+  struct ssehub_options opt;     /* immutable, but for publish_token,
+                                    subscribe_token, publish_open and
+                                    cors_origins/ncors_origins (conf_lock),
+                                    and the numbers mirrored in live (the
+                                    values at start); strings are ours */
+  struct sh_live live;           /* atomics: the settings now in force */
+  pthread_mutex_t conf_lock;     /* leaf: see "Live settings" above */
   uint64_t epoch;                /* immutable: ms since 1970 at creation */
   struct sh_log log;             /* own lock (log.h) */
   struct sh_registry reg;        /* own lock (registry.h) */
   struct sh_pubqueue queue;      /* own lock (pubqueue.h) */
   struct sh_history history;     /* own lock (history.h) */
-  struct sh_frame *ok_frame;     /* immutable: ":ok\nretry: N\n\n" */
+  struct sh_frame *ok_frame;     /* conf_lock: ":ok\nretry: N\n\n" */
   struct sh_frame *heartbeat;    /* immutable: ":\n\n" */
   struct sh_client **snap;       /* broadcaster only: snapshot buffer */
   struct sh_client **tsnap;      /* broadcaster only: topic snapshots */

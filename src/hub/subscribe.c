@@ -103,7 +103,7 @@ static int subscribe_from_log(struct ssehub *hub, struct sh_client *c,
                               const char *last_id)
 {
   struct sh_history *h = &hub->history;
-  size_t budget = hub->opt.client_buffer / 2, i, first;
+  size_t budget = sh_live(hub, client_buffer) / 2, i, first;
   struct sh_backfill bf;
   uint64_t upto;
   int rc;
@@ -174,7 +174,7 @@ int sh_subscribe(struct ssehub *hub, struct sh_client *c, const char *last_id)
   /* Leave room for what the live stream brings meanwhile: replay at most
    * half the client's buffer. */
   start = fit(&(struct frames){ window_at, h, NULL, h->count }, c, from,
-              hub->opt.client_buffer / 2);
+              sh_live(hub, client_buffer) / 2);
   if (SH_RESUME_FROM == why && start > from)
     why = SH_RESUME_EXPIRED;
   rc = notify_missed(c, last_id, why);

@@ -212,6 +212,11 @@ const struct sh_opt sh_cli_opts[] = {
     .help = "serve /metrics, /stats, /healthz, /readyz\n"
             "on this second listener, open to all who\n"
             "reach it, and not on the main port" },
+  { .name = "config", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(config_file), .nonempty = true, .expect = "a file name",
+    .help = "read settings from FILE: \"key = value\" lines\n"
+            "named as these options; the command line\n"
+            "overrides it; SIGHUP reads it again" },
   { .name = "quiet", .letter = 'q', .kind = SH_OPT_SET,
     AT_LOG_LEVEL(hub.log_level), .set = SSEHUB_LOG_ERROR,
     .help = "log errors only" },
@@ -586,7 +591,7 @@ enum sh_cli_result sh_cli_apply(struct sh_config *cfg, const char *name,
 }
 
 /* The configuration before any flag: the hub's defaults. */
-static void init(struct sh_config *cfg)
+void sh_cli_init(struct sh_config *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
   ssehub_options_default(&cfg->hub);
@@ -646,7 +651,7 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
   struct sh_getopt g;
   int c;
 
-  init(cfg);
+  sh_cli_init(cfg);
   sh_cli_getopt(&g);
   optind = 0; /* full re-initialisation, so the parser can run again */
   opterr = 0;
@@ -659,6 +664,7 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
       r = sh_cli_apply(cfg, opt->name, optarg, err, errlen);
       if (SH_CLI_RUN != r)
         return r;
+      cfg->given |= UINT64_C(1) << (opt - sh_cli_opts);
     } else if (':' == c) {
       return fail(err, errlen, "option '%s' needs a value", name);
     } else if (0 != optopt && optopt < 256) {
@@ -671,6 +677,52 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
   }
   if (optind < argc)
     return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+  return finish(cfg, err, errlen);
+}
+
+/* Bytes of the member an entry writes (a list: its whole array). */
+static size_t store_size(const struct sh_opt *opt)
+{
+  switch (opt->store) {
+  case SH_STORE_U16:
+    return sizeof(uint16_t);
+  case SH_STORE_UNSIGNED:
+    return sizeof(unsigned);
+  case SH_STORE_SIZE:
+    return sizeof(size_t);
+  case SH_STORE_INT:
+    return sizeof(int);
+  case SH_STORE_LOG_LEVEL:
+    return sizeof(enum ssehub_log_level);
+  case SH_STORE_STDIN_MODE:
+    return sizeof(enum sh_stdin_mode);
+  case SH_STORE_STRING:
+    return sizeof(const char *);
+  case SH_STORE_STRINGS:
+    return (size_t) opt->max * sizeof(const char *);
+  default:
+    return 0;
+  }
+}
+
+enum sh_cli_result sh_cli_merge(struct sh_config *cfg,
+                                const struct sh_config *cli, char *err,
+                                size_t errlen)
+{
+  size_t i;
+
+  for (i = 0; i < sh_cli_nopts; i++) {
+    const struct sh_opt *opt = &sh_cli_opts[i];
+
+    if (0 == (cli->given & (UINT64_C(1) << i)))
+      continue;
+    memcpy(member(cfg, opt->off), (const char *) cli + opt->off,
+           store_size(opt));
+    if (SH_STORE_STRINGS == opt->store)
+      memcpy(member(cfg, opt->count_off), (const char *) cli + opt->count_off,
+             sizeof(unsigned));
+  }
+  cfg->given = cli->given;
   return finish(cfg, err, errlen);
 }
 
@@ -711,7 +763,7 @@ void sh_cli_usage(FILE *out)
   struct sh_config defaults;
   size_t i;
 
-  init(&defaults);
+  sh_cli_init(&defaults);
   fputs("Usage: ssehub [OPTION]...\n"
         "Serve Server-Sent Events: clients GET /sse, publishers POST "
         "/publish.\n\n",

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ssehub.h"
@@ -40,6 +41,8 @@ struct sh_config {
   const char *tls_cert_file;
   const char *tls_key_file;
   const char *redis_password_file; /* or $SSEHUB_REDIS_PASSWORD_FILE */
+  const char *config_file;         /* --config: read by main() (conffile.h) */
+  uint64_t given; /* bit i: sh_cli_opts[i] was on the command line */
 };
 
 enum sh_cli_result {
@@ -63,6 +66,19 @@ enum sh_cli_result sh_cli_parse(struct sh_config *cfg, int argc, char **argv,
  * --tls-key) and environment fallbacks are sh_cli_parse()'s. */
 enum sh_cli_result sh_cli_apply(struct sh_config *cfg, const char *name,
                                 const char *value, char *err, size_t errlen);
+
+/* The configuration before any flag or file line: the hub's defaults. */
+void sh_cli_init(struct sh_config *cfg);
+
+/* Command-line flags override a config file: cfg holds the file's
+ * settings (sh_cli_init(), then its lines through sh_cli_apply()), cli
+ * what sh_cli_parse() made of argv. Copies into cfg every setting the
+ * command line gave (a repeatable flag's values replace the file's
+ * list), then runs the checks between flags and the environment
+ * fallbacks on the result, as sh_cli_parse() does. */
+enum sh_cli_result sh_cli_merge(struct sh_config *cfg,
+                                const struct sh_config *cli, char *err,
+                                size_t errlen);
 
 void sh_cli_usage(FILE *out);
 

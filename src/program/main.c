@@ -1,12 +1,21 @@
-/* main.c - the ssehub program: parse flags, run a hub until SIGINT/SIGTERM.
+/* main.c - the ssehub program: parse flags and the config file, run a hub
+ * until SIGINT/SIGTERM, reload on SIGHUP.
  *
  * Exit codes: 0 after a clean stop (or --help/--version), 1 when the
- * server cannot start (port in use, ...), 2 for bad usage.
+ * server cannot start (port in use, ...), 2 for bad usage (a bad flag, a
+ * bad config file line, an unreadable token file).
  *
- * Signals: SIGINT and SIGTERM are blocked before any thread starts (every
- * thread inherits the mask) and taken synchronously with sigwait() here,
- * so shutdown runs on this thread with no async-signal-safety concerns.
- * SIGPIPE is ignored: a peer vanishing mid-send must never kill us.
+ * Signals: SIGINT, SIGTERM and SIGHUP are blocked before any thread
+ * starts (every thread inherits the mask) and taken synchronously with
+ * sigwait() here, so shutdown and reload run on this thread with no
+ * async-signal-safety concerns. SIGPIPE is ignored: a peer vanishing
+ * mid-send must never kill us.
+ *
+ * Reload (SIGHUP): the command line and the config file are read again,
+ * and the token files; the result goes to ssehub_reload(), which applies
+ * what can change live and logs what needs a restart. Anything wrong
+ * (a bad line, an unreadable token file) refuses the reload as a whole:
+ * the settings in force stay.
  */
 #include "config.h"
 
@@ -19,7 +28,9 @@
 #include <sys/resource.h>
 
 #include "cli.h"
+#include "conffile.h"
 #include "demo.h"
+#include "notify.h"
 #include "ssehub.h"
 #include "stdin_pub.h"
 
@@ -154,6 +165,46 @@ static void free_secrets(struct sh_config *cfg)
       free((char *) s[i]);
     }
   }
+  cfg->hub.publish_token = cfg->hub.subscribe_token = NULL;
+  cfg->hub.tls_key_pem = cfg->hub.tls_cert_pem = NULL;
+  cfg->hub.redis_password = NULL;
+}
+
+/* The settings in force and what their strings point into. */
+struct settings {
+  struct sh_config cfg; /* strings point into argv, text or getenv() */
+  char *text;           /* the config file's text, or NULL */
+};
+
+static void settings_free(struct settings *s)
+{
+  free(s->text);
+  s->text = NULL;
+}
+
+/* The command line, over the config file it names (--config), into s.
+ * On SH_CLI_ERROR, err holds one line and *usage says whether it is the
+ * command line's (worth a pointer to --help) or the file's. */
+static enum sh_cli_result load_settings(struct settings *s, int argc,
+                                        char **argv, char *err, size_t errlen,
+                                        bool *usage)
+{
+  struct sh_config cli;
+  enum sh_cli_result r;
+
+  s->text = NULL;
+  *usage = true;
+  r = sh_cli_parse(&s->cfg, argc, argv, err, errlen);
+  if (SH_CLI_RUN != r || NULL == s->cfg.config_file)
+    return r;
+  *usage = false;
+  cli = s->cfg;
+  if (0 != sh_conffile_read(cli.config_file, &s->text, err, errlen))
+    return SH_CLI_ERROR;
+  sh_cli_init(&s->cfg);
+  if (0 != sh_conffile_parse(&s->cfg, cli.config_file, s->text, err, errlen))
+    return SH_CLI_ERROR;
+  return sh_cli_merge(&s->cfg, &cli, err, errlen);
 }
 
 static void say_publish_policy(const struct ssehub_options *o, bool token)
@@ -187,16 +238,68 @@ static int start_error(const struct sh_config *cfg, int rc)
   return 1;
 }
 
+/* The program's own settings, which only a restart changes. */
+static void say_fixed(const struct sh_config *now, const struct sh_config *next)
+{
+  if (now->tick_ms != next->tick_ms)
+    fprintf(stderr, "ssehub: warning: tick changed: needs a restart\n");
+  if (now->stdin_mode != next->stdin_mode)
+    fprintf(stderr, "ssehub: warning: stdin changed: needs a restart\n");
+}
+
+/* SIGHUP: read the command line, the config file and the token files
+ * again and apply them; on any error keep the settings in force. */
+static void reload(struct ssehub *hub, struct settings *now, int argc,
+                   char **argv)
+{
+  struct settings next;
+  char err[256];
+  bool usage;
+  int rc;
+
+  sh_notify_reloading();
+  fprintf(stderr, "ssehub: SIGHUP received, reloading\n");
+  if (SH_CLI_RUN
+      != load_settings(&next, argc, argv, err, sizeof(err), &usage)) {
+    fprintf(stderr, "ssehub: error: %s\n", err);
+    goto refused;
+  }
+  if (!load_files(&next.cfg))
+    goto refused;
+  rc = ssehub_reload(hub, &next.cfg.hub);
+  if (rc >= 0) {
+    say_fixed(&now->cfg, &next.cfg);
+    say_publish_policy(&next.cfg.hub, NULL != next.cfg.hub.publish_token);
+  }
+  free_secrets(&next.cfg); /* the hub keeps its own copies */
+  if (rc < 0)
+    goto refused;
+  settings_free(now);
+  *now = next;
+  now->cfg.hub.cors_origins = now->cfg.origins;
+  fprintf(stderr, "ssehub: reloaded%s\n",
+          rc > 0 ? " (some settings need a restart, see above)" : "");
+  sh_notify_ready("serving (reloaded)");
+  return;
+
+refused:
+  free_secrets(&next.cfg);
+  settings_free(&next);
+  fprintf(stderr, "ssehub: error: reload refused; the settings in force "
+                  "stay\n");
+  sh_notify_ready("serving (the last reload was refused)");
+}
+
 int main(int argc, char **argv)
 {
-  struct sh_config cfg;
+  struct settings set;
   struct ssehub *hub;
-  sigset_t stop_set;
-  char err[256];
-  bool token;
+  sigset_t sigs;
+  char err[256], status[128];
+  bool token, usage;
   int rc, sig;
 
-  switch (sh_cli_parse(&cfg, argc, argv, err, sizeof(err))) {
+  switch (load_settings(&set, argc, argv, err, sizeof(err), &usage)) {
   case SH_CLI_HELP:
     sh_cli_usage(stdout);
     return 0;
@@ -204,38 +307,46 @@ int main(int argc, char **argv)
     printf("ssehub %s\n", PACKAGE_VERSION);
     return 0;
   case SH_CLI_ERROR:
-    fprintf(stderr, "ssehub: %s\nTry 'ssehub --help' for more information.\n",
-            err);
+    if (usage)
+      fprintf(stderr, "ssehub: %s\nTry 'ssehub --help' for more information.\n",
+              err);
+    else
+      fprintf(stderr, "ssehub: %s\n", err);
+    settings_free(&set);
     return 2;
   case SH_CLI_RUN:
     break;
   }
-
-  if (!load_files(&cfg)) {
-    free_secrets(&cfg);
+  if (!load_files(&set.cfg)) {
+    free_secrets(&set.cfg);
+    settings_free(&set);
     return 2;
   }
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
-  sigemptyset(&stop_set);
-  sigaddset(&stop_set, SIGINT);
-  sigaddset(&stop_set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-  token = NULL != cfg.hub.publish_token;
-  hub = ssehub_new(&cfg.hub, &rc);
-  free_secrets(&cfg); /* the hub keeps its own copies */
+  token = NULL != set.cfg.hub.publish_token;
+  hub = ssehub_new(&set.cfg.hub, &rc);
+  free_secrets(&set.cfg); /* the hub keeps its own copies */
   if (NULL == hub) {
     fprintf(stderr, "ssehub: cannot start: %s\n", ssehub_strerror(rc));
+    settings_free(&set);
     return -EINVAL == rc ? 2 : 1;
   }
   rc = ssehub_listen(hub);
   if (0 != rc) {
     ssehub_free(hub);
-    return start_error(&cfg, rc);
+    rc = start_error(&set.cfg, rc);
+    settings_free(&set);
+    return rc;
   }
-  say_publish_policy(&cfg.hub, token);
-  if (cfg.hub.reuse_port && NULL == cfg.hub.redis_url)
+  say_publish_policy(&set.cfg.hub, token);
+  if (set.cfg.hub.reuse_port && NULL == set.cfg.hub.redis_url)
     fprintf(stderr, "ssehub: warning: --reuse-port without --redis: each "
                     "process on the port is a hub of its own (a publish "
                     "reaches only the clients of the process that takes "
@@ -243,36 +354,47 @@ int main(int argc, char **argv)
   fprintf(stderr,
           "ssehub: listening on http://%s:%u/ (stream /sse, "
           "publish POST /publish)\n",
-          NULL != cfg.hub.bind_address ? cfg.hub.bind_address : "0.0.0.0",
+          NULL != set.cfg.hub.bind_address ? set.cfg.hub.bind_address
+                                           : "0.0.0.0",
           (unsigned) ssehub_port(hub));
-  if (NULL != cfg.hub.admin_bind)
+  if (NULL != set.cfg.hub.admin_bind)
     fprintf(stderr,
             "ssehub: admin endpoints on http://%s/ (/metrics, /stats, "
             "/healthz, /readyz; not on the main port)\n",
-            cfg.hub.admin_bind);
-  if (cfg.tick_ms > 0) {
-    rc = sh_demo_start(hub, cfg.tick_ms);
+            set.cfg.hub.admin_bind);
+  if (set.cfg.tick_ms > 0) {
+    rc = sh_demo_start(hub, set.cfg.tick_ms);
     if (0 != rc)
       fprintf(stderr, "ssehub: warning: demo announcer not started: %s\n",
               strerror(-rc));
   }
 
-  if (SH_STDIN_OFF != cfg.stdin_mode) {
+  if (SH_STDIN_OFF != set.cfg.stdin_mode) {
     /* Blocks mode needs room for field names around the data. */
-    rc = sh_stdin_start(hub, SH_STDIN_BLOCKS == cfg.stdin_mode,
-                        cfg.hub.max_event_size + 4096);
+    rc = sh_stdin_start(hub, SH_STDIN_BLOCKS == set.cfg.stdin_mode,
+                        set.cfg.hub.max_event_size + 4096);
     if (0 != rc)
       fprintf(stderr, "ssehub: warning: --stdin reader not started: %s\n",
               strerror(-rc));
   }
 
-  do {
-    rc = sigwait(&stop_set, &sig);
-  } while (0 != rc);
+  snprintf(status, sizeof(status), "serving on port %u",
+           (unsigned) ssehub_port(hub));
+  sh_notify_ready(status);
+
+  for (;;) {
+    if (0 != sigwait(&sigs, &sig))
+      continue;
+    if (SIGHUP != sig)
+      break;
+    reload(hub, &set, argc, argv);
+  }
+  sh_notify_stopping();
   fprintf(stderr, "ssehub: %s received, stopping\n",
           SIGINT == sig ? "SIGINT" : "SIGTERM");
   sh_demo_stop();
   sh_stdin_stop();
   ssehub_free(hub);
+  settings_free(&set);
   return 0;
 }
