@@ -40,6 +40,9 @@ struct sh_config {
   const char *tls_cert_file;
   const char *tls_key_file;
   const char *redis_password_file; /* or $SSEHUB_REDIS_PASSWORD_FILE */
+  /* -- logs (issue 12, part 6) -- */
+  int log_format;         /* enum sh_log_format (logsink.h) */
+  const char *access_log; /* --access-log FILE, "-" = stderr */
 };
 
 enum sh_cli_result {
