@@ -225,6 +225,12 @@ static void enqueue(struct sh_logsink *s, enum dest d, const char *line,
     s->dropped++;
     atomic_fetch_add_explicit(&s->dropped_total, 1, memory_order_relaxed);
     sh_mutex_unlock(&s->lock);
+    /* Counted now, not when the writer has room again: while stderr is
+     * stuck, /stats must already show the loss. */
+    sh_mutex_lock(&s->hook_lock);
+    if (NULL != s->hook)
+      s->hook(s->hook_cls, 1);
+    sh_mutex_unlock(&s->hook_lock);
     return;
   }
   {
@@ -301,10 +307,6 @@ static void report_drops(struct sh_logsink *s, uint64_t n)
   iov.iov_base = line;
   iov.iov_len = len;
   write_all(2, &iov, 1);
-  sh_mutex_lock(&s->hook_lock);
-  if (NULL != s->hook)
-    s->hook(s->hook_cls, n);
-  sh_mutex_unlock(&s->hook_lock);
 }
 
 static void *writer_main(void *arg)

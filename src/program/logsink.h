@@ -5,11 +5,12 @@
  * hub's through ssehub_options.log, the access log through
  * ssehub_options.access_log) is formatted on the calling thread into a
  * fixed-size slot of a bounded queue and written by one writer thread.
- * A full queue drops the line and counts it: the broadcaster or an MHD
+ * A full queue drops the line and counts it at once through the drop
+ * hook (the program's calls ssehub_count_log_dropped: the log_dropped
+ * statistic, right while stderr is stuck): the broadcaster or an MHD
  * worker never waits for a slow terminal, pipe or disk. Once there is
- * room again the writer says "N log lines dropped" (a warning) and hands
- * the count to the drop hook (the program's calls ssehub_count_log_dropped,
- * the log_dropped statistic). At stop, what is queued is written.
+ * room again the writer says "N log lines dropped" (a warning). At stop,
+ * what is queued is written.
  *
  * Why in src/program and not src/core: the library's default logger
  * (core/log.c, stderr) serves embedders, who mostly pass their own
@@ -38,13 +39,14 @@
  *     callback) and sh_logsink_access() (its access callback). They
  *     format outside any lock, then take `lock` only to copy the line into
  *     the tail slot (or count a drop) and signal `wake` when the queue was
- *     empty. They never wait for I/O.
+ *     empty. They never wait for I/O. One whose line is dropped calls
+ *     the drop hook under `hook_lock` (with `lock` released), a leaf lock
+ *     that sh_logsink_set_drop_hook() also takes, so the control thread
+ *     can clear the hook before it frees the hub.
  *   - the writer thread: takes `lock` to see how many slots are full, then
  *     writes them with the lock released (producers only ever write slots
  *     outside [head, head + count), so the writer owns those until it
- *     advances head under the lock again). It calls the drop hook under
- *     `hook_lock`, a leaf lock that sh_logsink_set_drop_hook() also takes,
- *     so the control thread can clear the hook before freeing the hub.
+ *     advances head under the lock again).
  *   - control thread: sh_logsink_new(), sh_logsink_set_drop_hook(),
  *     sh_logsink_set_level(), sh_logsink_free().
  *   `level` is atomic: a reload may change it while others log.
@@ -86,8 +88,8 @@ void sh_logsink_free(struct sh_logsink *s);
  * its own with its log_level). Any thread. */
 void sh_logsink_set_level(struct sh_logsink *s, enum ssehub_log_level level);
 
-/* fn(cls, n) is told of every n lines dropped, on the writer thread;
- * NULL clears it. Once this returns, the old hook is not running and will
+/* fn(cls, n) is told of every n lines dropped, on the thread that
+ * dropped them (it must not log); NULL clears it. Once this returns, the old hook is not running and will
  * not run again. */
 void sh_logsink_set_drop_hook(struct sh_logsink *s,
                               void (*fn)(void *cls, uint64_t n), void *cls);
