@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -342,6 +343,45 @@ START_TEST(test_logs_access_log_requests_and_streams)
 }
 END_TEST
 
+/* A client that stops reading is cut as slow: its stream's line says so. */
+START_TEST(test_logs_access_log_slow_client)
+{
+  char path[64], args_path[80];
+  const char *args[] = { args_path, "--client-buffer", "1K", "--heartbeat", "0",
+                         NULL };
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  enum { SIZE = 16 * 1024 };
+  char *payload = malloc(SIZE), *log;
+  struct tl_server srv;
+  int fd = tmpfile_fd(path, sizeof(path)), slow, rcv = 4096, i, st;
+
+  close(fd);
+  snprintf(args_path, sizeof(args_path), "--access-log=%s", path);
+  tl_server_start_ok(&srv, args);
+  slow = tl_connect(srv.port, NULL);
+  ck_assert_int_ge(slow, 0);
+  setsockopt(slow, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+  ck_assert_int_eq((int) sizeof(req) - 1,
+                   (int) send(slow, req, sizeof(req) - 1, 0));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 5000));
+  memset(payload, 's', SIZE);
+  for (i = 0; i < 400 && tl_stat(srv.port, "slow_disconnects") < 1; i++)
+    ck_assert_int_eq(200, tl_publish(srv.port, payload, SIZE, NULL));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "slow_disconnects", 1, 5000));
+  ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0, 5000));
+  close(slow);
+  st = term(srv.pid);
+  ck_assert(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st));
+  log = slurp(path);
+  ck_assert_int_eq(1, count(log, "\"GET /sse\" 200 "));
+  ck_assert_msg(1 == count(log, "ms slow_client\n"), "%s", log);
+  free(log);
+  free(payload);
+  unlink(path);
+  unlink(srv.log_path);
+}
+END_TEST
+
 START_TEST(test_logs_journal_stream_gives_priority_prefixes)
 {
   char path[64], js[64];
@@ -567,6 +607,7 @@ int main(void)
   tcase_add_test(tc, test_logs_quiet_prints_only_errors);
   tcase_add_test(tc, test_logs_json_lines_parse_strictly);
   tcase_add_test(tc, test_logs_access_log_requests_and_streams);
+  tcase_add_test(tc, test_logs_access_log_slow_client);
   tcase_add_test(tc, test_logs_journal_stream_gives_priority_prefixes);
   tcase_add_test(tc, test_logs_flood_drops_and_stays_responsive);
   tcase_add_test(tc, test_logs_no_secret_in_any_line);
