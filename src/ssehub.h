@@ -356,7 +356,7 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
   X(queue_depth, GAUGE, "events waiting in the publish queue")              \
   X(publish_waiting, GAUGE,                                                 \
     "publishers now held waiting for room in the publish queue")            \
-  X(history_events, GAUGE, "events kept for Last-Event-ID replay")         \
+  X(history_events, GAUGE, "events kept for Last-Event-ID replay")          \
   X(log_dropped, COUNTER,                                                   \
     "log lines dropped because the log sink was full (told by the sink)")
 

@@ -45,7 +45,6 @@ static void stream_free(void *cls)
 {
   struct sh_client *c = cls;
   struct ssehub *hub = c->owner;
-
   enum sh_end why = sh_client_gone(c);
 
   sh_registry_remove(&hub->reg, c);
