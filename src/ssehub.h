@@ -97,6 +97,40 @@ enum ssehub_log_level {
 typedef void (*ssehub_log_fn)(void *cls, enum ssehub_log_level level,
                               const char *line);
 
+/* One line of the access log: a request the hub answered, or a stream
+ * that ended. Every pointer is valid only during the callback; copy what
+ * you keep. New fields are appended at the end (the hub allocates the
+ * record, so a callback built against an older header reads only the
+ * fields it knows). */
+/* clang-format off */
+struct ssehub_access {
+  const char *client;     /* the peer's address, "203.0.113.5" or
+                             "2001:db8::1" ("-" if unknown) */
+  const char *method;     /* "GET", "POST", ... as the client sent it */
+  const char *path;       /* the path without the query string: an
+                             ?access_token= never reaches the log */
+  unsigned status;        /* the HTTP status answered (200 for a stream) */
+  uint64_t bytes;         /* body bytes handed to the socket (a stream:
+                             every byte of the event stream) */
+  uint64_t duration_ms;   /* request: from its first byte handled to its
+                             answer; stream: from admission to its end */
+  const char *end;        /* NULL for a request; a stream's reason to end:
+                             "peer_hangup" (the client went away),
+                             "slow_client" (over client_buffer),
+                             "memory_cut" (over max_buffered),
+                             "stopping" (the server stops),
+                             "send_error" (a write failed mid-event),
+                             "closed" (libmicrohttpd closed it: a send
+                             error, the idle timeout) */
+};
+/* clang-format on */
+
+/* Receives one access record. Called on a libmicrohttpd worker thread,
+ * for a stream from its response's free callback, with no hub lock held;
+ * it must be thread-safe and should not block (it delays that worker's
+ * other connections). It must not call ssehub_stop() or ssehub_free(). */
+typedef void (*ssehub_access_fn)(void *cls, const struct ssehub_access *a);
+
 /* Options of a hub. Fill it with ssehub_options_default(&o) first (which
  * sets size), then change what you need. New options are appended at the
  * end, with defaults that keep the old behaviour. */
@@ -180,6 +214,11 @@ struct ssehub_options {
                                  (ssehub_listen()), and not on the main
                                  one; NULL = on the main daemon, allowed
                                  as publishing is */
+  /* -- access log (issue 12, part 6) -- */
+  ssehub_access_fn access_log; /* one call per answered request and per
+                                 ended stream; NULL = none (the hub then
+                                 does no access bookkeeping) */
+  void *access_log_cls;
 };
 /* clang-format on */
 
@@ -318,7 +357,9 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
   X(queue_depth, GAUGE, "events waiting in the publish queue")              \
   X(publish_waiting, GAUGE,                                                 \
     "publishers now held waiting for room in the publish queue")            \
-  X(history_events, GAUGE, "events kept for Last-Event-ID replay")
+  X(history_events, GAUGE, "events kept for Last-Event-ID replay")          \
+  X(log_dropped, COUNTER,                                                   \
+    "log lines dropped because the log sink was full (told by the sink)")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {
@@ -369,6 +410,12 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * meanwhile. */
 SSEHUB_API int ssehub_reload(struct ssehub *hub,
                              const struct ssehub_options *o);
+
+/* Count n log lines (or access lines) that the embedder's log sink
+ * dropped, in the log_dropped statistic: a log callback returns nothing,
+ * so a sink that drops lines rather than block the hub's threads says so
+ * here. Safe from any thread (one atomic add; it never logs). */
+SSEHUB_API void ssehub_count_log_dropped(struct ssehub *hub, uint64_t n);
 
 /* Graceful stop: refuse new streams (503), let the broadcaster deliver what
  * is queued, end every stream with a clean end of body, and stop the hub's

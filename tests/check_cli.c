@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "cli_table.h"
+#include "logsink.h"
 #include "testlib.h"
 
 #define MAX_ARGS 16
@@ -791,11 +792,42 @@ START_TEST(test_cli_program_help_and_version_exit_0)
   expect_exit(r, 0, "--version");
   ck_assert_ptr_nonnull(strstr(r->out, "ssehub"));
   ck_assert_ptr_nonnull(strstr(r->out, PACKAGE_VERSION));
+  ck_assert_ptr_nonnull(strstr(r->out, "\nlibmicrohttpd 0.9."));
+  ck_assert_ptr_nonnull(strstr(r->out, "\nhiredis "));
 
   run_bin(r, "-V", NULL);
   expect_exit(r, 0, "-V");
   ck_assert_ptr_nonnull(strstr(r->out, PACKAGE_VERSION));
   free(r);
+}
+END_TEST
+
+START_TEST(test_cli_log_flags)
+{
+  struct result r;
+
+  parse(&r, NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.log_format, SH_LOG_TEXT);
+  ck_assert_ptr_null(r.cfg.access_log);
+  parse(&r, "--log-format=json", "--access-log", "/var/log/a.log", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.log_format, SH_LOG_JSON);
+  ck_assert_str_eq(r.cfg.access_log, "/var/log/a.log");
+  parse(&r, "--log-format=text", "--access-log=-", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.log_format, SH_LOG_TEXT);
+  ck_assert_str_eq(r.cfg.access_log, "-");
+  parse(&r, "--log-format=xml", NULL);
+  expect_error(&r, "--log-format", "text or json", NULL);
+  parse(&r, "--access-log=", NULL);
+  expect_error(&r, "--access-log", NULL);
+  parse(&r, "--access-log", NULL);
+  expect_error(&r, "--access-log", NULL);
+  parse(&r, "-q", NULL);
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_ERROR);
+  parse(&r, "-v", NULL);
+  ck_assert_int_eq(r.cfg.hub.log_level, SSEHUB_LOG_DEBUG);
 }
 END_TEST
 
@@ -824,6 +856,7 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_env_fallback);
   tcase_add_test(parser, test_cli_table_complete);
   tcase_add_test(parser, test_cli_admin_bind);
+  tcase_add_test(parser, test_cli_log_flags);
   suite_add_tcase(s, parser);
 
   /* Each run may take up to its 5 s limit (longer under sanitizers). */

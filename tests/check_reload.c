@@ -85,7 +85,7 @@ static int log_count(const char *text)
 }
 
 /* Send SIGHUP and wait until the server has logged the outcome: done is
- * "ssehub: reloaded" or "reload refused". */
+ * "info: reloaded" or "reload refused". */
 static void hup_and_wait(const char *done)
 {
   int before = log_count(done);
@@ -216,7 +216,7 @@ START_TEST(test_reload_1000_streams_keep_every_event_once_in_order)
     snprintf(body, sizeof(body), "max-clients = 1500\n%s",
              variants[reloads % 3]);
     write_atomically(conf, body);
-    hup_and_wait("ssehub: reloaded");
+    hup_and_wait("info: reloaded");
     reloads++;
   }
   ck_assert_int_eq(0, pthread_join(th, NULL));
@@ -294,7 +294,7 @@ START_TEST(test_reload_rotated_token_counts_from_the_next_request)
   write_atomically(token, "new-token-2\n");
   /* On disk only: still the old one until SIGHUP. */
   ck_assert_int_eq(200, publish_with("old-token-1", "c"));
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   ck_assert_int_eq(401, publish_with("old-token-1", "d"));
   ck_assert_int_eq(200, publish_with("new-token-2", "e"));
   ck_assert_int_eq(401, publish_with(NULL, "f"));
@@ -325,7 +325,7 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
 
   write_atomically(conf, "heartbeat = 0.2\nretry = 1234\n"
                          "max-clients-per-ip = 2\n");
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   /* The open stream gets heartbeats now, within a second or so. */
   t0 = tl_now_ms();
   ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 2000 * tl_scale()), 0);
@@ -343,11 +343,11 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
   /* max-clients lowered below the streams open: the open ones stay,
    * a new one is refused; raised again, admitted. */
   write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\n");
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   ck_assert_int_eq(429, open_stream(&d, "127.0.0.10"));
   ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
   write_atomically(conf, "heartbeat = 0.2\n");
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   ck_assert_int_eq(200, open_stream(&d, NULL)); /* per-IP limit gone too */
   /* The first stream lived through all of it. */
   ck_assert_int_eq(200, publish_with(NULL, "still-here"));
@@ -378,7 +378,7 @@ START_TEST(test_reload_bad_line_keeps_the_old_settings)
   hup_and_wait("reload refused");
   ck_assert(
       tl_server_log_contains(&srv, "ssehub.conf:3: unknown key \"prot\""));
-  ck_assert(tl_server_log_contains(&srv, "ssehub: error:"));
+  ck_assert(tl_server_log_contains(&srv, "error: reload refused"));
   /* Still serving, with the old retry and no heartbeat. */
   ck_assert_int_eq(200, open_stream(&b, NULL));
   ck_assert_int_ge(tl_sse_next(&b, frame, sizeof(frame), 2000), 0);
@@ -390,7 +390,7 @@ START_TEST(test_reload_bad_line_keeps_the_old_settings)
   ck_assert_str_eq("data: after-bad", frame);
   /* Fixed, it applies. */
   write_atomically(conf, "retry = 2222\n");
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   tl_sse_close(&b);
   ck_assert_int_eq(200, open_stream(&b, NULL));
   ck_assert_int_ge(tl_sse_next(&b, frame, sizeof(frame), 2000), 0);
@@ -449,7 +449,7 @@ START_TEST(test_reload_port_change_needs_a_restart)
   snprintf(text, sizeof(text),
            "bind = 127.0.0.1\nport = %u\nthreads = 7\nretry = 10\n", other);
   write_atomically(conf, text);
-  hup_and_wait("ssehub: reloaded");
+  hup_and_wait("info: reloaded");
   ck_assert(tl_server_log_contains(&srv, "port changed: needs a restart"));
   ck_assert(tl_server_log_contains(&srv, "threads changed: needs a restart"));
   ck_assert_int_eq(1, log_count("port changed"));

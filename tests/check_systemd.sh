@@ -106,13 +106,13 @@ if have:
     rel = [m for m in got if "RELOADING=1" in m][0]
     if not any(l.startswith("MONOTONIC_USEC=") for l in rel):
         fail("RELOADING=1 without MONOTONIC_USEC=: %r" % rel)
-    wait_log("ssehub: reloaded")
+    wait_log("info: reloaded")
     proc.send_signal(signal.SIGTERM)
     expect(["STOPPING=1"])
 else:
     wait_log("listening on")
     proc.send_signal(signal.SIGHUP)
-    wait_log("ssehub: reloaded")
+    wait_log("info: reloaded")
     proc.send_signal(signal.SIGTERM)
     extra = messages(0.5)
     if extra:

@@ -92,6 +92,13 @@ int sh_client_preload(struct sh_client *c, struct sh_frame *f)
   return rc;
 }
 
+/* Remember why the stream ends; the first reason is the one. Lock held. */
+static void set_end(struct sh_client *c, enum sh_end why)
+{
+  if (SH_END_NONE == c->end)
+    c->end = why;
+}
+
 /* Make a parked or running connection call the reader again soon. Called
  * with the lock held and gone == false. */
 static void wake(struct sh_client *c)
@@ -108,6 +115,7 @@ static void wake(struct sh_client *c)
 static void hang_up(struct sh_client *c, bool peer_gone)
 {
   c->hung_up = true;
+  set_end(c, peer_gone ? SH_END_HANGUP : SH_END_SEND_ERROR);
   if (peer_gone && NULL != c->io.n)
     sh_count(&c->io.n->hangups, 1);
   clear(c);
@@ -118,9 +126,10 @@ static void hang_up(struct sh_client *c, bool peer_gone)
  * stream is woken and its reader ends it (sh_sockio_end_now()); one MHD
  * is writing to may be write-blocked, and MHD calls no reader then, so
  * its socket is shut down (sh_sockio_abort() says why). */
-static void cut_off(struct sh_client *c)
+static void cut_off(struct sh_client *c, enum sh_end why)
 {
   c->cut = true;
+  set_end(c, why);
   clear(c);
   if (c->suspended)
     wake(c);
@@ -223,7 +232,7 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
       continue;
     if (0 != sh_ring_push(&c->ring, frames[i])) {
       account(c, (int64_t) (sh_ring_pending(&c->ring) - before));
-      cut_off(c);
+      cut_off(c, SH_END_SLOW);
       rc = -ENOBUFS;
       goto out;
     }
@@ -282,6 +291,7 @@ void sh_client_end(struct sh_client *c)
   sh_mutex_lock(&c->lock);
   if (!c->gone) {
     c->closing = true;
+    set_end(c, SH_END_STOPPING);
     /* A peer that far behind would hold up the stop. */
     sh_sockio_drop_tail(&c->io);
     wake(c);
@@ -301,13 +311,35 @@ bool sh_client_hangup(struct sh_client *c)
   return fresh;
 }
 
-void sh_client_gone(struct sh_client *c)
+enum sh_end sh_client_gone(struct sh_client *c)
 {
+  enum sh_end why;
+
   sh_mutex_lock(&c->lock);
   c->gone = true;
   c->suspended = false;
   clear(c);
+  why = c->end;
   sh_mutex_unlock(&c->lock);
+  return why;
+}
+
+const char *sh_end_name(enum sh_end e)
+{
+  switch (e) {
+  case SH_END_HANGUP:
+    return "peer_hangup";
+  case SH_END_SLOW:
+    return "slow_client";
+  case SH_END_MEMORY:
+    return "memory_cut";
+  case SH_END_STOPPING:
+    return "stopping";
+  case SH_END_SEND_ERROR:
+    return "send_error";
+  default:
+    return "closed";
+  }
 }
 
 size_t sh_client_cut(struct sh_client *c)
@@ -320,7 +352,7 @@ size_t sh_client_cut(struct sh_client *c)
      * whose whole backlog is a tail is as far behind as any (counting
      * only the ring, such a cut went uncounted in memory_cuts). */
     pending = sh_ring_pending(&c->ring) + sh_sockio_pending(&c->io);
-    cut_off(c);
+    cut_off(c, SH_END_MEMORY);
   }
   sh_mutex_unlock(&c->lock);
   return pending;

@@ -56,6 +56,16 @@
 
 struct sh_topic;
 
+/* Why a stream ended, for the access log: the first reason set wins. */
+enum sh_end {
+  SH_END_NONE,      /* none seen: libmicrohttpd closed it (timeout, ...) */
+  SH_END_HANGUP,    /* the peer went away */
+  SH_END_SLOW,      /* its ring overflowed (client_buffer) */
+  SH_END_MEMORY,    /* cut by the max_buffered ceiling */
+  SH_END_STOPPING,  /* ended by ssehub_stop() */
+  SH_END_SEND_ERROR /* a direct write failed half-way */
+};
+
 /* clang-format off */
 struct sh_client {
   pthread_mutex_t lock;
@@ -65,6 +75,9 @@ struct sh_client {
   bool cut;                     /* guarded by lock: overflowed, end now */
   bool hung_up;                 /* guarded by lock: the peer closed */
   bool gone;                    /* guarded by lock: conn no longer valid */
+  enum sh_end end;              /* guarded by lock: why it ends (first) */
+  long long started_ms;         /* immutable: admission (sh_now_ms), set
+                                   only when an access log is wanted */
   atomic_uint refs;
   struct MHD_Connection *conn;  /* immutable; NULL in unit tests */
   void *owner;                  /* immutable; the hub, for callbacks */
@@ -163,7 +176,11 @@ size_t sh_client_pending(struct sh_client *c);
  * watcher again). */
 bool sh_client_hangup(struct sh_client *c);
 
-/* Free callback: the connection is going away; never touch conn again. */
-void sh_client_gone(struct sh_client *c);
+/* Free callback: the connection is going away; never touch conn again.
+ * Returns why the stream ended (SH_END_NONE: nobody of ours ended it). */
+enum sh_end sh_client_gone(struct sh_client *c);
+
+/* The access log's word for an end reason ("peer_hangup", ...). */
+const char *sh_end_name(enum sh_end e);
 
 #endif /* SH_CLIENT_H */

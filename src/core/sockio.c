@@ -207,6 +207,7 @@ enum sh_sockio_result sh_sockio_write(struct sh_sockio *io,
     sh_count(&io->n->bytes_sent, (uint64_t) w);
     sh_count(&io->n->direct_writes, 1);
   }
+  atomic_fetch_add_explicit(&io->sent, (uint64_t) w, memory_order_relaxed);
   *sent = k;
   return (size_t) w < bytes ? SH_SOCKIO_TAIL : SH_SOCKIO_WRITTEN;
 }
@@ -239,6 +240,7 @@ static int send_tail(struct sh_sockio *io)
   account(io, -(int64_t) w);
   if (NULL != io->n)
     sh_count(&io->n->bytes_sent, (uint64_t) w);
+  atomic_fetch_add_explicit(&io->sent, (uint64_t) w, memory_order_relaxed);
   return t->done == t->total ? 1 : 0;
 }
 

@@ -163,6 +163,10 @@ struct sh_sockio {
   struct sh_counters *n;        /* immutable: the hub's counters, or NULL */
   atomic_int_fast64_t *buffered; /* immutable: the hub's total of unsent
                                    bytes, or NULL */
+  atomic_uint_fast64_t sent;    /* bytes of this stream handed to the
+                                   socket or to MHD (the access log);
+                                   atomic: the reader adds without the
+                                   client lock */
   struct sh_tail *tail;         /* client lock: the unsent rest of a
                                    direct write, or NULL (above) */
   int watch_fd;                 /* client lock: the hang-up watcher's

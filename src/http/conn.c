@@ -1,9 +1,13 @@
 /* conn.c - what the HTTP handlers share (see conn.h). */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "conn.h"
 #include "sync.h"
@@ -80,7 +84,7 @@ enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "text/plain; charset=utf-8");
   sh_http_cors(hub, conn, resp);
-  ret = MHD_queue_response(conn, status, resp);
+  ret = sh_http_queue(conn, status, resp, strlen(body));
   MHD_destroy_response(resp);
   return ret;
 }
@@ -116,4 +120,86 @@ void sh_http_request_answered(struct ssehub *hub, struct MHD_Connection *conn)
 
   if (NULL != e)
     sh_deadline_restart(&hub->deadlines, e, sh_now_ms());
+}
+
+/* What this thread's current handler call queued (conn.h). */
+static _Thread_local unsigned queued_status;
+static _Thread_local uint64_t queued_bytes;
+
+enum MHD_Result sh_http_queue(struct MHD_Connection *conn, unsigned status,
+                              struct MHD_Response *resp, size_t body_len)
+{
+  enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+
+  if (MHD_YES == ret) {
+    queued_status = status;
+    queued_bytes = body_len;
+  }
+  return ret;
+}
+
+void sh_http_access_begin(void)
+{
+  queued_status = 0;
+}
+
+static void call_access(struct ssehub *hub, const char *client,
+                        const char *method, const char *path, unsigned status,
+                        uint64_t bytes, long long started_ms, const char *end)
+{
+  long long now = sh_now_ms();
+  struct ssehub_access a = {
+    .client = client,
+    .method = method,
+    .path = path,
+    .status = status,
+    .bytes = bytes,
+    .duration_ms = now > started_ms ? (uint64_t) (now - started_ms) : 0,
+    .end = end,
+  };
+
+  hub->opt.access_log(hub->opt.access_log_cls, &a);
+}
+
+void sh_http_access_end(struct ssehub *hub, struct MHD_Connection *conn,
+                        const char *method, const char *url,
+                        long long started_ms)
+{
+  const union MHD_ConnectionInfo *ci;
+  char addr[INET6_ADDRSTRLEN] = "-";
+
+  if (NULL == hub->opt.access_log || 0 == queued_status)
+    return;
+  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (NULL != ci && NULL != ci->client_addr) {
+    const struct sockaddr *sa = ci->client_addr;
+
+    if (AF_INET == sa->sa_family)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, addr,
+                sizeof(addr));
+    else if (AF_INET6 == sa->sa_family)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, addr,
+                sizeof(addr));
+  }
+  call_access(hub, addr, method, url, queued_status, queued_bytes, started_ms,
+              NULL);
+  queued_status = 0;
+}
+
+void sh_http_access_stream(struct ssehub *hub, const struct sh_ipkey *ip,
+                           bool ip_known, long long started_ms, uint64_t bytes,
+                           const char *end)
+{
+  static const uint8_t mapped[12] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+  };
+  char addr[INET6_ADDRSTRLEN] = "-";
+
+  if (NULL == hub->opt.access_log)
+    return;
+  if (ip_known && 0 == memcmp(ip->b, mapped, sizeof(mapped)))
+    inet_ntop(AF_INET, ip->b + 12, addr, sizeof(addr));
+  else if (ip_known)
+    inet_ntop(AF_INET6, ip->b, addr, sizeof(addr));
+  call_access(hub, addr, "GET", "/sse", MHD_HTTP_OK, bytes, started_ms, end);
 }

@@ -45,4 +45,25 @@ void sh_http_request_complete(struct ssehub *hub, struct MHD_Connection *conn);
  * runs again for the next one. */
 void sh_http_request_answered(struct ssehub *hub, struct MHD_Connection *conn);
 
+/* The access log (ssehub_options.access_log).
+ *
+ * Every non-stream answer is queued through sh_http_queue(), which notes
+ * its status and body length for this thread; the router calls
+ * sh_http_access_begin() before a handler and sh_http_access_end() after
+ * it, which reports a request that got its answer in that call. Streams
+ * are queued with MHD_queue_response() and reported when they end
+ * (sh_http_access_stream(), from their free callback). The note is
+ * thread-local: a handler runs on one worker thread from start to end,
+ * and libmicrohttpd queues responses only from within the handler. With
+ * no access_log set, all this costs two thread-local stores per answer. */
+enum MHD_Result sh_http_queue(struct MHD_Connection *conn, unsigned status,
+                              struct MHD_Response *resp, size_t body_len);
+void sh_http_access_begin(void);
+void sh_http_access_end(struct ssehub *hub, struct MHD_Connection *conn,
+                        const char *method, const char *url,
+                        long long started_ms);
+void sh_http_access_stream(struct ssehub *hub, const struct sh_ipkey *ip,
+                           bool ip_known, long long started_ms, uint64_t bytes,
+                           const char *end);
+
 #endif /* SH_CONN_H */

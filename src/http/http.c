@@ -83,7 +83,7 @@ static enum MHD_Result options(struct ssehub *hub, struct MHD_Connection *conn,
                             "Cache-Control");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
   }
-  ret = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, resp);
+  ret = sh_http_queue(conn, MHD_HTTP_NO_CONTENT, resp, 0);
   MHD_destroy_response(resp);
   return ret;
 }
@@ -101,7 +101,7 @@ static enum MHD_Result demo_page(struct ssehub *hub,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "text/html; charset=utf-8");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  ret = sh_http_queue(conn, MHD_HTTP_OK, resp, strlen(sh_demo_page));
   MHD_destroy_response(resp);
   return ret;
 }
@@ -145,10 +145,10 @@ static bool is(const char *a, const char *b)
   return 0 == strcmp(a, b);
 }
 
-enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
-                                   const char *url, const char *method,
-                                   const char *version, const char *upload_data,
-                                   size_t *upload_data_size, void **con_cls)
+static enum MHD_Result route(void *cls, struct MHD_Connection *conn,
+                             const char *url, const char *method,
+                             const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls)
 {
   struct ssehub *hub = cls;
   bool get = is(method, MHD_HTTP_METHOD_GET)
@@ -212,6 +212,32 @@ enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
                        "not found; the stream is at /sse, publish with "
                        "POST /publish\n",
                        NULL);
+}
+
+/* The router, and the access log's view of each call (conn.h): a call
+ * that queued an answer other than a stream's reports it. */
+enum MHD_Result ssehub_mhd_handler(void *cls, struct MHD_Connection *conn,
+                                   const char *url, const char *method,
+                                   const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **con_cls)
+{
+  struct ssehub *hub = cls;
+  long long started;
+  enum MHD_Result ret;
+
+  if (NULL == hub->opt.access_log)
+    return route(cls, conn, url, method, version, upload_data, upload_data_size,
+                 con_cls);
+  /* A publish's state remembers its first call; any other request is
+   * answered in the call that completes it. */
+  started = NULL != *con_cls && &sse_pending != *con_cls
+                ? sh_publish_started_ms(*con_cls)
+                : sh_now_ms();
+  sh_http_access_begin();
+  ret = route(cls, conn, url, method, version, upload_data, upload_data_size,
+              con_cls);
+  sh_http_access_end(hub, conn, method, url, started);
+  return ret;
 }
 
 void ssehub_mhd_completed(void *cls, struct MHD_Connection *conn,

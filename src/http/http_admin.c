@@ -31,6 +31,7 @@
 #include "http_admin.h"
 #include "http_auth.h"
 #include "streamid.h"
+#include "sync.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -111,7 +112,7 @@ static enum MHD_Result send_out(struct ssehub *hub, struct MHD_Connection *conn,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
   sh_http_cors(hub, conn, resp);
-  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  ret = sh_http_queue(conn, MHD_HTTP_OK, resp, o->len);
   MHD_destroy_response(resp);
   return ret;
 }
@@ -448,6 +449,8 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn,
 {
   static char pending; /* *con_cls between the first and second call */
   struct ssehub *hub = cls;
+  long long started = sh_now_ms();
+  enum MHD_Result ret;
 
   (void) version;
   (void) upload_data;
@@ -460,12 +463,16 @@ static enum MHD_Result admin_handler(void *cls, struct MHD_Connection *conn,
     return MHD_YES;
   }
   *con_cls = NULL;
+  sh_http_access_begin(); /* the access log (conn.h) */
   if (sh_admin_url(url))
-    return serve(hub, conn, url, method);
-  return sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
-                       "not found; this listener serves /metrics, /stats, "
-                       "/healthz and /readyz only\n",
-                       NULL);
+    ret = serve(hub, conn, url, method);
+  else
+    ret = sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
+                        "not found; this listener serves /metrics, /stats, "
+                        "/healthz and /readyz only\n",
+                        NULL);
+  sh_http_access_end(hub, conn, method, url, started);
+  return ret;
 }
 
 static void admin_logger(void *cls, const char *fmt, va_list ap)

@@ -55,6 +55,7 @@ struct pubreq {
   bool held;   /* has parked at least once (counted once) */
   struct sh_pubfields f;
   long long wait_until;        /* monotonic ms: hold no longer */
+  long long started_ms;        /* monotonic ms: the first call */
   struct MHD_Connection *conn; /* for the waiter's callbacks */
   struct sh_pubwaiter waiter;
   /* The Redis engine: the request waits, suspended, for Redis to take
@@ -62,6 +63,11 @@ struct pubreq {
   bool submitted;
   struct sh_redis_ticket ticket;
 };
+
+long long sh_publish_started_ms(const void *p)
+{
+  return ((const struct pubreq *) p)->started_ms;
+}
 
 void sh_publish_free(void *p)
 {
@@ -174,6 +180,7 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
     return MHD_NO;
   req->form = form;
   req->conn = conn;
+  req->started_ms = sh_now_ms();
   req->waiter.suspend = park_suspend;
   req->waiter.wake = park_wake;
   req->ticket.suspend = ticket_suspend;

@@ -15,6 +15,10 @@ enum MHD_Result sh_publish_handle(struct ssehub *hub,
                                   const char *upload_data,
                                   size_t *upload_data_size, void **con_cls);
 
+/* When the request's state was made (its first call), sh_now_ms(): the
+ * start of its access log line. */
+long long sh_publish_started_ms(const void *req);
+
 /* Release a publish request's state (completion callback). */
 void sh_publish_free(void *req);
 

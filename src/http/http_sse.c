@@ -32,8 +32,10 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
   ssize_t n = sh_client_read(c, buf, max);
 
   (void) pos;
-  if (n > 0)
+  if (n > 0) {
     sh_count(&hub->n.bytes_sent, (uint64_t) n);
+    atomic_fetch_add_explicit(&c->io.sent, (uint64_t) n, memory_order_relaxed);
+  }
   return n;
 }
 
@@ -43,9 +45,14 @@ static void stream_free(void *cls)
 {
   struct sh_client *c = cls;
   struct ssehub *hub = c->owner;
+  enum sh_end why = sh_client_gone(c);
 
-  sh_client_gone(c);
   sh_registry_remove(&hub->reg, c);
+  /* A stream that never got its answer (refused after admission) has no
+   * start: it is no access log line of its own. */
+  if (0 != c->started_ms)
+    sh_http_access_stream(hub, &c->ip, c->ip_counted, c->started_ms,
+                          atomic_load(&c->io.sent), sh_end_name(why));
   if (c->ip_counted)
     sh_iplimit_stream_release(&hub->iplimit, &c->ip);
   sh_client_unref(c);
@@ -205,7 +212,7 @@ static enum MHD_Result head_only(struct ssehub *hub,
   if (NULL == resp)
     return MHD_NO;
   stream_headers(hub, conn, resp);
-  ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+  ret = sh_http_queue(conn, MHD_HTTP_OK, resp, 0);
   MHD_destroy_response(resp);
   return ret;
 }
@@ -282,6 +289,8 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     return refuse(hub, conn, -ENOMEM);
   }
   sh_count(&hub->n.clients_total, 1);
+  if (NULL != hub->opt.access_log)
+    c->started_ms = sh_now_ms();
   stream_headers(hub, conn, resp);
   /* If queueing fails, destroying the response runs stream_free(). */
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);

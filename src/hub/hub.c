@@ -728,6 +728,11 @@ void ssehub_get_stats_size(struct ssehub *hub, struct ssehub_stats *st,
   memcpy(st, &all, size < sizeof(all) ? size : sizeof(all));
 }
 
+void ssehub_count_log_dropped(struct ssehub *hub, uint64_t n)
+{
+  sh_count(&hub->n.log_dropped, n);
+}
+
 void ssehub_stop(struct ssehub *hub)
 {
   long long deadline;

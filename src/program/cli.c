@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cli_table.h"
 #include "hostport.h"
+#include "logsink.h"
 #include "redis_url.h"
 
 #define KIB UINT64_C(1024)
@@ -47,6 +48,12 @@
 static const struct sh_opt_choice stdin_modes[] = {
   { "lines", SH_STDIN_LINES },    /* the first is what --stdin alone means */
   { "blocks", SH_STDIN_BLOCKS },
+  { NULL, 0 }
+};
+
+static const struct sh_opt_choice log_formats[] = {
+  { "text", SH_LOG_TEXT },
+  { "json", SH_LOG_JSON },
   { NULL, 0 }
 };
 /* clang-format on */
@@ -223,6 +230,14 @@ const struct sh_opt sh_cli_opts[] = {
   { .name = "verbose", .letter = 'v', .kind = SH_OPT_SET,
     AT_LOG_LEVEL(hub.log_level), .set = SSEHUB_LOG_DEBUG,
     .help = "log debug messages" },
+  { .name = "log-format", .kind = SH_OPT_CHOICE, .arg = "FORMAT",
+    AT_INT(log_format), .choices = log_formats,
+    .help = "log lines as text (the default) or json:\n"
+            "--log-format=json, one object per line" },
+  { .name = "access-log", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(access_log), .nonempty = true, .expect = "a file or -",
+    .help = "append one line per request and per ended\n"
+            "stream to FILE (- = standard error)" },
   { .name = "help", .letter = 'h', .kind = SH_OPT_ACTION,
     .set = SH_CLI_HELP, .help = "show this help and exit" },
   { .name = "version", .letter = 'V', .kind = SH_OPT_ACTION,

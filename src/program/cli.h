@@ -43,6 +43,9 @@ struct sh_config {
   const char *redis_password_file; /* or $SSEHUB_REDIS_PASSWORD_FILE */
   const char *config_file;         /* --config: read by main() (conffile.h) */
   uint64_t given; /* bit i: sh_cli_opts[i] was on the command line */
+  /* -- logs (issue 12, part 6) -- */
+  int log_format;         /* enum sh_log_format (logsink.h) */
+  const char *access_log; /* --access-log FILE, "-" = stderr */
 };
 
 enum sh_cli_result {

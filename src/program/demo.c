@@ -10,6 +10,7 @@
 
 #include "demo.h"
 #include "ssehub.h"
+#include "logsink.h"
 #include "sync.h"
 
 /* The one announcer of the process; lock guards stop. */
@@ -35,8 +36,8 @@ static void announce(struct ssehub *hub)
   n = snprintf(text, sizeof(text), "It is %s now!", date);
   rc = ssehub_publish_text(hub, text, (size_t) n, NULL);
   if (0 != rc && -ESHUTDOWN != rc)
-    fprintf(stderr, "ssehub: warning: demo tick not published: %s\n",
-            ssehub_strerror(rc));
+    sh_say(SSEHUB_LOG_WARNING, "demo tick not published: %s",
+           ssehub_strerror(rc));
 }
 
 static void *run(void *arg)

@@ -27,12 +27,21 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include <hiredis/hiredis.h>
+
 #include "cli.h"
 #include "conffile.h"
 #include "demo.h"
+#include "logsink.h"
 #include "notify.h"
 #include "ssehub.h"
 #include "stdin_pub.h"
+
+/* The program's log (logsink.h): from start to exit, once flags are read;
+ * usage errors before that go to stderr bare. */
+static struct sh_logsink *sink;
+
+#define say(level, ...) sh_say(SSEHUB_LOG_##level, __VA_ARGS__)
 
 /* Every client is a socket: take all the descriptors the hard limit
  * allows before the hub sizes its default client limit from it. */
@@ -54,16 +63,14 @@ static char *slurp(const char *flag, const char *path, size_t max)
   size_t n;
 
   if (NULL == f) {
-    fprintf(stderr, "ssehub: %s: cannot read %s: %s\n", flag, path,
-            strerror(errno));
+    say(ERROR, "%s: cannot read %s: %s", flag, path, strerror(errno));
     return NULL;
   }
   buf = malloc(max + 1);
   n = NULL != buf ? fread(buf, 1, max + 1, f) : 0;
   fclose(f);
   if (NULL == buf || n > max) {
-    fprintf(stderr, "ssehub: %s: %s is larger than %zu bytes\n", flag, path,
-            max);
+    say(ERROR, "%s: %s is larger than %zu bytes", flag, path, max);
     free(buf);
     return NULL;
   }
@@ -89,10 +96,7 @@ static char *read_token(const char *flag, const char *path)
     if ((unsigned char) *p <= ' ' || 127 == *p)
       break;
   if ('\0' == t[0] || '\0' != *p) {
-    fprintf(stderr,
-            "ssehub: %s: %s must hold one token (printable, no "
-            "spaces)\n",
-            flag, path);
+    say(ERROR, "%s: %s must hold one token (printable, no spaces)", flag, path);
     free(t);
     return NULL;
   }
@@ -112,8 +116,7 @@ static char *read_password(const char *flag, const char *path)
   while (n > 0 && ('\n' == t[n - 1] || '\r' == t[n - 1]))
     t[--n] = '\0';
   if (0 == n || NULL != strpbrk(t, "\r\n")) {
-    fprintf(stderr, "ssehub: %s: %s must hold the password on one line\n", flag,
-            path);
+    say(ERROR, "%s: %s must hold the password on one line", flag, path);
     free(t);
     return NULL;
   }
@@ -210,41 +213,92 @@ static enum sh_cli_result load_settings(struct settings *s, int argc,
 static void say_publish_policy(const struct ssehub_options *o, bool token)
 {
   if (token)
-    fprintf(stderr, "ssehub: publishing needs the bearer token from the "
-                    "token file\n");
+    say(INFO, "publishing needs the bearer token from the token file");
   else if (o->publish_open)
-    fprintf(stderr, "ssehub: warning: publishing is open to every address "
-                    "(--publish-open, no token)\n");
+    say(WARNING, "publishing is open to every address (--publish-open, no "
+                 "token)");
   else
-    fprintf(stderr, "ssehub: publishing is allowed from loopback only (no "
-                    "--publish-token-file)\n");
+    say(INFO, "publishing is allowed from loopback only (no "
+              "--publish-token-file)");
 }
 
 static int start_error(const struct sh_config *cfg, int rc)
 {
   if (-EADDRINUSE == rc)
-    fprintf(stderr,
-            "ssehub: port %u is already in use; choose another with --port\n",
-            (unsigned) cfg->hub.port);
+    say(ERROR, "port %u is already in use; choose another with --port",
+        (unsigned) cfg->hub.port);
   else if (-EPROTO == rc)
-    fprintf(stderr,
-            "ssehub: TLS certificate or key rejected: check that "
-            "%s and %s are PEM files of a matching certificate and key\n",
-            cfg->tls_cert_file, cfg->tls_key_file);
+    say(ERROR,
+        "TLS certificate or key rejected: check that %s and %s are PEM "
+        "files of a matching certificate and key",
+        cfg->tls_cert_file, cfg->tls_key_file);
   else
-    fprintf(stderr, "ssehub: cannot listen on %s port %u: %s\n",
-            NULL != cfg->hub.bind_address ? cfg->hub.bind_address : "*",
-            (unsigned) cfg->hub.port, ssehub_strerror(rc));
+    say(ERROR, "cannot listen on %s port %u: %s",
+        NULL != cfg->hub.bind_address ? cfg->hub.bind_address : "*",
+        (unsigned) cfg->hub.port, ssehub_strerror(rc));
   return 1;
+}
+
+/* --version: ours and the libraries' (libmicrohttpd's as loaded;
+ * hiredis's as built, since 0.14 has no run-time version). */
+static void print_version(void)
+{
+  printf("ssehub %s\n", PACKAGE_VERSION);
+  printf("libmicrohttpd %s\n", MHD_get_version());
+  printf("hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+}
+
+/* Start the log: its format, level and access log come from the flags,
+ * and the hub's log and access callbacks go to it. Returns 0, or the exit
+ * code after saying why. */
+static int start_log(struct sh_config *cfg)
+{
+  int err = 0;
+
+  sink = sh_logsink_new((enum sh_log_format) cfg->log_format,
+                        cfg->hub.log_level, cfg->access_log, 0, &err);
+  if (NULL == sink) {
+    fprintf(stderr, "ssehub: %s%s: %s\n",
+            NULL != cfg->access_log ? "--access-log: cannot open " : "log",
+            NULL != cfg->access_log ? cfg->access_log : "", strerror(-err));
+    return 2;
+  }
+  cfg->hub.log = sh_logsink_hub_log;
+  cfg->hub.log_cls = sink;
+  if (NULL != cfg->access_log) {
+    cfg->hub.access_log = sh_logsink_access;
+    cfg->hub.access_log_cls = sink;
+  }
+  return 0;
+}
+
+/* Write what the log holds, then exit with rc. */
+static int stop_log(int rc)
+{
+  sh_logsink_free(sink);
+  sink = NULL;
+  return rc;
+}
+
+/* The sink's drop hook: the hub's log_dropped statistic. */
+static void count_drops(void *cls, uint64_t n)
+{
+  ssehub_count_log_dropped(cls, n);
 }
 
 /* The program's own settings, which only a restart changes. */
 static void say_fixed(const struct sh_config *now, const struct sh_config *next)
 {
   if (now->tick_ms != next->tick_ms)
-    fprintf(stderr, "ssehub: warning: tick changed: needs a restart\n");
+    say(WARNING, "tick changed: needs a restart");
   if (now->stdin_mode != next->stdin_mode)
-    fprintf(stderr, "ssehub: warning: stdin changed: needs a restart\n");
+    say(WARNING, "stdin changed: needs a restart");
+  if (now->log_format != next->log_format)
+    say(WARNING, "log-format changed: needs a restart");
+  if ((NULL == now->access_log) != (NULL == next->access_log)
+      || (NULL != now->access_log
+          && 0 != strcmp(now->access_log, next->access_log)))
+    say(WARNING, "access-log changed: needs a restart");
 }
 
 /* SIGHUP: read the command line, the config file and the token files
@@ -258,16 +312,22 @@ static void reload(struct ssehub *hub, struct settings *now, int argc,
   int rc;
 
   sh_notify_reloading();
-  fprintf(stderr, "ssehub: SIGHUP received, reloading\n");
+  say(INFO, "SIGHUP received, reloading");
   if (SH_CLI_RUN
       != load_settings(&next, argc, argv, err, sizeof(err), &usage)) {
-    fprintf(stderr, "ssehub: error: %s\n", err);
+    say(ERROR, "%s", err);
     goto refused;
   }
   if (!load_files(&next.cfg))
     goto refused;
+  /* The log and access log stay the sink's; only its level changes. */
+  next.cfg.hub.log = now->cfg.hub.log;
+  next.cfg.hub.log_cls = now->cfg.hub.log_cls;
+  next.cfg.hub.access_log = now->cfg.hub.access_log;
+  next.cfg.hub.access_log_cls = now->cfg.hub.access_log_cls;
   rc = ssehub_reload(hub, &next.cfg.hub);
   if (rc >= 0) {
+    sh_logsink_set_level(sink, next.cfg.hub.log_level);
     say_fixed(&now->cfg, &next.cfg);
     say_publish_policy(&next.cfg.hub, NULL != next.cfg.hub.publish_token);
   }
@@ -277,16 +337,15 @@ static void reload(struct ssehub *hub, struct settings *now, int argc,
   settings_free(now);
   *now = next;
   now->cfg.hub.cors_origins = now->cfg.origins;
-  fprintf(stderr, "ssehub: reloaded%s\n",
-          rc > 0 ? " (some settings need a restart, see above)" : "");
+  say(INFO, "reloaded%s",
+      rc > 0 ? " (some settings need a restart, see above)" : "");
   sh_notify_ready("serving (reloaded)");
   return;
 
 refused:
   free_secrets(&next.cfg);
   settings_free(&next);
-  fprintf(stderr, "ssehub: error: reload refused; the settings in force "
-                  "stay\n");
+  say(ERROR, "reload refused; the settings in force stay");
   sh_notify_ready("serving (the last reload was refused)");
 }
 
@@ -304,7 +363,7 @@ int main(int argc, char **argv)
     sh_cli_usage(stdout);
     return 0;
   case SH_CLI_VERSION:
-    printf("ssehub %s\n", PACKAGE_VERSION);
+    print_version();
     return 0;
   case SH_CLI_ERROR:
     if (usage)
@@ -317,10 +376,15 @@ int main(int argc, char **argv)
   case SH_CLI_RUN:
     break;
   }
+  rc = start_log(&set.cfg);
+  if (0 != rc) {
+    settings_free(&set);
+    return rc;
+  }
   if (!load_files(&set.cfg)) {
     free_secrets(&set.cfg);
     settings_free(&set);
-    return 2;
+    return stop_log(2);
   }
   raise_fd_limit();
   signal(SIGPIPE, SIG_IGN);
@@ -334,39 +398,36 @@ int main(int argc, char **argv)
   hub = ssehub_new(&set.cfg.hub, &rc);
   free_secrets(&set.cfg); /* the hub keeps its own copies */
   if (NULL == hub) {
-    fprintf(stderr, "ssehub: cannot start: %s\n", ssehub_strerror(rc));
+    say(ERROR, "cannot start: %s", ssehub_strerror(rc));
     settings_free(&set);
-    return -EINVAL == rc ? 2 : 1;
+    return stop_log(-EINVAL == rc ? 2 : 1);
   }
+  sh_logsink_set_drop_hook(sink, count_drops, hub);
   rc = ssehub_listen(hub);
   if (0 != rc) {
+    sh_logsink_set_drop_hook(sink, NULL, NULL);
     ssehub_free(hub);
     rc = start_error(&set.cfg, rc);
     settings_free(&set);
-    return rc;
+    return stop_log(rc);
   }
   say_publish_policy(&set.cfg.hub, token);
   if (set.cfg.hub.reuse_port && NULL == set.cfg.hub.redis_url)
-    fprintf(stderr, "ssehub: warning: --reuse-port without --redis: each "
-                    "process on the port is a hub of its own (a publish "
-                    "reaches only the clients of the process that takes "
-                    "it)\n");
-  fprintf(stderr,
-          "ssehub: listening on http://%s:%u/ (stream /sse, "
-          "publish POST /publish)\n",
-          NULL != set.cfg.hub.bind_address ? set.cfg.hub.bind_address
-                                           : "0.0.0.0",
-          (unsigned) ssehub_port(hub));
+    say(WARNING, "--reuse-port without --redis: each process on the port is "
+                 "a hub of its own (a publish reaches only the clients of "
+                 "the process that takes it)");
+  say(INFO, "listening on http://%s:%u/ (stream /sse, publish POST /publish)",
+      NULL != set.cfg.hub.bind_address ? set.cfg.hub.bind_address : "0.0.0.0",
+      (unsigned) ssehub_port(hub));
   if (NULL != set.cfg.hub.admin_bind)
-    fprintf(stderr,
-            "ssehub: admin endpoints on http://%s/ (/metrics, /stats, "
-            "/healthz, /readyz; not on the main port)\n",
-            set.cfg.hub.admin_bind);
+    say(INFO,
+        "admin endpoints on http://%s/ (/metrics, /stats, /healthz, /readyz; "
+        "not on the main port)",
+        set.cfg.hub.admin_bind);
   if (set.cfg.tick_ms > 0) {
     rc = sh_demo_start(hub, set.cfg.tick_ms);
     if (0 != rc)
-      fprintf(stderr, "ssehub: warning: demo announcer not started: %s\n",
-              strerror(-rc));
+      say(WARNING, "demo announcer not started: %s", strerror(-rc));
   }
 
   if (SH_STDIN_OFF != set.cfg.stdin_mode) {
@@ -374,8 +435,7 @@ int main(int argc, char **argv)
     rc = sh_stdin_start(hub, SH_STDIN_BLOCKS == set.cfg.stdin_mode,
                         set.cfg.hub.max_event_size + 4096);
     if (0 != rc)
-      fprintf(stderr, "ssehub: warning: --stdin reader not started: %s\n",
-              strerror(-rc));
+      say(WARNING, "--stdin reader not started: %s", strerror(-rc));
   }
 
   snprintf(status, sizeof(status), "serving on port %u",
@@ -390,11 +450,11 @@ int main(int argc, char **argv)
     reload(hub, &set, argc, argv);
   }
   sh_notify_stopping();
-  fprintf(stderr, "ssehub: %s received, stopping\n",
-          SIGINT == sig ? "SIGINT" : "SIGTERM");
+  say(INFO, "%s received, stopping", SIGINT == sig ? "SIGINT" : "SIGTERM");
   sh_demo_stop();
   sh_stdin_stop();
+  sh_logsink_set_drop_hook(sink, NULL, NULL);
   ssehub_free(hub);
   settings_free(&set);
-  return 0;
+  return stop_log(0);
 }

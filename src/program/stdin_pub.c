@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ssehub.h"
+#include "logsink.h"
 #include "stdin_pub.h"
 
 #define MAX_BLOCK_TOPICS 16
@@ -43,8 +44,8 @@ static void publish(const struct ssehub_event *ev)
    * hub stops. */
   rc = ssehub_publish_wait(in.hub, ev, NULL, -1);
   if (0 != rc && -ESHUTDOWN != rc)
-    fprintf(stderr, "ssehub: stdin line %lu: not published: %s\n", in.lineno,
-            ssehub_strerror(rc));
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: not published: %s", in.lineno,
+           ssehub_strerror(rc));
 }
 
 static void reset_block(void)
@@ -76,8 +77,8 @@ static void flush_block(void)
   if (in.have_data)
     publish(&ev);
   else if (NULL != in.event || NULL != in.id || in.ntopics > 0)
-    fprintf(stderr, "ssehub: stdin line %lu: block without data ignored\n",
-            in.lineno);
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: block without data ignored",
+           in.lineno);
   reset_block();
 }
 
@@ -106,8 +107,8 @@ static void block_line(const char *line, size_t len)
     v++;
   vlen = (size_t) (line + len - v);
   if (nlen >= sizeof(name)) {
-    fprintf(stderr, "ssehub: stdin line %lu: unknown field ignored\n",
-            in.lineno);
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: unknown field ignored",
+           in.lineno);
     return;
   }
   memcpy(name, line, nlen);
@@ -137,8 +138,8 @@ static void block_line(const char *line, size_t len)
     if (in.ntopics < MAX_BLOCK_TOPICS)
       in.topics[in.ntopics++] = strdup(v);
   } else {
-    fprintf(stderr, "ssehub: stdin line %lu: unknown field '%s' ignored\n",
-            in.lineno, name);
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: unknown field '%s' ignored",
+           in.lineno, name);
   }
 }
 
@@ -202,10 +203,10 @@ static void *run(void *arg)
     }
     if (len == cap - 1) {
       in.lineno++;
-      fprintf(stderr,
-              "ssehub: stdin line %lu: longer than %zu bytes, not "
-              "published\n",
-              in.lineno, in.max_line);
+      sh_say(SSEHUB_LOG_WARNING,
+             "stdin line %lu: longer than %zu bytes, not "
+             "published",
+             in.lineno, in.max_line);
       skipping = true;
       len = 0;
     }
