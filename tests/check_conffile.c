@@ -224,9 +224,11 @@ START_TEST(test_conffile_sample_has_every_key)
     next = strchr(line, '\n');
     if (NULL != next)
       *next++ = '\0';
+    if ('#' != line[0])
+      continue; /* prose, a blank line, or the end (do not read past it) */
     for (k = 1; ('a' <= line[k] && line[k] <= 'z') || '-' == line[k]; k++)
       ;
-    if ('#' == line[0] && k > 1 && ('\0' == line[k] || ' ' == line[k])) {
+    if (k > 1 && ('\0' == line[k] || ' ' == line[k])) {
       n += (size_t) sprintf(out + n, "%s\n", line + 1);
     }
   }
