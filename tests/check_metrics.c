@@ -387,6 +387,42 @@ START_TEST(test_metrics_admin_bind_and_stopping)
 }
 END_TEST
 
+/* The admin listener answers while the process holds more than 1,024
+ * descriptors (a scrape of a busy server): it once polled with select(),
+ * which cannot watch a descriptor above FD_SETSIZE, and closed every scrape
+ * unanswered (an empty reply) once 1,100 streams were open. */
+START_TEST(test_metrics_admin_bind_with_many_streams)
+{
+  enum { STREAMS = 1100 };
+  static const char sreq[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
+  char admin[32];
+  uint16_t aport = tl_free_port();
+  const char *args[] = { "--admin-bind", admin, NULL };
+  struct tl_response r;
+  int fds[STREAMS], i;
+
+  tl_raise_nofile();
+  ck_assert_uint_ne(0, aport);
+  snprintf(admin, sizeof(admin), "127.0.0.1:%u", (unsigned) aport);
+  tl_server_start_ok(&srv, args);
+  for (i = 0; i < STREAMS; i++) {
+    fds[i] = tl_connect(srv.port, NULL);
+    ck_assert_int_ge(fds[i], 0);
+    ck_assert_int_eq(0, tl_send_all(fds[i], sreq, sizeof(sreq) - 1));
+  }
+  ck_assert_int_eq(STREAMS,
+                   tl_wait_stat_with(aport, "clients", STREAMS, 10000, ""));
+  for (i = 0; i < 3; i++) {
+    ck_assert_int_eq(200, get(aport, "/metrics", "", &r));
+    promtool_ok(&r);
+    ck_assert_int_eq(200, get(aport, "/readyz", "", &r));
+  }
+  for (i = 0; i < STREAMS; i++)
+    close(fds[i]);
+  tl_server_stop_ok(&srv);
+}
+END_TEST
+
 /* The default rule is the publish rule: loopback only without a token,
  * everyone with --publish-open. Needs a network namespace (root), as
  * check_security's loopback test does. */
@@ -505,6 +541,7 @@ int main(void)
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, test_metrics_scrape_under_traffic);
   tcase_add_test(tc, test_metrics_admin_bind_and_stopping);
+  tcase_add_test(tc, test_metrics_admin_bind_with_many_streams);
   tcase_add_test(tc, test_metrics_loopback_only_by_default);
   tcase_add_test(tc, test_metrics_readyz_redis_down);
   tcase_add_test(tc, test_metrics_admin_bind_bad_or_busy_exits);

@@ -529,7 +529,10 @@ static int admin_socket(struct ssehub *hub, int *fd_out, bool *ipv6)
 
 int sh_admin_listen(struct ssehub *hub)
 {
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  /* epoll, as the main daemon: the process holds a descriptor per stream,
+   * so a scrape's socket is often above FD_SETSIZE, which select() (MHD's
+   * default) cannot watch; MHD would close it unanswered. */
+  unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
   bool ipv6 = false;
   int fd = -1, rc;
 
