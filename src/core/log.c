@@ -8,7 +8,7 @@
 #include "log.h"
 #include "sync.h"
 
-static const char *level_name(enum ssehub_log_level level)
+const char *sh_log_level_name(enum ssehub_log_level level)
 {
   switch (level) {
   case SSEHUB_LOG_ERROR:
@@ -25,7 +25,7 @@ static const char *level_name(enum ssehub_log_level level)
 static void stderr_log(void *cls, enum ssehub_log_level level, const char *line)
 {
   (void) cls;
-  fprintf(stderr, "ssehub: %s: %s\n", level_name(level), line);
+  fprintf(stderr, "ssehub: %s: %s\n", sh_log_level_name(level), line);
 }
 
 void sh_log_init(struct sh_log *l, ssehub_log_fn fn, void *cls,

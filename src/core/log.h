@@ -33,6 +33,10 @@ struct sh_log {
   unsigned suppressed;
 };
 
+/* "error", "warning", "info" or "debug": the word every log line
+ * carries (log.c's stderr lines, the program's sink). */
+const char *sh_log_level_name(enum ssehub_log_level level);
+
 void sh_log_init(struct sh_log *l, ssehub_log_fn fn, void *cls,
                  enum ssehub_log_level level);
 void sh_log_destroy(struct sh_log *l);

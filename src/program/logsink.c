@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "logsink.h"
 #include "sync.h"
 
@@ -49,20 +50,6 @@ struct sh_logsink {
   void *hook_cls;
 };
 /* clang-format on */
-
-static const char *level_word(enum ssehub_log_level l)
-{
-  switch (l) {
-  case SSEHUB_LOG_ERROR:
-    return "error";
-  case SSEHUB_LOG_WARNING:
-    return "warning";
-  case SSEHUB_LOG_INFO:
-    return "info";
-  default:
-    return "debug";
-  }
-}
 
 /* sd-daemon(3): SD_ERR, SD_WARNING, SD_INFO, SD_DEBUG. */
 static const char *journal_prefix(enum ssehub_log_level l)
@@ -350,7 +337,7 @@ static size_t format_plain(struct sh_logsink *s, char *out, size_t cap,
     timestamp(ts, sizeof(ts));
     n = (size_t) snprintf(out, cap,
                           "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-                          level_word(level));
+                          sh_log_level_name(level));
     n += sh_json_escape(out + n, cap - n - 3, msg, strlen(msg));
     memcpy(out + n, "\"}\n", 3);
     return n + 3;
@@ -359,7 +346,7 @@ static size_t format_plain(struct sh_logsink *s, char *out, size_t cap,
     n = (size_t) snprintf(out, cap, "%s", journal_prefix(level));
   } else {
     timestamp(ts, sizeof(ts));
-    n = (size_t) snprintf(out, cap, "%s %s: ", ts, level_word(level));
+    n = (size_t) snprintf(out, cap, "%s %s: ", ts, sh_log_level_name(level));
   }
   n += text_escape(out + n, cap - n - 1, msg, false);
   out[n++] = '\n';
