@@ -138,7 +138,12 @@ typedef void (*ssehub_access_fn)(void *cls, const struct ssehub_access *a);
 struct ssehub_options {
   size_t size;                /* sizeof the struct the caller was built
                                  with; set by ssehub_options_default() */
-  const char *bind_address;   /* IPv4/IPv6 literal; NULL = all addresses */
+  const char *bind_address;   /* "127.0.0.1", "::1", "[::1]", or with a
+                                 port that overrides port: "[::1]:8888",
+                                 "127.0.0.1:8888"; NULL = all addresses,
+                                 IPv6 and IPv4 on one dual-stack socket
+                                 (IPv4 alone, with a warning, without
+                                 IPv6) */
   uint16_t port;              /* TCP port; 0 = any free port (ssehub_port()) */
   unsigned threads;           /* MHD worker threads, and threads that
                                  share each fan-out; 0 = the cores this
@@ -219,6 +224,19 @@ struct ssehub_options {
                                  ended stream; NULL = none (the hub then
                                  does no access bookkeeping) */
   void *access_log_cls;
+  /* -- client addresses (issue 13, parts 3 and 4) -- */
+  const char *const *trusted_proxies; /* networks ("10.0.0.0/8",
+                                 "::1/128", or one address) of reverse
+                                 proxies: for requests from them the client
+                                 is the right-most address of
+                                 X-Forwarded-For (else Forwarded) that is
+                                 not itself trusted, for every use of the
+                                 address; NULL/0 = trust no header */
+  unsigned ntrusted_proxies;  /* at most 64 */
+  unsigned ipv6_prefix;       /* per-IP limits and publish rates count
+                                 IPv6 clients by this many leading bits,
+                                 1-128 (default 64: one subscriber's
+                                 network); IPv4 clients by address */
 };
 /* clang-format on */
 
@@ -248,6 +266,13 @@ SSEHUB_API int ssehub_listen(struct ssehub *hub);
 /* The port the hub's own daemon listens on (useful with port 0), 0 if not
  * listening. */
 SSEHUB_API uint16_t ssehub_port(const struct ssehub *hub);
+
+/* The URL the hub's own daemon listens on, such as "http://[::]:8888/"
+ * (all IPv6 and, dual-stack, IPv4 addresses), "http://0.0.0.0:8888/" or
+ * "https://[::1]:8443/", IPv6 in brackets, into buf (NUL-terminated,
+ * truncated to size). Returns the length it needed, or 0 (and "") when
+ * the hub does not listen. */
+SSEHUB_API size_t ssehub_url(const struct ssehub *hub, char *buf, size_t size);
 
 /* clang-format off */
 struct ssehub_event {

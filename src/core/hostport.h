@@ -21,4 +21,11 @@
  * when s is not of the form above. host must have SH_HOST_MAX bytes. */
 int sh_hostport_parse(const char *s, char host[SH_HOST_MAX], uint16_t *port);
 
+/* A listen address (--bind, ssehub_options.bind_address): "ADDR",
+ * "[IPV6]", "IPV4:PORT" or "[IPV6]:PORT", ADDR an IPv4 or IPv6 literal or
+ * a host name (resolved once, at listen). host gets the address without
+ * brackets, *port the port or 0 when none is given. Returns 0 or -EINVAL
+ * (brackets around anything but an IPv6 literal, a bad port, too long). */
+int sh_bind_parse(const char *s, char host[SH_HOST_MAX], uint16_t *port);
+
 #endif /* SH_HOSTPORT_H */

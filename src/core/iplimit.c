@@ -27,6 +27,30 @@ static size_t hash(const struct sh_ipkey *k)
   return h;
 }
 
+void sh_iplimit_set_v6_prefix(struct sh_iplimit *l, unsigned bits)
+{
+  atomic_store(&l->v6_prefix, bits);
+}
+
+/* The key a limit counts for k: k itself for IPv4 (mapped), else k with
+ * the bits past v6_prefix cleared, in *m. */
+static const struct sh_ipkey *limit_key(struct sh_iplimit *l,
+                                        const struct sh_ipkey *k,
+                                        struct sh_ipkey *m)
+{
+  static const uint8_t mapped[12] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+  };
+  unsigned bits = atomic_load(&l->v6_prefix), i;
+
+  if (0 == bits || bits >= 128 || 0 == memcmp(k->b, mapped, sizeof(mapped)))
+    return k;
+  *m = *k;
+  for (i = bits; i < 128; i++)
+    m->b[i / 8] &= (uint8_t) ~(0x80u >> (i % 8));
+  return m;
+}
+
 int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate)
 {
   memset(l, 0, sizeof(*l));
@@ -119,6 +143,9 @@ int sh_iplimit_stream_acquire(struct sh_iplimit *l, const struct sh_ipkey *k)
   struct sh_ipcount **head, *c;
   unsigned max = atomic_load(&l->max_streams);
   int rc = 0;
+  struct sh_ipkey m;
+
+  k = limit_key(l, k, &m);
 
   sh_mutex_lock(&l->lock);
   head = &l->buckets[hash(k) & (l->nbuckets - 1)];
@@ -146,6 +173,9 @@ out:
 void sh_iplimit_stream_release(struct sh_iplimit *l, const struct sh_ipkey *k)
 {
   struct sh_ipcount **pp, *c;
+  struct sh_ipkey m;
+
+  k = limit_key(l, k, &m);
 
   sh_mutex_lock(&l->lock);
   for (pp = &l->buckets[hash(k) & (l->nbuckets - 1)]; NULL != (c = *pp);
@@ -169,9 +199,11 @@ bool sh_iplimit_publish_allow(struct sh_iplimit *l, const struct sh_ipkey *k,
   struct sh_ratebucket *b;
   unsigned rate = atomic_load(&l->rate);
   bool ok;
+  struct sh_ipkey m;
 
   if (0 == rate)
     return true;
+  k = limit_key(l, k, &m);
   sh_mutex_lock(&l->lock);
   b = &l->rate_slots[hash(k) % SH_RATE_SLOTS];
   if (!b->used || 0 != memcmp(&b->key, k, sizeof(*k))) {

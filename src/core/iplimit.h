@@ -9,8 +9,10 @@
  *
  * Addresses are compared as 16-byte IPv6 addresses (IPv4 mapped), so a
  * client is the same whether it came over IPv4 or as ::ffff:a.b.c.d.
- * Behind a reverse proxy every client has the proxy's address: leave these
- * limits off there.
+ * An IPv6 client is keyed by its network of v6_prefix bits (a /64 by the
+ * hub's default: one subscriber line has 2^64 addresses), an IPv4 one by
+ * its whole address. Behind a reverse proxy the caller passes the real
+ * client's address (addr.h, --trusted-proxy), never the proxy's.
  *
  * Every stream is counted, limit or not, so that a limit set by a reload
  * (sh_iplimit_set()) sees the streams already open.
@@ -46,6 +48,7 @@ struct sh_iplimit {
   pthread_mutex_t lock;
   atomic_uint max_streams;     /* 0 = no limit */
   atomic_uint rate;            /* publishes/s, 0 = no limit */
+  atomic_uint v6_prefix;       /* IPv6 key bits, 1-128; 0 = 128 */
   struct sh_ipcount **buckets; /* stream counts, chained hash */
   size_t nbuckets;
   struct sh_ratebucket *rate_slots; /* guarded by lock: SH_RATE_SLOTS,
@@ -58,6 +61,11 @@ void sh_iplimit_destroy(struct sh_iplimit *l);
 /* Change both limits (0 = none) for what comes next; streams already
  * over a lowered limit stay. Returns 0 or -ENOMEM (nothing changed). */
 int sh_iplimit_set(struct sh_iplimit *l, unsigned max_streams, unsigned rate);
+
+/* Key IPv6 clients by their first bits bits (1-128) from now on. Set it
+ * before the first stream: a stream is released under the key it was
+ * counted with, so the hub never changes it while running. */
+void sh_iplimit_set_v6_prefix(struct sh_iplimit *l, unsigned bits);
 
 /* The key of a socket address; false for families other than IPv4/6. */
 bool sh_ipkey_of(const struct sockaddr *sa, struct sh_ipkey *k);

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "conn.h"
 #include "sync.h"
 
@@ -89,12 +90,57 @@ enum MHD_Result sh_http_reply(struct ssehub *hub, struct MHD_Connection *conn,
   return ret;
 }
 
-bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k)
+/* Collect the forwarding headers, in order (MHD keeps repeated header
+ * lines apart; together they are one list, RFC 9110 5.3). */
+static enum MHD_Result collect_fwd(void *cls, enum MHD_ValueKind kind,
+                                   const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
+{
+  struct sh_fwd_headers *h = cls;
+
+  (void) kind;
+  (void) key_size;
+  if (NULL == value)
+    return MHD_YES;
+  if (0 == strcasecmp(key, "X-Forwarded-For")) {
+    if (h->nxff == SH_FWD_MAX_FIELDS) {
+      h->overflow = true;
+      return MHD_NO;
+    }
+    h->xff[h->nxff] = value;
+    h->xff_len[h->nxff++] = value_size;
+  } else if (0 == strcasecmp(key, "Forwarded")) {
+    if (h->nfwd == SH_FWD_MAX_FIELDS) {
+      h->overflow = true;
+      return MHD_NO;
+    }
+    h->fwd[h->nfwd] = value;
+    h->fwd_len[h->nfwd++] = value_size;
+  }
+  return MHD_YES;
+}
+
+bool sh_http_client_key(struct ssehub *hub, struct MHD_Connection *conn,
+                        struct sh_ipkey *k)
 {
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  struct sh_fwd_headers h;
+  struct sh_ipkey peer;
 
-  return NULL != ci && sh_ipkey_of(ci->client_addr, k);
+  if (NULL == ci || !sh_ipkey_of(ci->client_addr, &peer))
+    return false;
+  *k = peer;
+  sh_mutex_lock(&hub->conf_lock);
+  if (0 != hub->ntrusted && sh_cidr_match(hub->trusted, hub->ntrusted, &peer)) {
+    /* MHD's own lock-free read of the request's headers; conf_lock is a
+     * leaf, and the walk calls back nothing of ours but collect_fwd. */
+    memset(&h, 0, sizeof(h));
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, &collect_fwd, &h);
+    (void) sh_addr_resolve(hub->trusted, hub->ntrusted, &peer, &h, k);
+  }
+  sh_mutex_unlock(&hub->conf_lock);
+  return true;
 }
 
 /* The deadline entry ssehub_mhd_connection() gave conn, or NULL. */
@@ -165,22 +211,13 @@ void sh_http_access_end(struct ssehub *hub, struct MHD_Connection *conn,
                         const char *method, const char *url,
                         long long started_ms)
 {
-  const union MHD_ConnectionInfo *ci;
-  char addr[INET6_ADDRSTRLEN] = "-";
+  char addr[SH_ADDR_STRLEN] = "-";
+  struct sh_ipkey k;
 
   if (NULL == hub->opt.access_log || 0 == queued_status)
     return;
-  ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  if (NULL != ci && NULL != ci->client_addr) {
-    const struct sockaddr *sa = ci->client_addr;
-
-    if (AF_INET == sa->sa_family)
-      inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, addr,
-                sizeof(addr));
-    else if (AF_INET6 == sa->sa_family)
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, addr,
-                sizeof(addr));
-  }
+  if (sh_http_client_key(hub, conn, &k))
+    sh_ipkey_format(&k, addr);
   call_access(hub, addr, method, url, queued_status, queued_bytes, started_ms,
               NULL);
   queued_status = 0;
@@ -190,16 +227,11 @@ void sh_http_access_stream(struct ssehub *hub, const struct sh_ipkey *ip,
                            bool ip_known, long long started_ms, uint64_t bytes,
                            const char *end)
 {
-  static const uint8_t mapped[12] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-  };
-  char addr[INET6_ADDRSTRLEN] = "-";
+  char addr[SH_ADDR_STRLEN] = "-";
 
   if (NULL == hub->opt.access_log)
     return;
-  if (ip_known && 0 == memcmp(ip->b, mapped, sizeof(mapped)))
-    inet_ntop(AF_INET, ip->b + 12, addr, sizeof(addr));
-  else if (ip_known)
-    inet_ntop(AF_INET6, ip->b, addr, sizeof(addr));
+  if (ip_known)
+    sh_ipkey_format(ip, addr);
   call_access(hub, addr, "GET", "/sse", MHD_HTTP_OK, bytes, started_ms, end);
 }

@@ -34,8 +34,11 @@ const char *sh_http_allowed_origin(struct ssehub *hub,
 void sh_http_cors(struct ssehub *hub, struct MHD_Connection *conn,
                   struct MHD_Response *resp);
 
-/* The client's address as an iplimit key; false if unknown. */
-bool sh_http_client_key(struct MHD_Connection *conn, struct sh_ipkey *k);
+/* The client's address as an iplimit key; false if unknown. The one
+ * source of a request's address: the peer, or behind a trusted proxy the
+ * client it names (addr.h, --trusted-proxy). Takes conf_lock. */
+bool sh_http_client_key(struct ssehub *hub, struct MHD_Connection *conn,
+                        struct sh_ipkey *k);
 
 /* The request on conn is complete (headers, and a publish's body): its
  * connection leaves the request deadline (deadline.h) until answered. */

@@ -22,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@
 #include "http_admin.h"
 #include "http_publish.h"
 #include "http_sse.h"
+#include "hostport.h"
 #include "hub.h"
 #include "sync.h"
 
@@ -301,60 +303,100 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
   sh_log_limited(&hub->log, level, "%s", line);
 }
 
-/* Bind and listen ourselves rather than let MHD do it, so that a port in
- * use is reported as EADDRINUSE instead of a bare start failure, and so
- * that port 0 can be resolved with getsockname(). */
-static int open_listener(struct ssehub *hub, int *fd_out, bool *ipv6)
+/* Make a listening socket for one address; -errno on failure. */
+static int listen_on(struct ssehub *hub, const struct sockaddr *sa,
+                     socklen_t len, bool dual)
 {
-  struct addrinfo hints, *res = NULL;
-  char port[8];
-  int fd = -1, one = 1, rc;
-  struct sockaddr_storage ss;
-  socklen_t sl = sizeof(ss);
+  int fd, one = 1, zero = 0, rc;
 
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  snprintf(port, sizeof(port), "%u", (unsigned) hub->opt.port);
-  rc = getaddrinfo(hub->opt.bind_address, port, &hints, &res);
-  if (0 != rc) {
-    sh_log(&hub->log, SSEHUB_LOG_ERROR, "cannot resolve bind address %s: %s",
-           hub->opt.bind_address, gai_strerror(rc));
-    return -EADDRNOTAVAIL;
-  }
-  fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) {
-    rc = -errno;
-    goto fail;
-  }
+  fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0)
+    return -errno;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  /* One socket for both families: IPv4 clients arrive as ::ffff:a.b.c.d,
+   * which every use of an address treats as IPv4 (addr.h). Set, not
+   * left to net.ipv6.bindv6only, which may say otherwise. */
+  if (dual
+      && 0 != setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)))
+    goto fail;
   /* Several processes on one port (a cluster on one machine): the kernel
    * spreads new connections over their listen sockets. The listen socket
    * is ours, so this is what MHD's MHD_OPTION_LISTENING_ADDRESS_REUSE
    * would have set. */
   if (hub->opt.reuse_port
-      && 0 != setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
-    rc = -errno;
+      && 0 != setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
     goto fail;
+  if (0 != bind(fd, sa, len) || 0 != listen(fd, LISTEN_BACKLOG))
+    goto fail;
+  return fd;
+fail:
+  rc = -errno;
+  close(fd);
+  return rc;
+}
+
+/* Bind and listen ourselves rather than let MHD do it, so that a port in
+ * use is reported as EADDRINUSE instead of a bare start failure, and so
+ * that port 0 can be resolved with getsockname(). With no bind address:
+ * one dual-stack IPv6 socket (IPv4 and IPv6), or IPv4 alone, with a
+ * warning, where IPv6 is missing (no kernel support, disabled). */
+static int open_listener(struct ssehub *hub, int *fd_out, bool *ipv6)
+{
+  struct addrinfo hints, *res = NULL;
+  char port[8], host[SH_HOST_MAX];
+  uint16_t bport = 0;
+  int fd = -1, rc;
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof(ss);
+
+  if (NULL != hub->opt.bind_address
+      && 0 != sh_bind_parse(hub->opt.bind_address, host, &bport))
+    return -EINVAL;
+  snprintf(port, sizeof(port), "%u",
+           (unsigned) (0 != bport ? bport : hub->opt.port));
+  if (NULL == hub->opt.bind_address) {
+    struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
+                                 .sin6_addr = IN6ADDR_ANY_INIT,
+                                 .sin6_port = htons(hub->opt.port) };
+    struct sockaddr_in any4 = { .sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_ANY),
+                                .sin_port = htons(hub->opt.port) };
+
+    fd = listen_on(hub, (struct sockaddr *) &any6, sizeof(any6), true);
+    if (-EAFNOSUPPORT == fd || -EADDRNOTAVAIL == fd) {
+      sh_log(&hub->log, SSEHUB_LOG_WARNING,
+             "no IPv6 here (%s): listening on IPv4 only", strerror(-fd));
+      fd = listen_on(hub, (struct sockaddr *) &any4, sizeof(any4), false);
+    }
+    if (fd < 0)
+      return fd;
+  } else {
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (0 != rc) {
+      sh_log(&hub->log, SSEHUB_LOG_ERROR, "cannot resolve bind address %s: %s",
+             hub->opt.bind_address, gai_strerror(rc));
+      return -EADDRNOTAVAIL;
+    }
+    fd = listen_on(hub, res->ai_addr, res->ai_addrlen, false);
+    freeaddrinfo(res);
+    if (fd < 0)
+      return fd;
   }
-  if (0 != bind(fd, res->ai_addr, res->ai_addrlen)
-      || 0 != listen(fd, LISTEN_BACKLOG)
-      || 0 != getsockname(fd, (struct sockaddr *) &ss, &sl)) {
+  if (0 != getsockname(fd, (struct sockaddr *) &ss, &sl)) {
     rc = -errno;
-    goto fail;
+    close(fd);
+    return rc;
   }
   *ipv6 = AF_INET6 == ss.ss_family;
   hub->port = ntohs(*ipv6 ? ((struct sockaddr_in6 *) &ss)->sin6_port
                           : ((struct sockaddr_in *) &ss)->sin_port);
-  freeaddrinfo(res);
+  hub->listen_addr = ss;
   *fd_out = fd;
   return 0;
-fail:
-  if (fd >= 0)
-    close(fd);
-  freeaddrinfo(res);
-  return rc;
 }
 
 /* ssehub_stop() calls this once every stream has ended (state.h). */
@@ -434,4 +476,29 @@ int ssehub_listen(struct ssehub *hub)
 uint16_t ssehub_port(const struct ssehub *hub)
 {
   return NULL != hub->daemon ? hub->port : 0;
+}
+
+size_t ssehub_url(const struct ssehub *hub, char *buf, size_t size)
+{
+  const struct sockaddr_storage *ss = &hub->listen_addr;
+  const char *scheme = NULL != hub->opt.tls_cert_pem ? "https" : "http";
+  char host[INET6_ADDRSTRLEN] = "";
+  int n;
+
+  if (NULL == hub->daemon || 0 == size) {
+    if (size > 0)
+      buf[0] = '\0';
+    return 0;
+  }
+  if (AF_INET6 == ss->ss_family) {
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ss)->sin6_addr, host,
+              sizeof(host));
+    n = snprintf(buf, size, "%s://[%s]:%u/", scheme, host,
+                 (unsigned) hub->port);
+  } else {
+    inet_ntop(AF_INET, &((const struct sockaddr_in *) ss)->sin_addr, host,
+              sizeof(host));
+    n = snprintf(buf, size, "%s://%s:%u/", scheme, host, (unsigned) hub->port);
+  }
+  return n > 0 ? (size_t) n : 0;
 }

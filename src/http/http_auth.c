@@ -98,7 +98,7 @@ enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn)
 
     if (open)
       return SH_AUTH_OK;
-    return sh_http_client_key(conn, &k) && sh_ipkey_is_loopback(&k)
+    return sh_http_client_key(hub, conn, &k) && sh_ipkey_is_loopback(&k)
                ? SH_AUTH_OK
                : SH_AUTH_FORBIDDEN;
   }

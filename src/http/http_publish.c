@@ -156,7 +156,7 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   auth = sh_auth_publish(hub, conn);
   if (SH_AUTH_OK != auth)
     return sh_auth_refuse(hub, conn, auth);
-  if (sh_http_client_key(conn, &ip)
+  if (sh_http_client_key(hub, conn, &ip)
       && !sh_iplimit_publish_allow(&hub->iplimit, &ip, sh_now_ms())) {
     char body[96];
 

@@ -255,7 +255,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   c->io.n = &hub->n;
   c->io.direct = direct_writes_allowed(hub) ? direct_mode(conn, head, version)
                                             : SH_DIRECT_NONE;
-  if (sh_http_client_key(conn, &c->ip)) {
+  if (sh_http_client_key(hub, conn, &c->ip)) {
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {
       sh_client_unref(c);

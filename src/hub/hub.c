@@ -55,6 +55,7 @@ static void defaults(struct ssehub_options *o)
   o->max_buffered = 256u * 1024 * 1024;
   o->log_level = SSEHUB_LOG_INFO;
   o->redis_stream = "ssehub";
+  o->ipv6_prefix = 64;
 }
 
 void ssehub_options_init(struct ssehub_options *o, size_t size)
@@ -154,12 +155,41 @@ static int check_options(const struct ssehub_options *o)
       || (NULL != o->redis_url
           && (NULL == o->redis_stream || '\0' == o->redis_stream[0]))
       || (NULL != o->admin_bind
-          && 0 != sh_hostport_parse(o->admin_bind, host, &port)))
+          && 0 != sh_hostport_parse(o->admin_bind, host, &port))
+      || (NULL != o->bind_address
+          && 0 != sh_bind_parse(o->bind_address, host, &port)))
     return -EINVAL;
   for (i = 0; i < o->ncors_origins; i++)
     if (NULL == o->cors_origins[i]
         || !sh_fmt_field_ok(o->cors_origins[i], strlen(o->cors_origins[i])))
       return -EINVAL;
+  if (o->ipv6_prefix < 1 || o->ipv6_prefix > 128
+      || o->ntrusted_proxies > SH_MAX_TRUSTED
+      || (o->ntrusted_proxies > 0 && NULL == o->trusted_proxies))
+    return -EINVAL;
+  for (i = 0; i < o->ntrusted_proxies; i++) {
+    struct sh_cidr c;
+
+    if (0 != sh_cidr_parse(o->trusted_proxies[i], &c))
+      return -EINVAL;
+  }
+  return 0;
+}
+
+/* The trusted proxies of o, parsed (check_options() passed): *out is NULL
+ * for none. Returns 0 or -ENOMEM. */
+static int parse_trusted(const struct ssehub_options *o, struct sh_cidr **out)
+{
+  unsigned i;
+
+  *out = NULL;
+  if (0 == o->ntrusted_proxies)
+    return 0;
+  *out = calloc(o->ntrusted_proxies, sizeof(**out));
+  if (NULL == *out)
+    return -ENOMEM;
+  for (i = 0; i < o->ntrusted_proxies; i++)
+    (void) sh_cidr_parse(o->trusted_proxies[i], &(*out)[i]);
   return 0;
 }
 
@@ -389,9 +419,15 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
   if (0 == hub->opt.max_clients)
     hub->opt.max_clients = default_max_clients(hub->opt.threads);
   hub->epoch = wall_ms();
+  /* The caller's strings are not kept: the parsed networks are. */
+  hub->opt.trusted_proxies = NULL;
+  hub->opt.ntrusted_proxies = 0;
   rc = copy_strings(hub, o);
+  if (0 == rc)
+    rc = parse_trusted(o, &hub->trusted);
   if (0 != rc)
     goto fail_hub;
+  hub->ntrusted = NULL != hub->trusted ? o->ntrusted_proxies : 0;
   rc = -ENOMEM;
   sh_log_init(&hub->log, o->log, o->log_cls, o->log_level);
   sh_mutex_init(&hub->conf_lock);
@@ -417,6 +453,7 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
                        hub->opt.publish_rate);
   if (0 != rc)
     goto fail_history;
+  sh_iplimit_set_v6_prefix(&hub->iplimit, hub->opt.ipv6_prefix);
   sh_deadlines_init(&hub->deadlines,
                     (long long) hub->opt.header_timeout_s * 1000);
   /* The engine before the threads that read hub->redis; its reader
@@ -457,6 +494,7 @@ fail_log:
   sh_log_destroy(&hub->log);
 fail_hub:
   free_strings(hub);
+  free(hub->trusted);
   free(hub);
 fail:
   if (NULL != err)
@@ -785,6 +823,7 @@ void ssehub_free(struct ssehub *hub)
   sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
   free_strings(hub);
+  free(hub->trusted);
   free(hub);
 }
 
@@ -858,6 +897,8 @@ static int log_fixed(struct ssehub *hub, const struct ssehub_options *o)
     /* With Redis the history is the stream's window, sized at start. */
     { "history", redis && h->history_size != o->history_size },
     { "history-age", redis && h->history_age_ms != o->history_age_ms },
+    /* A stream is released under the key it was counted with. */
+    { "ipv6-prefix", h->ipv6_prefix != o->ipv6_prefix },
   };
   size_t i;
   int n = 0;
@@ -879,6 +920,8 @@ struct staged {
   char **origins;
   unsigned norigins;
   struct sh_frame *ok_frame; /* NULL: retry unchanged */
+  struct sh_cidr *trusted;   /* the new trusted proxies (NULL: none) */
+  unsigned ntrusted;
 };
 
 static void staged_free(struct staged *s)
@@ -891,6 +934,7 @@ static void staged_free(struct staged *s)
     free(s->origins[i]);
   free(s->origins);
   sh_frame_unref(s->ok_frame);
+  free(s->trusted);
 }
 
 static int stage(struct ssehub *hub, const struct ssehub_options *o,
@@ -916,6 +960,9 @@ static int stage(struct ssehub *hub, const struct ssehub_options *o,
   if (o->retry_ms != sh_live(hub, retry_ms)
       && NULL == (s->ok_frame = preamble_frame(o->retry_ms)))
     goto fail;
+  if (0 != parse_trusted(o, &s->trusted))
+    goto fail;
+  s->ntrusted = NULL != s->trusted ? o->ntrusted_proxies : 0;
   return 0;
 
 fail:
@@ -933,6 +980,8 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   const char *const *orig = h->cors_origins;
   unsigned norig = h->ncors_origins;
   struct sh_frame *ok = hub->ok_frame;
+  struct sh_cidr *tr;
+  unsigned ntr;
 
   sh_mutex_lock(&hub->conf_lock);
   h->publish_token = s->publish_token;
@@ -942,7 +991,13 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   h->ncors_origins = s->norigins;
   if (NULL != s->ok_frame)
     hub->ok_frame = s->ok_frame;
+  tr = hub->trusted;
+  ntr = hub->ntrusted;
+  hub->trusted = s->trusted;
+  hub->ntrusted = s->ntrusted;
   sh_mutex_unlock(&hub->conf_lock);
+  s->trusted = tr;
+  s->ntrusted = ntr;
   s->publish_token = (char *) pt;
   s->subscribe_token = (char *) st;
   s->origins = (char **) orig;

@@ -28,6 +28,7 @@
 #define SH_STATE_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@
 #include "protocol_limits.h"
 #include "histogram.h"
 #include "history.h"
+#include "addr.h"
 #include "iplimit.h"
 #include "log.h"
 #include "pubqueue.h"
@@ -108,6 +110,8 @@ struct ssehub {
    * point without the hub knowing HTTP. */
   struct MHD_Daemon *daemon;     /* control thread; NULL when embedded */
   uint16_t port;                 /* control thread */
+  struct sockaddr_storage listen_addr; /* control thread: the listen
+                                    socket's address (ssehub_url()) */
   void (*stop_daemon)(struct ssehub *hub); /* control thread, or NULL */
   struct MHD_Daemon *admin_daemon; /* control thread: the --admin-bind
                                     daemon (http_admin.c), or NULL */
@@ -125,6 +129,9 @@ struct ssehub {
   bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
   struct sh_redis *redis;        /* immutable: the Redis engine (engine.h),
                                     NULL for the in-memory one */
+  struct sh_cidr *trusted;       /* conf_lock: the trusted proxies, parsed
+                                    (opt.trusted_proxies is not kept) */
+  unsigned ntrusted;             /* conf_lock */
 };
 /* clang-format on */
 

@@ -83,7 +83,8 @@ const struct sh_opt sh_cli_opts[] = {
     .help = "TCP port (default {default}; 0 picks a free one)" },
   { .name = "bind", .letter = 'b', .kind = SH_OPT_STRING, .arg = "ADDR",
     AT_STRING(hub.bind_address), .nonempty = true, .expect = "an address",
-    .help = "address to listen on (default: all IPv4)" },
+    .help = "address to listen on: 127.0.0.1, ::1,\n"
+            "[::1]:8888 (default: all, IPv6 and IPv4)" },
   { .name = "threads", .kind = SH_OPT_UINT, .arg = "N",
     AT_UNSIGNED(hub.threads), .min = 1, .max = 1024,
     .help = "HTTP worker threads, and threads sharing\n"
@@ -238,6 +239,16 @@ const struct sh_opt sh_cli_opts[] = {
     AT_STRING(access_log), .nonempty = true, .expect = "a file or -",
     .help = "append one line per request and per ended\n"
             "stream to FILE (- = standard error)" },
+  { .name = "trusted-proxy", .kind = SH_OPT_LIST, .arg = "CIDR",
+    AT_STRINGS(proxies, hub.ntrusted_proxies), .nonempty = true,
+    .expect = "a network such as 10.0.0.0/8, ::1/128 or 127.0.0.1",
+    .help = "a reverse proxy's network (repeatable): the\n"
+            "client of its requests is the last untrusted\n"
+            "address of X-Forwarded-For (or Forwarded)" },
+  { .name = "ipv6-prefix", .kind = SH_OPT_UINT, .arg = "BITS",
+    AT_UNSIGNED(hub.ipv6_prefix), .min = 1, .max = 128,
+    .help = "per-IP limits and rates count an IPv6\n"
+            "client by its /BITS network (default {default})" },
   { .name = "help", .letter = 'h', .kind = SH_OPT_ACTION,
     .set = SH_CLI_HELP, .help = "show this help and exit" },
   { .name = "version", .letter = 'V', .kind = SH_OPT_ACTION,
@@ -613,6 +624,7 @@ void sh_cli_init(struct sh_config *cfg)
   /* With no origin counted the hub sends no CORS headers; --cors-origin
    * only has to count. */
   cfg->hub.cors_origins = cfg->origins;
+  cfg->hub.trusted_proxies = cfg->proxies;
 }
 
 /* After every flag: the checks between flags, then the environment for
@@ -646,6 +658,32 @@ static enum sh_cli_result finish(struct sh_config *cfg, char *err,
   }
   if (NULL == cfg->hub.redis_url && NULL != cfg->redis_password_file)
     return fail(err, errlen, "--redis-password-file needs --redis");
+  for (i = 0; i < cfg->hub.ntrusted_proxies; i++) {
+    struct sh_cidr c;
+
+    if (0 != sh_cidr_parse(cfg->proxies[i], &c))
+      return fail(err, errlen,
+                  "--trusted-proxy: '%s' is not a network (ADDR/BITS or one "
+                  "address, IPv4 or IPv6, host bits clear: 10.0.0.0/8, "
+                  "fd00::/8, 127.0.0.1)",
+                  cfg->proxies[i]);
+  }
+  if (NULL != cfg->hub.bind_address) {
+    char host[SH_HOST_MAX];
+    uint16_t port;
+
+    if (0 != sh_bind_parse(cfg->hub.bind_address, host, &port))
+      return fail(err, errlen,
+                  "--bind: '%s' is not an address (127.0.0.1, ::1, [::1], "
+                  "or with a port: [::1]:8888, 127.0.0.1:8888)",
+                  cfg->hub.bind_address);
+    /* A port in --bind is the port; with --port too, they must agree. */
+    if (0 != port && port != cfg->hub.port
+        && 0 != (cfg->given & (UINT64_C(1) << (by_name("port") - sh_cli_opts))))
+      return fail(err, errlen,
+                  "--bind names port %u and --port %u: give the port once",
+                  (unsigned) port, (unsigned) cfg->hub.port);
+  }
   if (NULL != cfg->hub.admin_bind) {
     char host[SH_HOST_MAX];
     uint16_t port;

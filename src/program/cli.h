@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr.h"
 #include "ssehub.h"
 
 /* Most --cors-origin flags. */
@@ -46,6 +47,8 @@ struct sh_config {
   /* -- logs (issue 12, part 6) -- */
   int log_format;         /* enum sh_log_format (logsink.h) */
   const char *access_log; /* --access-log FILE, "-" = stderr */
+  /* -- client addresses (issue 13, parts 3 and 4) -- */
+  const char *proxies[SH_MAX_TRUSTED]; /* hub.trusted_proxies points here */
 };
 
 enum sh_cli_result {

@@ -337,6 +337,7 @@ static void reload(struct ssehub *hub, struct settings *now, int argc,
   settings_free(now);
   *now = next;
   now->cfg.hub.cors_origins = now->cfg.origins;
+  now->cfg.hub.trusted_proxies = now->cfg.proxies;
   say(INFO, "reloaded%s",
       rc > 0 ? " (some settings need a restart, see above)" : "");
   sh_notify_ready("serving (reloaded)");
@@ -416,9 +417,15 @@ int main(int argc, char **argv)
     say(WARNING, "--reuse-port without --redis: each process on the port is "
                  "a hub of its own (a publish reaches only the clients of "
                  "the process that takes it)");
-  say(INFO, "listening on http://%s:%u/ (stream /sse, publish POST /publish)",
-      NULL != set.cfg.hub.bind_address ? set.cfg.hub.bind_address : "0.0.0.0",
-      (unsigned) ssehub_port(hub));
+  {
+    char url[80];
+
+    ssehub_url(hub, url, sizeof(url));
+    say(INFO, "listening on %s (%sstream /sse, publish POST /publish)", url,
+        NULL == set.cfg.hub.bind_address && NULL != strstr(url, "[::]")
+            ? "IPv6 and IPv4; "
+            : "");
+  }
   if (NULL != set.cfg.hub.admin_bind)
     say(INFO,
         "admin endpoints on http://%s/ (/metrics, /stats, /healthz, /readyz; "
