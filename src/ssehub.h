@@ -410,7 +410,8 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * next request is checked against the new ones), max_clients (up to the
  * value in force at ssehub_new(), which sized the tables),
  * max_clients_per_ip and publish_rate, max_buffered, max_event_size,
- * publish_wait_ms, retry_after_s, cors_origins, heartbeat_ms, log_level,
+ * publish_wait_ms, retry_after_s, cors_origins, trusted_proxies,
+ * heartbeat_ms, log_level,
  * history_size and history_age_ms (the newest events are kept). For
  * streams opened from then on: client_buffer, and retry_ms (the ":ok"
  * preamble a stream gets on connect); open streams keep theirs.
@@ -418,7 +419,8 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * Cannot change: port, bind_address, threads, max_clients above the
  * start value, publish_queue, connection_memory, connection_timeout_s,
  * header_timeout_s, demo_page, the TLS certificate and key, reuse_port,
- * admin_bind,
+ * admin_bind, ipv6_prefix (a stream is released under the key it was
+ * counted with),
  * the Redis settings (and, with Redis, history_size and history_age_ms);
  * log and log_cls are ignored. Each of these that differs from the value
  * in force is logged once, as a warning "<key> changed: needs a restart"
