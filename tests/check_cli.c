@@ -109,6 +109,80 @@ START_TEST(test_cli_admin_bind)
 }
 END_TEST
 
+START_TEST(test_cli_trusted_proxy)
+{
+  static const char *const bad[] = { "10.0.0.1/8", "10.0.0.0/33", "::1/129",
+                                     "fd00::/x",   "10.0.0.0/",   "10.0.0/8",
+                                     "localhost",  "[1.2.3.4]",   "1.2.3.4/08",
+                                     "fd00::1/8" };
+  struct result r;
+  unsigned i;
+
+  parse(&r, NULL);
+  ck_assert_uint_eq(r.cfg.hub.ntrusted_proxies, 0);
+  parse(&r, "--trusted-proxy", "10.0.0.0/8", "--trusted-proxy", "::1",
+        "--trusted-proxy", "[fd00::]/8", "--trusted-proxy", "127.0.0.1", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.ntrusted_proxies, 4);
+  ck_assert_ptr_eq(r.cfg.hub.trusted_proxies, r.cfg.proxies);
+  ck_assert_str_eq(r.cfg.hub.trusted_proxies[1], "::1");
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    parse(&r, "--trusted-proxy", bad[i], NULL);
+    expect_error(&r, "--trusted-proxy", bad[i], "not a network", NULL);
+  }
+  parse(&r, "--trusted-proxy", "", NULL);
+  expect_error(&r, "--trusted-proxy", NULL);
+}
+END_TEST
+
+START_TEST(test_cli_ipv6_prefix)
+{
+  static const char *const bad[] = { "0", "129", "-1", "64x", "" };
+  struct result r;
+  unsigned i;
+
+  parse(&r, NULL);
+  ck_assert_uint_eq(r.cfg.hub.ipv6_prefix, 64);
+  parse(&r, "--ipv6-prefix", "48", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_uint_eq(r.cfg.hub.ipv6_prefix, 48);
+  parse(&r, "--ipv6-prefix", "128", NULL);
+  ck_assert_uint_eq(r.cfg.hub.ipv6_prefix, 128);
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    parse(&r, "--ipv6-prefix", bad[i], NULL);
+    expect_error(&r, "--ipv6-prefix", "1-128", NULL);
+  }
+}
+END_TEST
+
+START_TEST(test_cli_bind_forms)
+{
+  static const char *const good[] = {
+    "127.0.0.1",      "::1",      "[::1]", "::", "[::1]:8080",
+    "127.0.0.1:8080", "localhost"
+  };
+  static const char *const bad[] = { "[::1",       "[127.0.0.1]", "[::1]:0",
+                                     "[::1]x",     "1.2.3.4:",    "::zz",
+                                     "[::1]:65536" };
+  struct result r;
+  unsigned i;
+
+  for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+    parse(&r, "--bind", good[i], NULL);
+    ck_assert_msg(SH_CLI_RUN == r.rc, "%s: %s", good[i], r.err);
+  }
+  for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    parse(&r, "--bind", bad[i], NULL);
+    expect_error(&r, "--bind", bad[i], "not an address", NULL);
+  }
+  /* A port in --bind and --port: they must agree. */
+  parse(&r, "--bind", "[::1]:8080", "--port", "8080", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  parse(&r, "--port", "9000", "--bind", "[::1]:8080", NULL);
+  expect_error(&r, "--bind", "8080", "9000", NULL);
+}
+END_TEST
+
 START_TEST(test_cli_defaults)
 {
   struct result r;
@@ -773,6 +847,10 @@ START_TEST(test_cli_program_bad_flag_exits_2)
   expect_usage_error(r, "--port", "needs a value");
   run_bin(r, "stray", NULL);
   expect_usage_error(r, "stray", "stray");
+  run_bin(r, "--trusted-proxy", "10.0.0.0/33", NULL);
+  expect_usage_error(r, "--trusted-proxy 10.0.0.0/33", "not a network");
+  run_bin(r, "--ipv6-prefix", "0", NULL);
+  expect_usage_error(r, "--ipv6-prefix 0", "--ipv6-prefix");
   free(r);
 }
 END_TEST
@@ -857,6 +935,9 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_table_complete);
   tcase_add_test(parser, test_cli_admin_bind);
   tcase_add_test(parser, test_cli_log_flags);
+  tcase_add_test(parser, test_cli_trusted_proxy);
+  tcase_add_test(parser, test_cli_ipv6_prefix);
+  tcase_add_test(parser, test_cli_bind_forms);
   suite_add_tcase(s, parser);
 
   /* Each run may take up to its 5 s limit (longer under sanitizers). */

@@ -153,6 +153,7 @@ static bool digit(char c)
 static bool port_ok(const char *s, size_t len)
 {
   size_t i;
+  unsigned v;
 
   if (0 == len)
     return false;
@@ -164,10 +165,12 @@ static bool port_ok(const char *s, size_t len)
   }
   if (len > 5)
     return false;
-  for (i = 0; i < len; i++)
+  for (i = 0, v = 0; i < len; i++) {
     if (!digit(s[i]))
       return false;
-  return true;
+    v = v * 10 + (unsigned) (s[i] - '0');
+  }
+  return v <= 65535;
 }
 
 /* A node: "a.b.c.d", "a.b.c.d:port", "[v6]", "[v6]:port", or a bare
@@ -176,7 +179,9 @@ static bool node_addr(const char *s, size_t len, struct sh_ipkey *k)
 {
   const char *colon;
 
-  if (len > 0 && '[' == s[0]) {
+  if (0 == len)
+    return false; /* an element without for= */
+  if ('[' == s[0]) {
     const char *close = memchr(s, ']', len);
     size_t rest;
 
