@@ -22,7 +22,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_targets="form publish last_event_id topics cli redis conffile"
+all_targets="form publish last_event_id topics cli redis conffile forwarded"
 
 secs=30
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
