@@ -366,6 +366,54 @@ START_TEST(test_clientaddr_forged_direct)
 }
 END_TEST
 
+/* --trusted-proxy is live: a reload that drops the proxy makes its
+ * headers ignored from the next request on. */
+START_TEST(test_clientaddr_trusted_proxy_reload)
+{
+  char conf[] = "/tmp/ssehub-addr-conf-XXXXXX";
+  const char *args[] = { "--config", conf, NULL };
+  struct tl_server srv;
+  struct tl_sse a, b, c, d;
+  FILE *f;
+  int fd = mkstemp(conf);
+
+  ck_assert_int_ge(fd, 0);
+  close(fd);
+  f = fopen(conf, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("max-clients-per-ip = 1\ntrusted-proxy = 127.0.0.2\n", f);
+  fclose(f);
+  tl_server_start_ok(&srv, args);
+  open_stream(&a, "127.0.0.1", srv.port, "127.0.0.2",
+              "X-Forwarded-For: 203.0.113.1\r\n");
+  ck_assert(tl_sse_got_ok(&a, 3000 * tl_scale()));
+  open_stream(&b, "127.0.0.1", srv.port, "127.0.0.2",
+              "X-Forwarded-For: 203.0.113.2\r\n");
+  ck_assert(tl_sse_got_ok(&b, 3000 * tl_scale()));
+  f = fopen(conf, "w");
+  ck_assert_ptr_nonnull(f);
+  fputs("max-clients-per-ip = 1\n", f);
+  fclose(f);
+  kill(srv.pid, SIGHUP);
+  ck_assert(log_within(&srv, "reloaded"));
+  ck_assert(!tl_server_log_contains(&srv, "trusted-proxy changed"));
+  /* Now 127.0.0.2 is the client: its first stream is in, the second,
+   * whatever its header says, over the limit. */
+  open_stream(&c, "127.0.0.1", srv.port, "127.0.0.2",
+              "X-Forwarded-For: 203.0.113.3\r\n");
+  ck_assert(tl_sse_got_ok(&c, 3000 * tl_scale()));
+  open_stream(&d, "127.0.0.1", srv.port, "127.0.0.2",
+              "X-Forwarded-For: 203.0.113.4\r\n");
+  ck_assert_int_eq(stream_status(&d, 3000 * tl_scale()), 429);
+  tl_sse_close(&a);
+  tl_sse_close(&b);
+  tl_sse_close(&c);
+  tl_sse_close(&d);
+  tl_server_stop_ok(&srv);
+  unlink(conf);
+}
+END_TEST
+
 /* ---- nginx ------------------------------------------------------------------ */
 
 struct nginx {
@@ -765,6 +813,7 @@ static Suite *clientaddr_suite(void)
 
   tcase_set_timeout(direct, 30);
   tcase_add_test(direct, test_clientaddr_forged_direct);
+  tcase_add_test(direct, test_clientaddr_trusted_proxy_reload);
   suite_add_tcase(s, direct);
   tcase_set_timeout(proxy, 60);
   tcase_add_test(proxy, test_clientaddr_nginx_stream);

@@ -267,11 +267,13 @@ static int start(struct tl_server *s, const char *const *args, int *stdin_w)
   deadline = tl_now_ms() + 5000 * tl_scale();
   while (tl_now_ms() < deadline) {
     char *log = read_file(s->log_path, NULL);
-    const char *p = NULL != log ? strstr(log, "listening on http://127.0.0.1:")
-                                : NULL;
+    /* "http://" or, with --tls-cert, "https://". */
+    const char *p = NULL != log ? strstr(log, "listening on http") : NULL;
 
+    if (NULL != p)
+      p = strstr(p, "://127.0.0.1:");
     if (NULL != p) {
-      s->port = (uint16_t) atoi(p + strlen("listening on http://127.0.0.1:"));
+      s->port = (uint16_t) atoi(p + strlen("://127.0.0.1:"));
       free(log);
       return 0;
     }
