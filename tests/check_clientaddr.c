@@ -555,6 +555,9 @@ START_TEST(test_clientaddr_nginx_stream)
     ck_assert_msg(NULL != strstr(frame, want), "got '%s', want '%s'", frame,
                   want);
     ck_assert_msg(dt < 500 * tl_scale(), "event %d took %lld ms", i, dt);
+    fprintf(stderr,
+            "through nginx: event %d arrived %lld ms after its publish\n", i,
+            dt);
     ck_assert_int_lt(tl_sse_take(&s, frame, sizeof(frame)), 0);
     tl_sleep_ms(100);
   }
@@ -673,6 +676,8 @@ START_TEST(test_clientaddr_nginx_http2)
     for (char *p2 = acc; NULL != (p2 = strstr(p2, "data: h2-all-live")); p2++)
       seen++;
   }
+  fprintf(stderr, "HTTP/2: %d of 20 streams got the event, %d connection(s)\n",
+          seen, conns);
   snprintf(out, sizeof(out), "%d of 20 streams got the event", seen);
   ck_assert_msg(20 == seen, "%s", out);
   free(acc);
@@ -688,9 +693,15 @@ END_TEST
 
 START_TEST(test_clientaddr_dual_stack_default)
 {
-  const char *args[] = {
-    "--port", "0", "--max-clients-per-ip", "1", "--access-log", "-", NULL
-  };
+  const char *args[] = { "--port",
+                         "0",
+                         "--max-clients-per-ip",
+                         "1",
+                         "--access-log",
+                         "-",
+                         "--trusted-proxy",
+                         "127.0.0.1",
+                         NULL };
   struct own_server o;
   struct tl_sse v4, v4b, v6;
   char frame[256];
@@ -716,6 +727,12 @@ START_TEST(test_clientaddr_dual_stack_default)
                                      3000 * tl_scale()),
                    0);
   ck_assert_ptr_nonnull(strstr(frame, "data: over-v6"));
+  /* A trusted IPv4 proxy is trusted as ::ffff:127.0.0.1 too: its header
+   * names the client, who is not loopback. */
+  ck_assert_int_eq(publish("127.0.0.1", o.port, NULL,
+                           "X-Forwarded-For: 198.51.100.7\r\n", "data=no"),
+                   403);
+  ck_assert(own_log_within(&o, "access 198.51.100.7 \"POST /publish\" 403"));
   /* Logs print IPv4 as IPv4, never ::ffff:. */
   ck_assert(own_log_within(&o, "access 127.0.0.1 \"GET /sse\" 429"));
   ck_assert(own_log_within(&o, "access ::1 \"POST /publish\" 200"));
