@@ -251,15 +251,17 @@ SSEHUB_API uint16_t ssehub_port(const struct ssehub *hub);
 
 /* clang-format off */
 struct ssehub_event {
-  const char *data;       /* UTF-8 text; line breaks split data lines */
+  const char *data;       /* valid UTF-8; line breaks split data lines */
   size_t data_len;
-  const char *event;      /* optional event name, no CR/LF/NUL */
-  const char *id;         /* optional id, no CR/LF/NUL, not empty;
+  const char *event;      /* optional event name: valid UTF-8, no control
+                             character (CR, LF, NUL, ...: Unicode Cc) */
+  const char *id;         /* optional id, the same, 1-256 bytes;
                              NULL = the hub assigns "<epoch>-<seq>" */
   long retry;             /* optional reconnection time in ms; -1 = none */
   const char *const *topics; /* deliver to subscribers of these topics
-                             (at most 16, each 1-256 bytes, no CR/LF/NUL,
-                             not "*"); none = to every subscriber */
+                             (at most 16, each 1-256 bytes of valid UTF-8
+                             without control characters, not "*");
+                             none = to every subscriber */
   unsigned ntopics;
 };
 /* clang-format on */
@@ -273,7 +275,8 @@ struct ssehub_event {
  * not take within publish_wait_ms is logged and counted
  * (publish_link_refused); ssehub_publish_wait() returns only once Redis
  * has it, with its id as *seq.
- * Returns 0; -EINVAL for a field that would corrupt the stream; -EMSGSIZE
+ * Returns 0; -EINVAL for a field that would corrupt the stream or is not
+ * valid UTF-8 (data included: doc/protocol.md, "Text"); -EMSGSIZE
  * for data over max_event_size; -EAGAIN when the publish queue is full
  * (nothing was queued: retry later); -ESHUTDOWN once stopping; -ENOMEM. */
 SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,

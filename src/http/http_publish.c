@@ -36,6 +36,7 @@
 #include "http_auth.h"
 #include "http_publish.h"
 #include "hub.h"
+#include "json.h"
 #include "pubfields.h"
 #include "pubqueue.h"
 #include "sse_fmt.h"
@@ -238,28 +239,30 @@ static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
                                 const struct ssehub_event *ev, uint64_t seq)
 {
-  char id[64], body[SH_MAX_ID_LEN * 6 + 192], *p = body;
-  const char *s;
+  char id[64], body[SH_MAX_ID_LEN * 6 + 192];
+  struct sh_json j;
 
   if (NULL == ev->id || NULL != hub->redis)
     ssehub_event_id(hub, seq, id, sizeof(id));
-  p += sprintf(p, "{\"id\":\"");
-  /* JSON-escape a publisher's id (quotes, backslashes, control bytes). */
-  for (s = NULL != ev->id ? ev->id : id; '\0' != *s; s++) {
-    if ('"' == *s || '\\' == *s)
-      p += sprintf(p, "\\%c", *s);
-    else if ((unsigned char) *s < 0x20)
-      p += sprintf(p, "\\u%04x", (unsigned char) *s);
-    else
-      *p++ = *s;
-  }
-  p += sprintf(p, "\",\"seq\":%llu,\"clients\":%zu", (unsigned long long) seq,
-               ssehub_client_count(hub));
+  sh_json_init(&j, body, sizeof(body));
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "id");
+  sh_json_string(&j, NULL != ev->id ? ev->id : id);
+  sh_json_key(&j, "seq");
+  sh_json_uint(&j, seq);
+  sh_json_key(&j, "clients");
+  sh_json_uint(&j, ssehub_client_count(hub));
   /* With Redis, a publisher's own id is the SSE id, and the stream's id
    * says where the event is in the shared log. */
-  if (NULL != ev->id && NULL != hub->redis)
-    p += sprintf(p, ",\"stream_id\":\"%s\"", id);
-  sprintf(p, "}\n");
+  if (NULL != ev->id && NULL != hub->redis) {
+    sh_json_key(&j, "stream_id");
+    sh_json_string(&j, id);
+  }
+  sh_json_end_object(&j);
+  /* The buffer holds the longest id escaped (6 bytes a byte) and the rest. */
+  if (0 == sh_json_finish(&j, true))
+    return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                         "answer too large\n", NULL);
   return sh_http_reply(hub, conn, MHD_HTTP_OK, false, body,
                        MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL);
 }

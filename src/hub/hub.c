@@ -473,28 +473,13 @@ int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
                   (unsigned long long) seq);
 }
 
-static bool topic_ok(const char *t)
-{
-  return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
-}
-
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
-  unsigned i;
-
   if (ev->data_len > sh_live(hub, max_event_size))
     return -EMSGSIZE;
-  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
-      || (NULL != ev->id
-          && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
-              || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
-      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1
-      || ev->ntopics > SH_MAX_FRAME_TOPICS
-      || (ev->ntopics > 0 && NULL == ev->topics))
+  /* The same checks as POST /publish's (pubfields.h). */
+  if (ev->retry < -1 || NULL != sh_event_check(ev))
     return -EINVAL;
-  for (i = 0; i < ev->ntopics; i++)
-    if (NULL == ev->topics[i] || !topic_ok(ev->topics[i]))
-      return -EINVAL;
   return 0;
 }
 
