@@ -1,8 +1,12 @@
 /* demo_page.c - the page served at "/" (see doc/protocol.md): subscribe
- * with EventSource, show the connection state and a live log, pick topics,
- * publish, and reconnect with jittered backoff after 429/503 (a browser
- * never retries a non-200 answer by itself, so the page probes /sse with
- * fetch() to learn the status before it reopens the EventSource). */
+ * with EventSource, show the connection state and a live log, pick topics
+ * and the event names to listen to (an EventSource delivers a named event
+ * only to a listener for that name: "message", "ssehub-missed" and
+ * "ssehub-overload" by default, more from the field or from
+ * /?events=order,update&topics=orders), publish, and reconnect with
+ * jittered backoff after 429/503 (a browser never retries a non-200
+ * answer by itself, so the page probes /sse with fetch() to learn the
+ * status before it reopens the EventSource). */
 #include "config.h"
 
 #include "demo_page.h"
@@ -30,11 +34,14 @@ const char sh_demo_page[] =
 "</style></head><body>\n"
 "<h1>ssehub demo</h1>\n"
 "<p>Connection: <span id=\"state\">connecting</span> "
-"<span id=\"info\" class=\"meta\"></span></p>\n"
+"<span id=\"info\" class=\"meta\"></span> "
+"<span id=\"listening\" class=\"meta\"></span></p>\n"
 "<form id=\"sub\"><label>Topics (comma-separated, empty = events for "
 "everyone): <input type=\"text\" id=\"topics\"></label>"
-"<button>Subscribe</button></form>\n"
+"<label>Event names (comma-separated): <input type=\"text\" id=\"events\">"
+"</label><button>Subscribe</button></form>\n"
 "<form id=\"pub\"><input type=\"text\" id=\"data\" placeholder=\"message\">"
+"<input type=\"text\" id=\"pevent\" placeholder=\"event name (optional)\">"
 "<input type=\"text\" id=\"ptopic\" placeholder=\"topic (optional)\">"
 "<button>Publish</button><span id=\"pubres\" class=\"meta\"></span></form>\n"
 "<div id=\"log\"></div>\n"
@@ -42,6 +49,13 @@ const char sh_demo_page[] =
 "'use strict';\n"
 "const $ = (id) => document.getElementById(id);\n"
 "let es = null, attempt = 0, timer = null, count = 0;\n"
+"const DEFAULT_EVENTS = ['message', 'ssehub-missed', 'ssehub-overload'];\n"
+"const list = (v) => [...new Set(String(v || '').split(',').map(s => "
+"s.trim()).filter(Boolean))];\n"
+"const params = new URLSearchParams(location.search);\n"
+"$('topics').value = list(params.get('topics')).join(', ');\n"
+"$('events').value = list(DEFAULT_EVENTS.join(',') + ',' + "
+"(params.get('events') || '')).join(', ');\n"
 "function setState(s, info) { $('state').textContent = s; "
 "$('state').className = s; $('info').textContent = info || ''; }\n"
 "function log(text, cls) { const d = document.createElement('div');\n"
@@ -49,8 +63,7 @@ const char sh_demo_page[] =
 "  const l = $('log'); l.appendChild(d);\n"
 "  while (l.childNodes.length > 500) l.removeChild(l.firstChild);\n"
 "  l.scrollTop = l.scrollHeight; }\n"
-"function url() { const t = $('topics').value.split(',').map(s => s.trim())"
-".filter(Boolean);\n"
+"function url() { const t = list($('topics').value);\n"
 "  const q = t.map(x => 'topic=' + encodeURIComponent(x)).join('&');\n"
 "  return '/sse' + (q ? '?' + q : ''); }\n"
 "function backoff() { attempt++; return Math.min(30000, 1000 * 2 ** "
@@ -58,17 +71,22 @@ const char sh_demo_page[] =
 "function retryLater(why) { const ms = Math.round(backoff());\n"
 "  setState('closed', why + '; retrying in ' + (ms / 1000).toFixed(1) + ' s');\n"
 "  clearTimeout(timer); timer = setTimeout(connect, ms); }\n"
-"function onEvent(e) { count++; log('#' + count + ' ' + (e.type === "
-"'message' ? '' : '[' + e.type + '] ') + 'id=' + e.lastEventId + ': ' + "
-"e.data); }\n"
+"function onEvent(e) { count++;\n"
+"  const own = e.type.startsWith('ssehub-');\n"
+"  log('#' + count + ' ' + (e.type === 'message' ? '' : '[' + e.type + '] ') "
+"+ (own ? '' : 'id=' + e.lastEventId + ': ') + e.data + (e.type === "
+"'ssehub-missed' ? ' (events may have been missed)' : ''), own ? 'missed' "
+": ''); }\n"
 "function connect() {\n"
 "  if (es) es.close();\n"
 "  setState('connecting');\n"
 "  es = new EventSource(url());\n"
 "  es.onopen = () => { attempt = 0; setState('open', url()); };\n"
-"  es.onmessage = onEvent;\n"
-"  es.addEventListener('ssehub-missed', (e) => log('events may have been "
-"missed: ' + e.data, 'missed'));\n"
+"  /* One listener per name: an EventSource hands a named event only to\n"
+"     listeners of that name (\"message\" is the unnamed one). */\n"
+"  const names = list($('events').value);\n"
+"  for (const n of names) es.addEventListener(n, onEvent);\n"
+"  $('listening').textContent = 'listening to: ' + names.join(', ');\n"
 "  es.onerror = () => {\n"
 "    if (es.readyState === EventSource.CONNECTING) { setState('connecting', "
 "'reconnecting'); return; }\n"
@@ -78,13 +96,11 @@ const char sh_demo_page[] =
 "      .then(r => retryLater('server answered ' + r.status))\n"
 "      .catch(() => retryLater('server unreachable'));\n"
 "  };\n"
-"  /* Named events other than ssehub-missed: listen to the common ones. */\n"
-"  for (const n of ['update', 'greet', 'tick', 'raw']) "
-"es.addEventListener(n, onEvent);\n"
 "}\n"
 "$('sub').onsubmit = (e) => { e.preventDefault(); attempt = 0; connect(); };\n"
 "$('pub').onsubmit = (e) => { e.preventDefault();\n"
 "  const b = new URLSearchParams({ data: $('data').value });\n"
+"  if ($('pevent').value) b.append('event', $('pevent').value);\n"
 "  if ($('ptopic').value) b.append('topic', $('ptopic').value);\n"
 "  fetch('/publish', { method: 'POST', body: b }).then(r => r.text())\n"
 "    .then(t => { $('pubres').textContent = t.trim(); })\n"
