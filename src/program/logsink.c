@@ -368,8 +368,10 @@ static size_t access_json(struct sh_logsink *s, char *out, size_t cap,
   sh_json_key(&j, "method");
   sh_json_string_max(&j, a->method, strlen(a->method), 32);
   sh_json_key(&j, "path");
-  /* Room for the rest: numbers and the reason, well under 300 bytes. */
-  sh_json_string_max(&j, a->path, strlen(a->path), cap - 300);
+  /* What is left, less room for the rest: numbers and the reason (about
+   * 110 bytes), so the line is whole, the path cut if need be. */
+  sh_json_string_max(&j, a->path, strlen(a->path),
+                     j.cap - j.len > 220 ? j.cap - j.len - 220 : 0);
   sh_json_key(&j, "status");
   sh_json_uint(&j, a->status);
   sh_json_key(&j, "bytes");
