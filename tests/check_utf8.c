@@ -64,6 +64,15 @@ START_TEST(test_utf8_refuses_broken_sequences)
   ck_assert(!VALID("\xf0\x9f\x98"));
   ck_assert(!VALID("\xc3(x")); /* a lead without continuation */
   ck_assert(!VALID("\xe2\x28\xa1"));
+  /* Past the 8-byte ASCII steps: a bad byte anywhere, a sequence across
+   * a step's edge. */
+  ck_assert(!VALID("0123456789abcdef\xff"));
+  ck_assert(!VALID("01234567\x80"));
+  ck_assert(VALID("0123456\xc3\xa9"
+                  "89abcdef\xe2\x82\xac"
+                  "0123456789"));
+  ck_assert(!VALID("0123456\xc3"
+                   "0123456789abcdef"));
   /* The length bounds the read: the byte after n is not looked at. */
   ck_assert(!sh_utf8_valid("\xc3\xa9", 1));
   ck_assert(sh_utf8_valid("ok\xff", 2));
