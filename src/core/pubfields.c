@@ -7,7 +7,6 @@
 
 #include "form.h"
 #include "pubfields.h"
-#include "sse_fmt.h"
 #include "utf8.h"
 
 /* data, event, id, retry and up to 16 topics, with room to spare */
