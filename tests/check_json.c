@@ -1,6 +1,7 @@
 /* check_json.c - unit tests for the JSON writer (src/core/json.h). */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,6 +154,114 @@ START_TEST(test_json_escape_into_template)
 }
 END_TEST
 
+/* Random byte strings: the writer's string always is valid UTF-8 with no
+ * raw control byte, and decoding its escapes gives the input back, each
+ * byte that did not start a valid UTF-8 sequence as U+FFFD. */
+static size_t decode_string(const char *j, size_t n, char *out)
+{
+  const size_t bad = (size_t) -1;
+  size_t i = 1, o = 0;
+  unsigned cp;
+
+  /* No ck_assert in here: each one is a write to Check's pipe. */
+  if (n < 2 || '"' != j[0] || '"' != j[n - 1])
+    return bad;
+  while (i < n - 1) {
+    if ((unsigned char) j[i] < 0x20 || 0x7f == j[i] || '"' == j[i])
+      return bad;
+    if ('\\' != j[i]) {
+      out[o++] = j[i++];
+      continue;
+    }
+    switch (j[i + 1]) {
+    case '"':
+      out[o++] = '"';
+      break;
+    case '\\':
+      out[o++] = '\\';
+      break;
+    case 'n':
+      out[o++] = '\n';
+      break;
+    case 'r':
+      out[o++] = '\r';
+      break;
+    case 't':
+      out[o++] = '\t';
+      break;
+    case 'b':
+      out[o++] = '\b';
+      break;
+    case 'f':
+      out[o++] = '\f';
+      break;
+    case 'u':
+      if (1 != sscanf(j + i + 2, "%4x", &cp))
+        return bad;
+      if (cp < 0x80) {
+        out[o++] = (char) cp;
+      } else if (0xfffd == cp) {
+        memcpy(out + o, "\xef\xbf\xbd", 3);
+        o += 3;
+      } else {
+        return bad;
+      }
+      i += 4;
+      break;
+    default:
+      return bad;
+    }
+    i += 2;
+  }
+  return o;
+}
+
+START_TEST(test_json_random_bytes_round_trip)
+{
+  static const unsigned char pool[] = { 0x00, 0x01, 0x1f, '"',  '\\', '/',
+                                        'a',  0x7f, 0x80, 0xbf, 0xc0, 0xc2,
+                                        0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xed,
+                                        0xa0, 0xf0, 0x9f, 0x98, 0xf4, 0x90,
+                                        0xff, '\n', '\t', ' ' };
+  static char in[64], buf[64 * 6 + 8], back[64 * 3 + 8], want[64 * 3 + 8];
+  unsigned x = 12345;
+  int round, failures = 0;
+
+  for (round = 0; round < 20000; round++) {
+    size_t n, i, w = 0, len;
+    struct sh_json j;
+
+    x = x * 1103515245u + 12345u;
+    n = (x >> 16) % sizeof(in);
+    for (i = 0; i < n; i++) {
+      x = x * 1103515245u + 12345u;
+      in[i] = (char) pool[(x >> 16) % sizeof(pool)];
+    }
+    sh_json_init(&j, buf, sizeof(buf));
+    sh_json_string_n(&j, in, n);
+    len = sh_json_finish(&j, false);
+    for (i = 0; i < n;) {
+      uint32_t cp;
+      size_t step = sh_utf8_decode(in + i, n - i, &cp);
+
+      if (0 == step) {
+        memcpy(want + w, "\xef\xbf\xbd", 3);
+        w += 3;
+        i++;
+      } else {
+        memcpy(want + w, in + i, step);
+        w += step;
+        i += step;
+      }
+    }
+    failures += 0 == len || !sh_utf8_valid(buf, len)
+                || decode_string(buf, len, back) != w
+                || 0 != memcmp(back, want, w);
+  }
+  ck_assert_int_eq(failures, 0);
+}
+END_TEST
+
 static Suite *json_suite(void)
 {
   Suite *s = suite_create("json");
@@ -165,6 +274,7 @@ static Suite *json_suite(void)
   tcase_add_test(tc, test_json_overflow_is_no_document);
   tcase_add_test(tc, test_json_string_max_cuts_whole_characters);
   tcase_add_test(tc, test_json_escape_into_template);
+  tcase_add_test(tc, test_json_random_bytes_round_trip);
   suite_add_tcase(s, tc);
   return s;
 }
