@@ -26,7 +26,7 @@ const char sh_demo_page[] =
 "#state.open{background:#c8f0c8}#state.connecting{background:#f8e7b0}"
 "#state.closed{background:#f4c4c4}\n"
 "form{margin:.8rem 0;display:flex;gap:.5rem;flex-wrap:wrap;align-items:center}\n"
-"input[type=text]{padding:.3rem;min-width:12rem}\n"
+"input[type=text]{padding:.3rem;min-width:12rem}#events{min-width:24rem}\n"
 "#log{border:1px solid #ccc;height:24rem;overflow:auto;padding:.5rem;"
 "font:13px/1.35 ui-monospace,monospace;background:#fafafa}\n"
 "#log div{border-bottom:1px dotted #ddd;padding:.15rem 0;white-space:pre-wrap}\n"
