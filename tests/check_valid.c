@@ -6,8 +6,10 @@
  *     form and text/plain publishes, GET /sse's topics and Last-Event-ID,
  *     --stdin=blocks; a subscriber sees none of them;
  *   - every JSON answer (a publish's 200, /stats, the ssehub-missed
- *     notice's data) parses with python3's strict json.loads and is UTF-8,
- *     with hostile bytes in what it echoes;
+ *     notice's data; with the Redis engine too) parses with python3's
+ *     strict json.loads and is UTF-8, with quotes, backslashes and
+ *     non-ASCII in what it echoes (log lines: tests/check_logs.c); no
+ *     refusal answers JSON;
  *   - 10,000 topic names that all share one bucket under the unseeded
  *     FNV-1a hash the registry used to have subscribe as fast as as many
  *     ordinary names (a relative bound, both measured here);
@@ -285,6 +287,37 @@ START_TEST(test_valid_json_answers_parse_strictly)
 }
 END_TEST
 
+/* The Redis engine's answers: a publisher's id with the stream's id beside
+ * it, and /stats with the link's state and the newest id read. */
+START_TEST(test_valid_json_answers_with_redis_parse_strictly)
+{
+  struct tl_redis rds;
+  struct tl_server srv;
+  struct tl_response r;
+  char url[128], out[8192];
+  const char *args[] = { "--redis", url, NULL };
+
+  ck_assert_msg(0 == tl_redis_start(&rds, 0, NULL),
+                "redis-server did not start (scripts/setup.sh installs it)");
+  tl_redis_url(&rds, url, sizeof(url));
+  tl_server_start_ok(&srv, args);
+  ck_assert_int_eq(tl_publish_form(srv.port, "data=x&id=q%22b%5Cs%C3%A9", &r),
+                   200);
+  json_answer(&r, out, sizeof(out));
+  ck_assert_msg(NULL != strstr(out, "\"id\": \"q\\\"b\\\\s\\u00e9\""), "%s",
+                out);
+  ck_assert_msg(NULL != strstr(out, "\"stream_id\": \""), "%s", out);
+  ck_assert_int_eq(tl_publish_form(srv.port, "data=y", &r), 200);
+  json_answer(&r, out, sizeof(out));
+  ck_assert_int_eq(get(srv.port, "/stats", NULL, &r), 200);
+  json_answer(&r, out, sizeof(out));
+  ck_assert_msg(NULL != strstr(out, "\"engine\": \"redis\""), "%s", out);
+  ck_assert_msg(NULL != strstr(out, "\"redis_link\": \"up\""), "%s", out);
+  tl_server_stop_ok(&srv);
+  tl_redis_cleanup(&rds);
+}
+END_TEST
+
 /* ---- hash flooding ------------------------------------------------------ */
 
 #define NAMES 10000
@@ -429,6 +462,7 @@ static Suite *valid_suite(void)
   tcase_add_test(tc, test_valid_bad_text_is_refused_naming_the_field);
   tcase_add_test(tc, test_valid_stdin_blocks_refused_naming_the_field);
   tcase_add_test(tc, test_valid_json_answers_parse_strictly);
+  tcase_add_test(tc, test_valid_json_answers_with_redis_parse_strictly);
   tcase_add_test(tc, test_valid_fnv_colliding_topics_subscribe_as_fast);
   tcase_add_test(tc, test_valid_one_thread_starts_silently);
   suite_add_tcase(s, tc);
