@@ -219,6 +219,14 @@ struct ssehub_options {
                                  ended stream; NULL = none (the hub then
                                  does no access bookkeeping) */
   void *access_log_cls;
+  /* -- signed per-topic tokens (issue 13, part 2) -- */
+  const void *jwt_key;        /* the key signed tokens (JWT) are checked
+                                 with, copied: PEM text of an RSA or EC
+                                 public key (RS256, ES256/384/512), or
+                                 else an HS256 secret of at least 32
+                                 bytes; NULL = no signed tokens. Needs a
+                                 build with libjwt (else -ENOTSUP) */
+  size_t jwt_key_len;         /* its bytes; 0 = strlen(jwt_key) */
 };
 /* clang-format on */
 
@@ -237,7 +245,8 @@ SSEHUB_API void ssehub_options_init(struct ssehub_options *o, size_t size);
  * Returns NULL on error, with *err (if not NULL) set to a negative errno:
  * -EINVAL for inconsistent options (or o->size not set by
  * ssehub_options_default(), or options this library does not know set to
- * something other than zero), -ENOMEM. */
+ * something other than zero, or a jwt_key that is no usable key),
+ * -ENOTSUP for a jwt_key in a build without JWT support, -ENOMEM. */
 SSEHUB_API struct ssehub *ssehub_new(const struct ssehub_options *o, int *err);
 
 /* Start the hub's own MHD daemon on options.bind_address:port. Returns 0,
@@ -362,7 +371,13 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
     "publishers now held waiting for room in the publish queue")            \
   X(history_events, GAUGE, "events kept for Last-Event-ID replay")          \
   X(log_dropped, COUNTER,                                                   \
-    "log lines dropped because the log sink was full (told by the sink)")
+    "log lines dropped because the log sink was full (told by the sink)")   \
+  X(jwt_refused, COUNTER,                                                   \
+    "signed tokens refused with 401: bad signature or algorithm, "          \
+    "expired, not yet valid, malformed, too large (also in unauthorized)")  \
+  X(jwt_forbidden, COUNTER,                                                 \
+    "requests refused with 403: a topic outside the token's claim "         \
+    "(also in unauthorized)")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {
@@ -384,9 +399,10 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * ssehub_new()'s (ssehub_options_default() first); its strings are
  * copied.
  *
- * Changes at once: publish_token, subscribe_token and publish_open (the
- * next request is checked against the new ones), max_clients (up to the
- * value in force at ssehub_new(), which sized the tables),
+ * Changes at once: publish_token, subscribe_token, jwt_key and
+ * publish_open (the next request is checked against the new ones; a
+ * token signed with the old key is refused from then on), max_clients
+ * (up to the value in force at ssehub_new(), which sized the tables),
  * max_clients_per_ip and publish_rate, max_buffered, max_event_size,
  * publish_wait_ms, retry_after_s, cors_origins, heartbeat_ms, log_level,
  * history_size and history_age_ms (the newest events are kept). For

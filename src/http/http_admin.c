@@ -438,7 +438,8 @@ enum MHD_Result sh_admin_serve(struct ssehub *hub, struct MHD_Connection *conn,
     return sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
                          "not found; served on the --admin-bind listener\n",
                          NULL);
-  why = sh_auth_publish(hub, conn);
+  /* Signed tokens open topics, not the admin URLs: g NULL. */
+  why = sh_auth_publish(hub, conn, NULL);
   if (SH_AUTH_FORBIDDEN == why) {
     sh_count(&hub->n.unauthorized, 1);
     return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, true,
@@ -448,7 +449,7 @@ enum MHD_Result sh_admin_serve(struct ssehub *hub, struct MHD_Connection *conn,
                          NULL);
   }
   if (SH_AUTH_OK != why)
-    return sh_auth_refuse(hub, conn, why);
+    return sh_auth_refuse(hub, conn, why, NULL);
   return serve(hub, conn, url, method);
 }
 

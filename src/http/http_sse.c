@@ -158,6 +158,18 @@ static const char *last_event_id(struct MHD_Connection *conn, const char **bad)
   return id;
 }
 
+/* The first topic of r that g does not allow, or NULL. */
+static const char *topic_denied(const struct sh_grant *g,
+                                const struct sub_req *r)
+{
+  unsigned i;
+
+  for (i = 0; i < r->ntopics; i++)
+    if (!sh_grant_allows(g, false, r->topics[i]))
+      return r->topics[i];
+  return NULL;
+}
+
 static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
                               int rc)
 {
@@ -233,24 +245,36 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   const char *last_id = NULL;
   struct MHD_Response *resp;
   struct sh_client *c;
+  struct sh_grant grant;
   enum MHD_Result ret;
-  int rc;
-
   enum sh_auth auth;
+  const char *denied;
+  int rc;
 
   if (atomic_load(&hub->stopping))
     return refuse_stopping(hub, conn);
-  auth = sh_auth_subscribe(hub, conn);
+  auth = sh_auth_subscribe(hub, conn, &grant);
   if (SH_AUTH_OK != auth)
-    return sh_auth_refuse(hub, conn, auth);
+    return sh_auth_refuse(hub, conn, auth, &grant);
   MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &collect_topic,
                               &req);
   if (NULL == req.bad)
     last_id = last_event_id(conn, &req.bad);
   if (NULL != req.bad) {
+    sh_grant_free(&grant);
     sh_count(&hub->n.bad_requests, 1);
     return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad, NULL);
   }
+  /* A topic outside a signed token's claim is refused, not filtered out:
+   * a client told "403" knows its token is wrong; one silently given
+   * fewer topics would wait for events that never come. Replay cannot
+   * cross the claim either: the history is filtered by these topics
+   * (subscribe.c), and a stream without a topic gets only events
+   * published without one, which every subscriber gets. */
+  denied = topic_denied(&grant, &req);
+  sh_grant_free(&grant);
+  if (NULL != denied)
+    return sh_auth_forbid_topic(hub, conn, false, denied);
   /* HEAD answers what a GET would get now (the demo page asks it why its
    * EventSource was refused), without opening a stream. */
   if (head) {
