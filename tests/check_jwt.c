@@ -328,6 +328,39 @@ START_TEST(test_jwt_topics_of_the_claim)
 }
 END_TEST
 
+/* README's recipe, as printed there (the key file's path aside): a text
+ * secret from openssl rand, with its line break, and a shell-made token. */
+START_TEST(test_jwt_readme_recipe)
+{
+  struct tl_response *r = malloc(sizeof(*r));
+  char token[1024];
+  size_t n;
+
+  ck_assert_ptr_nonnull(r);
+  sh("openssl rand -hex 32 >'%s/jwt.secret'", dir);
+  sh("cd '%s' && cat >recipe.sh <<'EOF'\n"
+     "b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }\n"
+     "h=$(printf '{\"alg\":\"HS256\",\"typ\":\"JWT\"}' | b64url)\n"
+     "p=$(printf '{\"exp\":%%d,\"ssehub\":{\"subscribe\":[\"orders\"]}}' \\\n"
+     "      $(( $(date +%%s) + 3600 )) | b64url)\n"
+     "s=$(printf '%%s.%%s' \"$h\" \"$p\" | openssl dgst -sha256 -mac HMAC \\\n"
+     "      -macopt key:\"$(cat /etc/ssehub/jwt.secret)\" -binary | b64url)\n"
+     "echo \"$h.$p.$s\"\n"
+     "EOF\n"
+     "sed -i 's|/etc/ssehub/jwt.secret|%s/jwt.secret|' recipe.sh && "
+     "sh recipe.sh >token",
+     dir, dir);
+  n = read_file("token", (unsigned char *) token, sizeof(token) - 1);
+  ck_assert_uint_gt(n, 20);
+  token[n - 1] = '\0'; /* echo's line break */
+  start("jwt.secret", NULL, NULL);
+  ck_assert_int_eq(200, sub_with(token, "?topic=orders", r));
+  ck_assert_int_eq(403, sub_with(token, "?topic=other", r));
+  tl_server_stop_ok(&srv);
+  free(r);
+}
+END_TEST
+
 START_TEST(test_jwt_bad_tokens_are_401)
 {
   struct tl_response *r = malloc(sizeof(*r));
@@ -689,6 +722,7 @@ static Suite *jwt_suite(void)
 #else
   {
     tcase_add_test(tc, test_jwt_topics_of_the_claim);
+    tcase_add_test(tc, test_jwt_readme_recipe);
     tcase_add_test(tc, test_jwt_bad_tokens_are_401);
     tcase_add_test(tc, test_jwt_rs256_and_key_confusion);
     tcase_add_test(tc, test_jwt_es256);
