@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,27 +217,46 @@ static void claims(char *out, size_t cap, const char *sub, const char *pub,
   snprintf(out + n, cap - (size_t) n, "}}");
 }
 
-/* HEAD /sse (the stream's answer without the stream) with extra headers. */
-static int head_sse(const char *path, const char *headers,
-                    struct tl_response *r)
+/* HEAD /sse (the stream's answer without the stream) with extra headers;
+ * get: GET instead, for a refusal's body (a stream would never end). */
+static int request_sse(bool get, const char *path, const char *headers,
+                       struct tl_response *r)
 {
   char req[12288];
   int n = snprintf(req, sizeof(req),
-                   "HEAD %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
-                   path, headers);
+                   "%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n",
+                   get ? "GET" : "HEAD", path, headers);
 
   ck_assert_int_lt(n, (int) sizeof(req));
   return tl_http(srv.port, req, (size_t) n, r);
 }
 
-/* /sse?topic=... with the token as a bearer header; r->body the reason. */
-static int sub_with(const char *token, const char *query, struct tl_response *r)
+static int head_sse(const char *path, const char *headers,
+                    struct tl_response *r)
 {
-  char hdr[9000], path[512];
+  return request_sse(false, path, headers, r);
+}
+
+/* /sse?topic=... with the token as a bearer header: HEAD (sub_with) or,
+ * for a refusal and its reason in r->body, GET (sub_get). */
+static int sub_req(bool get, const char *token, const char *query,
+                   struct tl_response *r)
+{
+  char hdr[10000], path[512];
 
   snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", token);
   snprintf(path, sizeof(path), "/sse%s", query);
-  return head_sse(path, hdr, r);
+  return request_sse(get, path, hdr, r);
+}
+
+static int sub_with(const char *token, const char *query, struct tl_response *r)
+{
+  return sub_req(false, token, query, r);
+}
+
+static int sub_get(const char *token, const char *query, struct tl_response *r)
+{
+  return sub_req(true, token, query, r);
 }
 
 /* POST /publish?query with a bearer token (NULL: none). */
@@ -288,12 +308,12 @@ START_TEST(test_jwt_topics_of_the_claim)
   /* No topic: the events published without one, which everyone gets. */
   ck_assert_int_eq(200, sub_with(a, "", r));
   /* Outside the claim: 403 with the reason, not a quietly smaller stream. */
-  ck_assert_int_eq(403, sub_with(a, "?topic=b", r));
+  ck_assert_int_eq(403, sub_get(a, "?topic=b", r));
   BODY_HAS(r, "does not allow subscribing to topic 'b'");
   ck_assert(tl_header(r, "WWW-Authenticate", hdr, sizeof(hdr)));
   ck_assert_ptr_nonnull(strstr(hdr, "insufficient_scope"));
   ck_assert_int_eq(403, sub_with(a, "?topic=a&topic=b", r));
-  ck_assert_int_eq(403, sub_with(a, "?topic=*", r));
+  ck_assert_int_eq(403, sub_get(a, "?topic=*", r));
   BODY_HAS(r, "topic '*'");
   /* "*" in the claim: any topic, and topic=*. */
   ck_assert_int_eq(200, sub_with(all, "?topic=*", r));
@@ -379,7 +399,7 @@ START_TEST(test_jwt_bad_tokens_are_401)
 
 #define REFUSED(token, reason)                                     \
   do {                                                             \
-    ck_assert_int_eq(401, sub_with(token, "?topic=a", r));         \
+    ck_assert_int_eq(401, sub_get(token, "?topic=a", r));          \
     BODY_HAS(r, reason);                                           \
     ck_assert(tl_header(r, "WWW-Authenticate", hdr, sizeof(hdr))); \
     ck_assert_ptr_nonnull(strstr(hdr, "error=\"invalid_token\"")); \
@@ -470,7 +490,7 @@ START_TEST(test_jwt_rs256_and_key_confusion)
   /* HS256 whose secret is the server's public key, which anyone may
    * have: the algorithm is the key's, so it is refused unverified. */
   mint(t, sizeof(t), "HS256", "rsa.pub", payload);
-  ck_assert_int_eq(401, sub_with(t, "?topic=x", r));
+  ck_assert_int_eq(401, sub_get(t, "?topic=x", r));
   BODY_HAS(r, "algorithm not accepted");
   ck_assert_int_eq(1, tl_stat(srv.port, "jwt_refused"));
   tl_server_stop_ok(&srv);
