@@ -506,9 +506,11 @@ void sh_claims_free(struct sh_claims *c)
 enum sh_claims_time sh_claims_check_time(const struct sh_claims *c, int64_t now,
                                          unsigned leeway_s)
 {
-  if (c->has_exp && now > c->exp && now - c->exp > (int64_t) leeway_s)
+  /* exp and nbf are within +-9e15 (date()): adding the leeway to them
+   * cannot overflow, whatever now is. */
+  if (c->has_exp && now > c->exp + (int64_t) leeway_s)
     return SH_CLAIMS_EXPIRED;
-  if (c->has_nbf && now < c->nbf && c->nbf - now > (int64_t) leeway_s)
+  if (c->has_nbf && now < c->nbf - (int64_t) leeway_s)
     return SH_CLAIMS_NOT_YET;
   return SH_CLAIMS_VALID;
 }
