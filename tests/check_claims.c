@@ -234,6 +234,28 @@ END_TEST
 
 static const char secret[] = "0123456789abcdef0123456789abcdef";
 
+static struct sh_jwt_key *key_ok(const void *k, size_t len, const char *alg)
+{
+  struct sh_jwt_key *key;
+  const char *why = NULL;
+  int rc = sh_jwt_key_new(k, len, &key, &why);
+
+  ck_assert_msg(0 == rc, "key refused: %s", NULL != why ? why : "?");
+  ck_assert_str_eq(sh_jwt_key_alg(key), alg);
+  return key;
+}
+
+#ifdef HAVE_JWT
+static enum sh_jwt_err verify(const struct sh_jwt_key *k, const char *t)
+{
+  struct sh_claims c;
+  enum sh_jwt_err e = sh_jwt_verify(k, t, strlen(t), (int64_t) time(NULL), &c);
+
+  if (SH_JWT_OK == e)
+    sh_claims_free(&c);
+  return e;
+}
+
 static char *b64url(const char *s, char *out)
 {
   static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -266,28 +288,6 @@ static char *b64url(const char *s, char *out)
   return out;
 }
 
-static struct sh_jwt_key *key_ok(const void *k, size_t len, const char *alg)
-{
-  struct sh_jwt_key *key;
-  const char *why = NULL;
-  int rc = sh_jwt_key_new(k, len, &key, &why);
-
-  ck_assert_msg(0 == rc, "key refused: %s", NULL != why ? why : "?");
-  ck_assert_str_eq(sh_jwt_key_alg(key), alg);
-  return key;
-}
-
-static enum sh_jwt_err verify(const struct sh_jwt_key *k, const char *t)
-{
-  struct sh_claims c;
-  enum sh_jwt_err e = sh_jwt_verify(k, t, strlen(t), (int64_t) time(NULL), &c);
-
-  if (SH_JWT_OK == e)
-    sh_claims_free(&c);
-  return e;
-}
-
-#ifdef HAVE_JWT
 /* An HS256 token of payload, signed by libjwt with key. */
 static char *hs256(const char *payload, const char *key)
 {

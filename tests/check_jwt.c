@@ -32,11 +32,6 @@
 static struct tl_server srv;
 static char dir[40];
 
-static void path_in(char *out, size_t cap, const char *name)
-{
-  snprintf(out, cap, "%s/%s", dir, name);
-}
-
 static void setup(void)
 {
   memset(&srv, 0, sizeof(srv));
@@ -52,6 +47,19 @@ static void teardown(void)
     tl_server_stop(&srv, SIGKILL, 5000, NULL);
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   ck_assert_int_eq(0, system(cmd));
+}
+
+static int exit_code(int status)
+{
+  return -1 != status && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#ifdef HAVE_JWT
+/* Everything below needs a build with libjwt; without it only the flag's
+ * refusal is tested (test_jwt_unsupported_build_exits_2). */
+static void path_in(char *out, size_t cap, const char *name)
+{
+  snprintf(out, cap, "%s/%s", dir, name);
 }
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -708,11 +716,6 @@ START_TEST(test_jwt_sighup_new_key)
 }
 END_TEST
 
-static int exit_code(int status)
-{
-  return -1 != status && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 START_TEST(test_jwt_bad_key_file_exits_2)
 {
   char out[2048], key[128];
@@ -734,6 +737,8 @@ START_TEST(test_jwt_bad_key_file_exits_2)
                           tl_run(args, out, sizeof(out), 5000 * tl_scale())));
 }
 END_TEST
+
+#endif /* HAVE_JWT */
 
 #ifndef HAVE_JWT
 START_TEST(test_jwt_unsupported_build_exits_2)
