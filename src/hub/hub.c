@@ -286,6 +286,12 @@ static void free_secret(const char *s)
   }
 }
 
+/* The length of the options' JWT key (0 means a string's). */
+static size_t jwt_key_len(const struct ssehub_options *o)
+{
+  return 0 != o->jwt_key_len ? o->jwt_key_len : strlen(o->jwt_key);
+}
+
 static void free_strings(struct ssehub *hub)
 {
   unsigned i;
@@ -419,10 +425,15 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
   if (0 == hub->opt.max_clients)
     hub->opt.max_clients = default_max_clients(hub->opt.threads);
   hub->epoch = wall_ms();
-  /* The caller's strings are not kept: the parsed networks are. */
+  /* The caller's strings are not kept: the parsed networks are; the key
+   * lives in hub->jwt only (and is wiped when freed). */
   hub->opt.trusted_proxies = NULL;
   hub->opt.ntrusted_proxies = 0;
+  hub->opt.jwt_key = NULL;
+  hub->opt.jwt_key_len = 0;
   rc = copy_strings(hub, o);
+  if (0 == rc && NULL != o->jwt_key)
+    rc = sh_jwt_key_new(o->jwt_key, jwt_key_len(o), &hub->jwt, NULL);
   if (0 == rc)
     rc = parse_trusted(o, &hub->trusted);
   if (0 != rc)
@@ -493,6 +504,7 @@ fail_log:
   sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
 fail_hub:
+  sh_jwt_key_unref(hub->jwt);
   free_strings(hub);
   free(hub->trusted);
   free(hub);
@@ -511,28 +523,13 @@ int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
                   (unsigned long long) seq);
 }
 
-static bool topic_ok(const char *t)
-{
-  return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
-}
-
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
-  unsigned i;
-
   if (ev->data_len > sh_live(hub, max_event_size))
     return -EMSGSIZE;
-  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
-      || (NULL != ev->id
-          && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
-              || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
-      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1
-      || ev->ntopics > SH_MAX_FRAME_TOPICS
-      || (ev->ntopics > 0 && NULL == ev->topics))
+  /* The same checks as POST /publish's (pubfields.h). */
+  if (ev->retry < -1 || NULL != sh_event_check(ev))
     return -EINVAL;
-  for (i = 0; i < ev->ntopics; i++)
-    if (NULL == ev->topics[i] || !topic_ok(ev->topics[i]))
-      return -EINVAL;
   return 0;
 }
 
@@ -820,6 +817,7 @@ void ssehub_free(struct ssehub *hub)
   free(hub->tsnap);
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
+  sh_jwt_key_unref(hub->jwt);
   sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
   free_strings(hub);
@@ -852,6 +850,8 @@ const char *ssehub_strerror(int err)
     return "too many clients";
   case -EPROTO:
     return "TLS certificate or key rejected";
+  case -ENOTSUP:
+    return "this build lacks JWT support (jwt_key)";
   default:
     return strerror(-err);
   }
@@ -922,6 +922,7 @@ struct staged {
   struct sh_frame *ok_frame; /* NULL: retry unchanged */
   struct sh_cidr *trusted;   /* the new trusted proxies (NULL: none) */
   unsigned ntrusted;
+  struct sh_jwt_key *jwt;
 };
 
 static void staged_free(struct staged *s)
@@ -935,6 +936,7 @@ static void staged_free(struct staged *s)
   free(s->origins);
   sh_frame_unref(s->ok_frame);
   free(s->trusted);
+  sh_jwt_key_unref(s->jwt);
 }
 
 static int stage(struct ssehub *hub, const struct ssehub_options *o,
@@ -963,6 +965,17 @@ static int stage(struct ssehub *hub, const struct ssehub_options *o,
   if (0 != parse_trusted(o, &s->trusted))
     goto fail;
   s->ntrusted = NULL != s->trusted ? o->ntrusted_proxies : 0;
+  if (NULL != o->jwt_key) {
+    const char *why;
+    int rc = sh_jwt_key_new(o->jwt_key, jwt_key_len(o), &s->jwt, &why);
+
+    if (0 != rc) {
+      if (-ENOMEM != rc)
+        sh_log(&hub->log, SSEHUB_LOG_ERROR, "jwt key: %s", why);
+      staged_free(s);
+      return rc;
+    }
+  }
   return 0;
 
 fail:
@@ -982,8 +995,10 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   struct sh_frame *ok = hub->ok_frame;
   struct sh_cidr *tr;
   unsigned ntr;
+  struct sh_jwt_key *jwt = hub->jwt;
 
   sh_mutex_lock(&hub->conf_lock);
+  hub->jwt = s->jwt;
   h->publish_token = s->publish_token;
   h->subscribe_token = s->subscribe_token;
   h->publish_open = o->publish_open;
@@ -1003,12 +1018,15 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   s->origins = (char **) orig;
   s->norigins = norig;
   s->ok_frame = NULL != s->ok_frame ? ok : NULL;
+  /* Requests checking a token hold their own reference to the old key. */
+  s->jwt = jwt;
 }
 
 int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
 {
   struct ssehub_options own, *o = &own;
   struct staged s;
+  bool key_changed;
   int nfixed, rc = take_options(o, opts);
 
   if (0 == rc)
@@ -1039,8 +1057,15 @@ int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
     staged_free(&s);
     goto refused;
   }
+  /* hub->jwt is written by this thread only: read without the lock. */
+  key_changed = !sh_jwt_key_same(hub->jwt, s.jwt);
   install(hub, o, &s);
-  staged_free(&s); /* the old strings and frame */
+  staged_free(&s); /* the old strings, frame and key */
+  if (key_changed)
+    sh_log(&hub->log, SSEHUB_LOG_INFO, "jwt key %s",
+           NULL == hub->jwt ? "removed: signed tokens are refused"
+                            : "replaced: tokens signed with the old one "
+                              "are refused");
   nfixed = log_fixed(hub, o);
   /* Above what was allocated at start: keep the limit in force. */
   if (o->max_clients > hub->opt.max_clients)

@@ -49,6 +49,8 @@ struct sh_config {
   const char *access_log; /* --access-log FILE, "-" = stderr */
   /* -- client addresses (issue 13, parts 3 and 4) -- */
   const char *proxies[SH_MAX_TRUSTED]; /* hub.trusted_proxies points here */
+  /* -- signed per-topic tokens (issue 13, part 2) -- */
+  const char *jwt_key_file; /* or $SSEHUB_JWT_KEY_FILE */
 };
 
 enum sh_cli_result {
