@@ -17,7 +17,7 @@ export TL_SERVER_WRAPPER="$vg"
 tests=("$@")
 [ ${#tests[@]} -eq 0 ] && tests=(tests/check_ring tests/check_sse_fmt tests/check_form
   tests/check_frame tests/check_history tests/check_redis_url tests/check_entry
-  tests/check_iplimit
+  tests/check_iplimit tests/check_addr
   tests/check_pubqueue
   tests/check_fanpool tests/check_sockio tests/check_registry tests/check_hub
   tests/check_cli tests/check_embed
