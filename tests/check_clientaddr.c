@@ -346,7 +346,7 @@ START_TEST(test_clientaddr_forged_direct)
                          "-",
                          NULL };
   struct tl_server srv;
-  struct tl_sse a, b, c, d, e;
+  struct tl_sse a, b, c, d, e, f, g;
 
   tl_server_start_ok(&srv, args);
   /* From 127.0.0.1, not trusted: the header is ignored, both are 127.0.0.1
@@ -367,6 +367,15 @@ START_TEST(test_clientaddr_forged_direct)
   open_stream(&e, "127.0.0.1", srv.port, "127.0.0.2",
               "X-Forwarded-For: 127.0.0.1, 203.0.113.1\r\n");
   ck_assert(refused(&e, 3000 * tl_scale()));
+  /* A hop that is no address: the client is the proxy itself, said once
+   * in the log; a second such stream is the proxy's second. */
+  open_stream(&f, "127.0.0.1", srv.port, "127.0.0.2",
+              "X-Forwarded-For: unknown\r\n");
+  ck_assert(tl_sse_got_ok(&f, 3000 * tl_scale()));
+  open_stream(&g, "127.0.0.1", srv.port, "127.0.0.2",
+              "Forwarded: for=_hidden\r\n");
+  ck_assert(refused(&g, 3000 * tl_scale()));
+  ck_assert(log_within(&srv, "trusted proxy 127.0.0.2 sent"));
   /* Loopback-only publishing: a trusted proxy's remote client is not
    * loopback; an untrusted loopback peer's header changes nothing. */
   ck_assert_int_eq(publish("127.0.0.1", srv.port, "127.0.0.2",
@@ -385,6 +394,8 @@ START_TEST(test_clientaddr_forged_direct)
   tl_sse_close(&c);
   tl_sse_close(&d);
   tl_sse_close(&e);
+  tl_sse_close(&f);
+  tl_sse_close(&g);
   tl_server_stop_ok(&srv);
 }
 END_TEST

@@ -127,6 +127,7 @@ bool sh_http_client_key(struct ssehub *hub, struct MHD_Connection *conn,
       MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   struct sh_fwd_headers h;
   struct sh_ipkey peer;
+  enum sh_addr_source src = SH_ADDR_PEER;
 
   if (NULL == ci || !sh_ipkey_of(ci->client_addr, &peer))
     return false;
@@ -137,9 +138,21 @@ bool sh_http_client_key(struct ssehub *hub, struct MHD_Connection *conn,
      * leaf, and the walk calls back nothing of ours but collect_fwd. */
     memset(&h, 0, sizeof(h));
     MHD_get_connection_values_n(conn, MHD_HEADER_KIND, &collect_fwd, &h);
-    (void) sh_addr_resolve(hub->trusted, hub->ntrusted, &peer, &h, k);
+    src = sh_addr_resolve(hub->trusted, hub->ntrusted, &peer, &h, k);
   }
   sh_mutex_unlock(&hub->conf_lock);
+  /* A proxy that appends its peer never gets here (the right-most hop is
+   * an address): this is a proxy set up to send unknown or obfuscated
+   * names, or passing on what clients wrote. Limits then fall on it. */
+  if (SH_ADDR_INVALID == src) {
+    char addr[SH_ADDR_STRLEN];
+
+    sh_log_limited(&hub->log, SSEHUB_LOG_WARNING,
+                   "trusted proxy %s sent X-Forwarded-For/Forwarded without "
+                   "a usable client address (unknown, obfuscated, malformed "
+                   "or too long): the client is taken to be the proxy",
+                   sh_ipkey_format(&peer, addr));
+  }
   return true;
 }
 
