@@ -373,7 +373,7 @@ START_TEST(test_client_deliver_and_read)
 
   /* Closing with data still queued: data first, then the end. */
   ck_assert_int_eq(sh_client_deliver(c, batch, 1), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert(c->closing);
   ck_assert_int_eq(sh_client_deliver(c, batch + 1, 1), 0);
   ck_assert_uint_eq(tl_frame_refs(b), 1);
@@ -403,7 +403,7 @@ START_TEST(test_client_preload)
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)), 5);
   ck_assert_mem_eq(buf, ":ok\n\n", 5);
   ck_assert_uint_eq(tl_frame_refs(ok), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_OF_STREAM);
   sh_client_unref(c);
@@ -447,7 +447,7 @@ START_TEST(test_client_overflow_cuts)
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   /* Ending a cut client does not turn the error into a clean end. */
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   sh_client_unref(c);
@@ -494,7 +494,7 @@ START_TEST(test_client_gone_drops_frames)
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 0);
   ck_assert_uint_eq(tl_frame_refs(f), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert(!c->closing);
   sh_client_unref(c);
   sh_frame_unref(f);
