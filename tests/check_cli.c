@@ -773,6 +773,8 @@ START_TEST(test_cli_program_bad_flag_exits_2)
   expect_usage_error(r, "--port", "needs a value");
   run_bin(r, "stray", NULL);
   expect_usage_error(r, "stray", "stray");
+  run_bin(r, "--when-full=always", NULL);
+  expect_usage_error(r, "--when-full=always", "retry or 429");
   free(r);
 }
 END_TEST
@@ -831,6 +833,33 @@ START_TEST(test_cli_log_flags)
 }
 END_TEST
 
+/* --when-full: retry (the program's default, not the library's 429),
+ * or 429; anything else is a usage error. */
+START_TEST(test_cli_when_full)
+{
+  struct result r;
+  struct ssehub_options lib;
+
+  ssehub_options_default(&lib);
+  ck_assert_int_eq(lib.when_full, SSEHUB_WHEN_FULL_429);
+  parse(&r, NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full=429", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_429);
+  parse(&r, "--when-full=retry", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full", NULL);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full=503", NULL);
+  expect_error(&r, "--when-full", "retry or 429", NULL);
+  parse(&r, "--when-full=", NULL);
+  expect_error(&r, "--when-full", "retry or 429", NULL);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
   Suite *s = suite_create("cli");
@@ -857,6 +886,7 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_table_complete);
   tcase_add_test(parser, test_cli_admin_bind);
   tcase_add_test(parser, test_cli_log_flags);
+  tcase_add_test(parser, test_cli_when_full);
   suite_add_tcase(s, parser);
 
   /* Each run may take up to its 5 s limit (longer under sanitizers). */
