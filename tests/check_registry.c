@@ -392,6 +392,34 @@ START_TEST(test_client_deliver_and_read)
 }
 END_TEST
 
+/* ssehub_stop's last frame: after what the ring holds, before the end;
+ * none for a stream already ending. */
+START_TEST(test_client_end_sends_last_frame_last)
+{
+  struct sh_client *c = tl_client(1 << 20);
+  struct sh_frame *a = tl_frame_str("data: a\n\n");
+  struct sh_frame *r = tl_frame_str("retry: 1234\n\n");
+  char buf[64];
+
+  a->seq = 1;
+  ck_assert_int_eq(sh_client_deliver(c, &a, 1), 1);
+  sh_client_end(c, r);
+  ck_assert_uint_eq(tl_frame_refs(r), 2);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)), 22);
+  ck_assert_mem_eq(buf, "data: a\n\nretry: 1234\n\n", 22);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
+                   MHD_CONTENT_READER_END_OF_STREAM);
+  /* Ending again: no second frame. */
+  sh_client_end(c, r);
+  ck_assert_uint_eq(tl_frame_refs(r), 1);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
+                   MHD_CONTENT_READER_END_OF_STREAM);
+  sh_client_unref(c);
+  sh_frame_unref(a);
+  sh_frame_unref(r);
+}
+END_TEST
+
 START_TEST(test_client_preload)
 {
   struct sh_client *c = tl_client(1 << 20);
@@ -733,6 +761,7 @@ static Suite *registry_suite(void)
 
   tcase_add_test(client, test_client_deliver_and_read);
   tcase_add_test(client, test_client_preload);
+  tcase_add_test(client, test_client_end_sends_last_frame_last);
   tcase_add_test(client, test_client_overflow_cuts);
   tcase_add_test(client, test_client_overflow_within_batch);
   tcase_add_test(client, test_client_gone_drops_frames);
