@@ -80,6 +80,8 @@ static enum MHD_Result overload(struct ssehub *hub, struct MHD_Connection *conn,
                                 const char *limit, unsigned max)
 {
   unsigned base = sh_live(hub, retry_after_s) * 1000u;
+  /* --retry-after 0 asks for no Retry-After; a browser still needs a
+   * delay, and an instant one would make the refusal a busy loop. */
   unsigned retry = sh_hub_retry_ms(hub, 0 != base ? base : 1000u);
   struct MHD_Response *resp;
   enum MHD_Result ret;
