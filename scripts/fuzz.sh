@@ -5,6 +5,7 @@
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
 #   SECONDS_PER_TARGET  default 30; 0 = build, then run each seed once
 #   TARGET              form publish last_event_id topics cli redis conffile
+#                       claims
 #                       (default: all)
 # Environment:
 #   CC_FUZZ      compiler (default: clang, else clang-14, which
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-all_targets="form publish last_event_id topics cli redis conffile"
+all_targets="form publish last_event_id topics cli redis conffile claims"
 
 secs=30
 if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
@@ -56,9 +57,17 @@ fi
 build=${FUZZ_BUILD:-$top/build-fuzz}
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 cflags="-g -O1 -fno-omit-frame-pointer $san -I$top -I$top/src -I$top/src/core -I$top/src/cluster -I$top/src/hub -I$top/src/http -I$top/src/program -DSSEHUB_BUILDING"
-cflags="$cflags $(pkg-config --cflags libmicrohttpd hiredis) ${FUZZ_CFLAGS:-}"
+# The libraries config.h says the tree was configured with (libjwt for
+# signed tokens is optional: configure --with-jwt).
+pkgs="libmicrohttpd hiredis"
+if grep -q '^#define HAVE_JWT 1' "$top/config.h"; then
+  pkgs="$pkgs libjwt-gnutls gnutls"
+fi
+# shellcheck disable=SC2086
+cflags="$cflags $(pkg-config --cflags $pkgs) ${FUZZ_CFLAGS:-}"
 warn="-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wpointer-arith -Wvla"
-libs="$(pkg-config --libs libmicrohttpd hiredis) -pthread"
+# shellcheck disable=SC2086
+libs="$(pkg-config --libs $pkgs) -pthread"
 
 if ! command -v "$cc" >/dev/null; then
   echo "fuzz.sh: $cc not found (libFuzzer needs clang: scripts/install-deps.sh scripts/deps-ci.txt)" >&2

@@ -220,6 +220,14 @@ struct ssehub_options {
                                  ended stream; NULL = none (the hub then
                                  does no access bookkeeping) */
   void *access_log_cls;
+  /* -- signed per-topic tokens (issue 13, part 2) -- */
+  const void *jwt_key;        /* the key signed tokens (JWT) are checked
+                                 with, copied: PEM text of an RSA or EC
+                                 public key (RS256, ES256/384/512), or
+                                 else an HS256 secret of at least 32
+                                 bytes; NULL = no signed tokens. Needs a
+                                 build with libjwt (else -ENOTSUP) */
+  size_t jwt_key_len;         /* its bytes; 0 = strlen(jwt_key) */
   /* -- overload a plain EventSource rides out (issue 13, part 1) -- */
   int when_full;              /* a stream refused for a limit (max_clients,
                                  max_clients_per_ip, the open-file budget)
@@ -253,7 +261,8 @@ SSEHUB_API void ssehub_options_init(struct ssehub_options *o, size_t size);
  * Returns NULL on error, with *err (if not NULL) set to a negative errno:
  * -EINVAL for inconsistent options (or o->size not set by
  * ssehub_options_default(), or options this library does not know set to
- * something other than zero), -ENOMEM. */
+ * something other than zero, or a jwt_key that is no usable key),
+ * -ENOTSUP for a jwt_key in a build without JWT support, -ENOMEM. */
 SSEHUB_API struct ssehub *ssehub_new(const struct ssehub_options *o, int *err);
 
 /* Start the hub's own MHD daemon on options.bind_address:port. Returns 0,
@@ -267,15 +276,17 @@ SSEHUB_API uint16_t ssehub_port(const struct ssehub *hub);
 
 /* clang-format off */
 struct ssehub_event {
-  const char *data;       /* UTF-8 text; line breaks split data lines */
+  const char *data;       /* valid UTF-8; line breaks split data lines */
   size_t data_len;
-  const char *event;      /* optional event name, no CR/LF/NUL */
-  const char *id;         /* optional id, no CR/LF/NUL, not empty;
+  const char *event;      /* optional event name: valid UTF-8, no control
+                             character (CR, LF, NUL, ...: Unicode Cc) */
+  const char *id;         /* optional id, the same, 1-256 bytes;
                              NULL = the hub assigns "<epoch>-<seq>" */
   long retry;             /* optional reconnection time in ms; -1 = none */
   const char *const *topics; /* deliver to subscribers of these topics
-                             (at most 16, each 1-256 bytes, no CR/LF/NUL,
-                             not "*"); none = to every subscriber */
+                             (at most 16, each 1-256 bytes of valid UTF-8
+                             without control characters, not "*");
+                             none = to every subscriber */
   unsigned ntopics;
 };
 /* clang-format on */
@@ -289,7 +300,8 @@ struct ssehub_event {
  * not take within publish_wait_ms is logged and counted
  * (publish_link_refused); ssehub_publish_wait() returns only once Redis
  * has it, with its id as *seq.
- * Returns 0; -EINVAL for a field that would corrupt the stream; -EMSGSIZE
+ * Returns 0; -EINVAL for a field that would corrupt the stream or is not
+ * valid UTF-8 (data included: doc/protocol.md, "Text"); -EMSGSIZE
  * for data over max_event_size; -EAGAIN when the publish queue is full
  * (nothing was queued: retry later); -ESHUTDOWN once stopping; -ENOMEM. */
 SSEHUB_API int ssehub_publish(struct ssehub *hub, const struct ssehub_event *ev,
@@ -376,6 +388,12 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
   X(history_events, GAUGE, "events kept for Last-Event-ID replay")          \
   X(log_dropped, COUNTER,                                                   \
     "log lines dropped because the log sink was full (told by the sink)")   \
+  X(jwt_refused, COUNTER,                                                   \
+    "signed tokens refused with 401: bad signature or algorithm, "          \
+    "expired, not yet valid, malformed, too large (also in unauthorized)")  \
+  X(jwt_forbidden, COUNTER,                                                 \
+    "requests refused with 403: a topic outside the token's claim "         \
+    "(also in unauthorized)")                                               \
   X(rejected_fds, COUNTER,                                                  \
     "streams refused with 429: near the open-file limit")                   \
   X(overload_full, COUNTER,                                                 \
@@ -405,9 +423,10 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * ssehub_new()'s (ssehub_options_default() first); its strings are
  * copied.
  *
- * Changes at once: publish_token, subscribe_token and publish_open (the
- * next request is checked against the new ones), max_clients (up to the
- * value in force at ssehub_new(), which sized the tables),
+ * Changes at once: publish_token, subscribe_token, jwt_key and
+ * publish_open (the next request is checked against the new ones; a
+ * token signed with the old key is refused from then on), max_clients
+ * (up to the value in force at ssehub_new(), which sized the tables),
  * max_clients_per_ip and publish_rate, max_buffered, max_event_size,
  * publish_wait_ms, retry_after_s, when_full, cors_origins, heartbeat_ms,
  * log_level, history_size and history_age_ms (the newest events are

@@ -109,6 +109,32 @@ START_TEST(test_cli_admin_bind)
 }
 END_TEST
 
+/* --jwt-key-file names a file (read by main(), not the parser), from the
+ * flag or $SSEHUB_JWT_KEY_FILE; a build without libjwt refuses it. */
+START_TEST(test_cli_jwt_key_file)
+{
+  struct result r;
+
+  parse(&r, NULL);
+  ck_assert_ptr_null(r.cfg.jwt_key_file);
+  parse(&r, "--jwt-key-file", "/etc/ssehub/jwt.pub", NULL);
+#ifdef HAVE_JWT
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_str_eq(r.cfg.jwt_key_file, "/etc/ssehub/jwt.pub");
+  ck_assert_int_eq(setenv("SSEHUB_JWT_KEY_FILE", "/env/k", 1), 0);
+  parse(&r, NULL);
+  ck_assert_str_eq(r.cfg.jwt_key_file, "/env/k");
+  parse(&r, "--jwt-key-file", "/flag", NULL);
+  ck_assert_str_eq(r.cfg.jwt_key_file, "/flag");
+  ck_assert_int_eq(unsetenv("SSEHUB_JWT_KEY_FILE"), 0);
+#else
+  expect_error(&r, "--jwt-key-file", "lacks JWT support", NULL);
+#endif
+  parse(&r, "--jwt-key-file", "", NULL);
+  expect_error(&r, "--jwt-key-file", NULL);
+}
+END_TEST
+
 START_TEST(test_cli_defaults)
 {
   struct result r;
@@ -885,6 +911,7 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_env_fallback);
   tcase_add_test(parser, test_cli_table_complete);
   tcase_add_test(parser, test_cli_admin_bind);
+  tcase_add_test(parser, test_cli_jwt_key_file);
   tcase_add_test(parser, test_cli_log_flags);
   tcase_add_test(parser, test_cli_when_full);
   suite_add_tcase(s, parser);

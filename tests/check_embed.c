@@ -165,7 +165,27 @@ START_TEST(test_embed_publish_refuses_bad_events)
   ev.event = NULL;
   ev.id = "bad\rid";
   ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
+  /* Text that is not valid UTF-8, or a control character in a field, is
+   * refused as POST /publish refuses it (400). */
+  ev.id = "\xff\xfe";
+  ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
+  ev.id = "tab\there";
+  ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
   ev.id = NULL;
+  ev.event = "\xed\xa0\x80"; /* a surrogate */
+  ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
+  ev.event = NULL;
+  {
+    const char *topics[] = { "\xc0\xaf" };
+
+    ev.topics = topics;
+    ev.ntopics = 1;
+    ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
+    ev.topics = NULL;
+    ev.ntopics = 0;
+  }
+  ck_assert_int_eq(-EINVAL, ssehub_publish_text(hub, "caf\xc3", 4, NULL));
+  ck_assert_int_eq(0, ssehub_publish_text(hub, "caf\xc3\xa9\t\x01", 7, NULL));
   ev.retry = -2;
   ck_assert_int_eq(-EINVAL, ssehub_publish(hub, &ev, NULL));
   ck_assert_str_eq(ssehub_strerror(-EAGAIN), "publish queue full; retry later");

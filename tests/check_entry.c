@@ -114,6 +114,30 @@ START_TEST(test_entry_hostile_fields_dropped)
 }
 END_TEST
 
+/* What a publish would refuse is dropped the same way: fields that are not
+ * valid UTF-8 or hold a control character; data that is not UTF-8 makes
+ * the entry no event at all. */
+START_TEST(test_entry_invalid_text_dropped)
+{
+  const char *kv[] = { "d", "ok",       "e", "\xff\xfe", "i", "tab\there",
+                       "t", "\xc0\xaf", "t", "fine",     NULL };
+  const char *kv_data[] = { "d", "caf\xc3", NULL };
+  redisReply *e = entry("7-2", kv), *e2 = entry("7-3", kv_data);
+  bool bad;
+  struct sh_frame *f = sh_entry_frame(e, &bad);
+
+  ck_assert(!bad);
+  frame_is(f, "id: 7-2\ndata: ok\n\n");
+  ck_assert_uint_eq(f->ntopics, 1);
+  ck_assert_str_eq(f->topics[0], "fine");
+  sh_frame_unref(f);
+  ck_assert_ptr_null(sh_entry_frame(e2, &bad));
+  ck_assert(bad);
+  freeReplyObject(e);
+  freeReplyObject(e2);
+}
+END_TEST
+
 START_TEST(test_entry_not_an_entry)
 {
   const char *kv[] = { "d", "x", NULL };
@@ -157,6 +181,7 @@ static Suite *entry_suite(void)
   tcase_add_test(tc, test_entry_fields_to_bytes);
   tcase_add_test(tc, test_entry_publisher_id_is_the_sse_id);
   tcase_add_test(tc, test_entry_hostile_fields_dropped);
+  tcase_add_test(tc, test_entry_invalid_text_dropped);
   tcase_add_test(tc, test_entry_not_an_entry);
   tcase_add_test(tc, test_entry_no_data_is_an_empty_event);
   suite_add_tcase(s, tc);

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1645,4 +1646,90 @@ long long tl_redis_int(const struct tl_redis *r, ...)
     n = v.integer;
   tl_resp_free(&v);
   return n;
+}
+
+/* ---- names that collide under FNV-1a ------------------------------------- */
+
+#define FNV_PRIME 1099511628211ull
+/* The offset basis the registry and the per-address table used (a digit
+ * short of FNV's 14695981039346656037: the names must collide under the
+ * function as it was, not as published). */
+#define FNV_BASIS 1469598103934665603ull
+
+static const char alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    h = (h ^ (unsigned char) s[i]) * FNV_PRIME;
+  return h;
+}
+
+/* See testlib.h. Each name: a long shared prefix (so that comparing
+ * two names costs what comparing real ones of that length would), six
+ * characters from i, and a three-character tail. With collide, the tail
+ * is chosen so that the low TL_FNV_COLLIDE_BITS of FNV-1a-64 are one value for
+ * every name: the hash's low bits depend only on the low bits of its state,
+ * and multiplying by the odd prime is invertible there, so for each tail
+ * the state it needs can be computed backwards from the target, and
+ * prefixes tried until one reaches such a state. Without collide, the
+ * tail is fixed and the names spread as any would. */
+void tl_fnv_names(char *names, int n, size_t stride, bool collide)
+{
+  const uint64_t mask = (1ull << TL_FNV_COLLIDE_BITS) - 1,
+                 target = 0x5a5a5 & mask;
+  uint64_t inv = 1, base;
+  int32_t *need = NULL;
+  char prefix[224];
+  unsigned a, b, c, found = 0;
+  uint64_t k;
+  int i;
+
+  memset(prefix, 'p', sizeof(prefix) - 1);
+  memcpy(prefix, "flood-", 6);
+  prefix[sizeof(prefix) - 1] = '\0';
+  base = fnv1a(FNV_BASIS, prefix, strlen(prefix));
+  if (collide) {
+    /* The prime's inverse mod 2^64 (Newton: 6 steps double 1 good bit). */
+    for (i = 0; i < 6; i++)
+      inv *= 2 - FNV_PRIME * inv;
+    ck_assert(1 == (uint64_t) (inv * FNV_PRIME));
+    need = malloc(sizeof(*need) << TL_FNV_COLLIDE_BITS);
+    ck_assert_ptr_nonnull(need);
+    memset(need, 0xff, sizeof(*need) << TL_FNV_COLLIDE_BITS);
+    for (a = 0; a < 64; a++)
+      for (b = 0; b < 64; b++)
+        for (c = 0; c < 64; c++) {
+          uint64_t s = target;
+
+          s = ((s * inv) ^ (unsigned char) alphabet[c]) & mask;
+          s = ((s * inv) ^ (unsigned char) alphabet[b]) & mask;
+          s = ((s * inv) ^ (unsigned char) alphabet[a]) & mask;
+          need[s] = (int32_t) ((a << 12) | (b << 6) | c);
+        }
+  }
+  for (k = 0; found < (unsigned) n; k++) {
+    char mid[7];
+    uint64_t h;
+    int32_t t = (int32_t) ((1 << 12) | (2 << 6) | 3);
+
+    ck_assert_uint_lt(k, 64ull * 64 * 64 * 64 * 64 * 64);
+    for (i = 0; i < 6; i++)
+      mid[i] = alphabet[(k >> (6 * i)) & 63];
+    mid[6] = '\0';
+    h = fnv1a(base, mid, 6);
+    if (collide && (t = need[h & mask]) < 0)
+      continue;
+    char *name = names + found * stride;
+
+    snprintf(name, stride, "%s%s%c%c%c", prefix, mid, alphabet[(t >> 12) & 63],
+             alphabet[(t >> 6) & 63], alphabet[t & 63]);
+    if (collide)
+      ck_assert_uint_eq(fnv1a(FNV_BASIS, name, strlen(name)) & mask, target);
+    found++;
+  }
+  free(need);
 }

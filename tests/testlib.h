@@ -406,6 +406,21 @@ long long tl_redis_int(const struct tl_redis *r, ...) __attribute__((sentinel));
 
 void tl_resp_free(struct tl_resp *reply);
 
+/* ---- hash flooding ---------------------------------------------------------- */
+
+/* Bytes per name of tl_fnv_names() (each is 232 bytes and a NUL). */
+#define TL_FNV_NAME_CAP 256
+/* The low bits of FNV-1a-64 that colliding names share: one bucket of a
+ * power-of-two table of up to 2^20 buckets. */
+#define TL_FNV_COLLIDE_BITS 20
+
+/* n distinct topic names, each at names + i * stride (stride >= 256),
+ * sharing a long prefix. With collide, all have the same low
+ * TL_FNV_COLLIDE_BITS bits of unseeded FNV-1a-64 (the hash the registry
+ * and the per-address table used before SipHash); without, the same
+ * shape, spread as any names would be. Deterministic. */
+void tl_fnv_names(char *names, int n, size_t stride, bool collide);
+
 /* ---- unit tests of src/core (testlib_core.c) ------------------------------ */
 
 /* These use the hub's internals: not for check_embed, which links only

@@ -43,12 +43,11 @@ struct sh_frame *sh_entry_frame(const redisReply *e, bool *bad)
       ev.data_len = v->len;
       break;
     case 'e':
-      if (sh_fmt_field_ok(v->str, v->len) && v->len > 0)
+      if (v->len > 0 && NULL == sh_field_check(SH_FIELD_EVENT, v->str, v->len))
         ev.event = v->str;
       break;
     case 'i':
-      if (v->len > 0 && v->len <= SH_MAX_ID_LEN
-          && sh_fmt_field_ok(v->str, v->len))
+      if (NULL == sh_field_check(SH_FIELD_ID, v->str, v->len))
         ev.id = v->str;
       break;
     case 'r':
@@ -62,6 +61,10 @@ struct sh_frame *sh_entry_frame(const redisReply *e, bool *bad)
       break;
     }
   }
+  /* Data that is not UTF-8 cannot be dropped like a field: the entry is
+   * not an event this stream can carry (ssehub's writers never add one). */
+  if (NULL != sh_data_check(ev.data, ev.data_len))
+    return NULL;
   *bad = false;
   f = sh_frame_new_event(sh_fmt_event_size(&ev), ev.id, strlen(ev.id), topics,
                          ntopics);

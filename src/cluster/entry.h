@@ -3,8 +3,11 @@
  * An entry is [id, [field, value, ...]] with the fields d (data), e
  * (event name), i (a publisher's own id), r (retry) and one t per topic
  * (engine.h). Unknown fields are ignored, and fields that would corrupt
- * the stream (a line break in an event name or id, a bad topic) are
- * dropped, as a reader of a shared log must: anything may write to it.
+ * the stream or that a publish would be refused for (an event name, id or
+ * topic that is not valid UTF-8 or holds a control character, a bad
+ * topic: pubfields.h) are dropped, as a reader of a shared log must:
+ * anything may write to it. Data that is not valid UTF-8 makes the entry
+ * no event (*bad).
  *
  * Pure apart from the allocation; reentrant.
  */

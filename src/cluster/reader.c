@@ -70,12 +70,7 @@ static bool feed(struct sh_redis *r, struct sh_frame *f)
  * (a control frame: seq 0, kept by no history). */
 static bool notice(struct sh_redis *r, const char *reason)
 {
-  char text[160];
-  int n = snprintf(text, sizeof(text),
-                   "event: ssehub-missed\ndata: {\"lastEventId\":\"%s\","
-                   "\"reason\":\"%s\"}\n\n",
-                   r->last_id, reason);
-  struct sh_frame *f = sh_frame_new_copy(text, (size_t) n);
+  struct sh_frame *f = sh_frame_missed(r->last_id, reason);
 
   return NULL == f || feed(r, f);
 }

@@ -2,10 +2,13 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
+#include "json.h"
+#include "protocol_limits.h"
 
 /* head[] must end where bytes[] starts (sh_frame_chunk()). */
 _Static_assert(offsetof(struct sh_frame, bytes)
@@ -131,4 +134,26 @@ void sh_frame_unref(struct sh_frame *f)
    * that dropped their references before it. */
   if (1 == atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel))
     free(f);
+}
+
+/* The in-band notice that events may have been missed: a named event, no
+ * id line (the client keeps its last event id), JSON data. */
+struct sh_frame *sh_frame_missed(const char *last_id, const char *reason)
+{
+  char json[SH_MAX_LAST_ID * 6 + 128], text[sizeof(json) + 64];
+  struct sh_json j;
+  int n;
+
+  sh_json_init(&j, json, sizeof(json));
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "lastEventId");
+  /* Longer ones arrive here as "(too long)" (sh_subscribe()). */
+  sh_json_string(&j, NULL != last_id ? last_id : "");
+  sh_json_key(&j, "reason");
+  sh_json_string(&j, reason);
+  sh_json_end_object(&j);
+  if (0 == sh_json_finish(&j, false))
+    return NULL;
+  n = snprintf(text, sizeof(text), "event: ssehub-missed\ndata: %s\n\n", json);
+  return sh_frame_new_copy(text, (size_t) n);
 }

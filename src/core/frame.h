@@ -68,6 +68,12 @@ bool sh_frame_matches(const struct sh_frame *f, const char *const *topics,
 /* Allocate a frame holding a copy of text[0..len). NULL when out of memory. */
 struct sh_frame *sh_frame_new_copy(const char *text, size_t len);
 
+/* The ssehub-missed notice (doc/protocol.md): a named event without id,
+ * data {"lastEventId":last_id,"reason":reason} written by the JSON writer
+ * (json.h), so whatever bytes last_id holds the data parses. last_id
+ * (NULL: "") is at most SH_MAX_LAST_ID bytes. NULL when out of memory. */
+struct sh_frame *sh_frame_missed(const char *last_id, const char *reason);
+
 static inline struct sh_frame *sh_frame_ref(struct sh_frame *f)
 {
   atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "iplimit.h"
+#include "siphash.h"
 #include "sync.h"
 
 #define COUNT_BUCKETS 4096
@@ -17,21 +18,23 @@ struct sh_ipcount {
   struct sh_ipcount *next;
 };
 
-static size_t hash(const struct sh_ipkey *k)
+/* Addresses are chosen by clients too (an IPv6 client has a /64 of them):
+ * keyed SipHash, so that no one can aim at one bucket or rate slot. */
+static size_t hash(const struct sh_iplimit *l, const struct sh_ipkey *k)
 {
-  size_t h = 1469598103934665603ull;
-  int i;
-
-  for (i = 0; i < 16; i++)
-    h = (h ^ k->b[i]) * 1099511628211ull;
-  return h;
+  return (size_t) sh_siphash(&l->hkey, k->b, sizeof(k->b));
 }
 
 int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate)
 {
+  int rc;
+
   memset(l, 0, sizeof(*l));
   atomic_init(&l->max_streams, max_streams);
   atomic_init(&l->rate, rate);
+  rc = sh_hashkey_random(&l->hkey);
+  if (0 != rc)
+    return rc;
   l->buckets = calloc(COUNT_BUCKETS, sizeof(*l->buckets));
   if (NULL == l->buckets)
     return -ENOMEM;
@@ -121,7 +124,7 @@ int sh_iplimit_stream_acquire(struct sh_iplimit *l, const struct sh_ipkey *k)
   int rc = 0;
 
   sh_mutex_lock(&l->lock);
-  head = &l->buckets[hash(k) & (l->nbuckets - 1)];
+  head = &l->buckets[hash(l, k) & (l->nbuckets - 1)];
   for (c = *head; NULL != c && 0 != memcmp(&c->key, k, sizeof(*k)); c = c->next)
     ;
   if (NULL == c) {
@@ -148,7 +151,7 @@ void sh_iplimit_stream_release(struct sh_iplimit *l, const struct sh_ipkey *k)
   struct sh_ipcount **pp, *c;
 
   sh_mutex_lock(&l->lock);
-  for (pp = &l->buckets[hash(k) & (l->nbuckets - 1)]; NULL != (c = *pp);
+  for (pp = &l->buckets[hash(l, k) & (l->nbuckets - 1)]; NULL != (c = *pp);
        pp = &c->next) {
     if (0 != memcmp(&c->key, k, sizeof(*k)))
       continue;
@@ -173,7 +176,7 @@ bool sh_iplimit_publish_allow(struct sh_iplimit *l, const struct sh_ipkey *k,
   if (0 == rate)
     return true;
   sh_mutex_lock(&l->lock);
-  b = &l->rate_slots[hash(k) % SH_RATE_SLOTS];
+  b = &l->rate_slots[hash(l, k) % SH_RATE_SLOTS];
   if (!b->used || 0 != memcmp(&b->key, k, sizeof(*k))) {
     b->used = true;
     b->key = *k;

@@ -5,7 +5,8 @@
  * --publish-rate gives each address a token bucket. The buckets live in a
  * fixed-size table indexed by a hash of the address: memory stays bounded
  * whatever the number of addresses, at the price that two addresses that
- * collide share (and reset) one bucket.
+ * collide share (and reset) one bucket. Both tables hash with SipHash
+ * under a key drawn at init (siphash.h), so collisions cannot be aimed.
  *
  * Addresses are compared as 16-byte IPv6 addresses (IPv4 mapped), so a
  * client is the same whether it came over IPv4 or as ::ffff:a.b.c.d.
@@ -26,6 +27,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "siphash.h"
 
 #define SH_RATE_SLOTS 4096
 
@@ -50,8 +53,10 @@ struct sh_iplimit {
   size_t nbuckets;
   struct sh_ratebucket *rate_slots; /* guarded by lock: SH_RATE_SLOTS,
                                        allocated once a rate is set */
+  struct sh_hashkey hkey;           /* immutable: the tables' secret hash key */
 };
 
+/* Returns 0, -ENOMEM, or getrandom(2)'s error for the hash key. */
 int sh_iplimit_init(struct sh_iplimit *l, unsigned max_streams, unsigned rate);
 void sh_iplimit_destroy(struct sh_iplimit *l);
 

@@ -6,21 +6,18 @@
 #include <string.h>
 
 #include "registry.h"
+#include "siphash.h"
 #include "sync.h"
 
 #define INITIAL_BUCKETS 64
 
 /* ---- the topic table (all under reg->lock) -------------------------------- */
 
-/* FNV-1a: short keys, no adversarial concern beyond chain length, which
- * the table's growth bounds. */
-static size_t hash(const char *s)
+/* Topic names are chosen by clients: keyed SipHash (siphash.h), so that
+ * no one outside can make names that share a bucket. */
+static size_t hash(const struct sh_registry *reg, const char *s)
 {
-  size_t h = 1469598103934665603ull;
-
-  for (; '\0' != *s; s++)
-    h = (h ^ (unsigned char) *s) * 1099511628211ull;
-  return h;
+  return (size_t) sh_siphash(&reg->hkey, s, strlen(s));
 }
 
 static struct sh_topic *topic_find(struct sh_registry *reg, const char *name)
@@ -29,7 +26,7 @@ static struct sh_topic *topic_find(struct sh_registry *reg, const char *name)
 
   if (NULL == reg->buckets)
     return NULL;
-  for (t = reg->buckets[hash(name) & (reg->nbuckets - 1)]; NULL != t;
+  for (t = reg->buckets[hash(reg, name) & (reg->nbuckets - 1)]; NULL != t;
        t = t->next)
     if (0 == strcmp(t->name, name))
       return t;
@@ -50,8 +47,8 @@ static int table_grow(struct sh_registry *reg)
 
     for (; NULL != t; t = next) {
       next = t->next;
-      t->next = b[hash(t->name) & (n - 1)];
-      b[hash(t->name) & (n - 1)] = t;
+      t->next = b[hash(reg, t->name) & (n - 1)];
+      b[hash(reg, t->name) & (n - 1)] = t;
     }
   }
   free(reg->buckets);
@@ -78,7 +75,7 @@ static struct sh_topic *topic_get(struct sh_registry *reg, const char *name)
     free(t);
     return NULL;
   }
-  b = hash(name) & (reg->nbuckets - 1);
+  b = hash(reg, name) & (reg->nbuckets - 1);
   t->next = reg->buckets[b];
   reg->buckets[b] = t;
   reg->ntopics++;
@@ -91,7 +88,7 @@ static void topic_free_if_empty(struct sh_registry *reg, struct sh_topic *t)
 
   if (t->count > 0)
     return;
-  for (pp = &reg->buckets[hash(t->name) & (reg->nbuckets - 1)]; *pp != t;
+  for (pp = &reg->buckets[hash(reg, t->name) & (reg->nbuckets - 1)]; *pp != t;
        pp = &(*pp)->next)
     ;
   *pp = t->next;
@@ -169,8 +166,13 @@ static int link_topics(struct sh_registry *reg, struct sh_client *c)
 
 int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap)
 {
+  int rc;
+
   if (0 == max)
     return -EINVAL;
+  rc = sh_hashkey_random(&reg->hkey);
+  if (0 != rc)
+    return rc;
   reg->items = calloc(max, sizeof(*reg->items));
   reg->by_fd = fd_cap > 0 ? calloc(fd_cap, sizeof(*reg->by_fd)) : NULL;
   if (NULL == reg->items || (fd_cap > 0 && NULL == reg->by_fd)) {

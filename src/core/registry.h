@@ -16,6 +16,8 @@
  * hash table, so a publish to one topic touches only that topic's
  * subscribers (and those of "*"), however many topics exist. A topic's
  * list is created with its first subscriber and freed with its last.
+ * Buckets are chosen by SipHash under a key drawn at init (siphash.h):
+ * names crafted to collide under a public hash cost no more than others.
  *
  * Thread-safety: `lock` guards items, count, closed, by_fd, next_gen, the
  * topic table and every client's links.
@@ -42,6 +44,7 @@
 
 #include "client.h"
 #include "protocol_limits.h"
+#include "siphash.h"
 
 struct sh_topic {
   char *name;
@@ -65,10 +68,11 @@ struct sh_registry {
   struct sh_topic **buckets; /* guarded by lock; nbuckets is a power of 2 */
   size_t nbuckets;
   size_t ntopics;
+  struct sh_hashkey hkey; /* immutable: this table's secret hash key */
 };
 
 /* fd_cap bounds the fd lookup table (0: no lookup). Returns 0, -EINVAL
- * (max == 0) or -ENOMEM. */
+ * (max == 0), -ENOMEM, or getrandom(2)'s error for the hash key. */
 int sh_registry_init(struct sh_registry *reg, size_t max, size_t fd_cap);
 
 /* Admit at most limit clients from now on (clamped to max); clients

@@ -372,7 +372,7 @@ int ssehub_listen(struct ssehub *hub)
 {
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME
                    | MHD_USE_ERROR_LOG;
-  unsigned pool = hub->opt.threads > 1 ? hub->opt.threads : 0;
+  unsigned pool = hub->opt.threads;
   bool ipv6 = false;
   int fd = -1, rc;
 
@@ -396,27 +396,32 @@ int ssehub_listen(struct ssehub *hub)
   if (NULL != hub->opt.tls_cert_pem)
     flags |= MHD_USE_TLS;
   {
-    /* MHD ignores a pool of size 1 with a warning; no pool option means
-     * one internal thread, which is what 1 asks for. */
-    struct MHD_OptionItem opts[] = {
-      { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) &mhd_logger, hub },
-      { MHD_OPTION_LISTEN_SOCKET, fd, NULL },
-      { MHD_OPTION_THREAD_POOL_SIZE, pool, NULL },
-      { MHD_OPTION_CONNECTION_LIMIT,
-        (intptr_t) (hub->opt.max_clients + SH_CONN_HEADROOM), NULL },
-      { MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (intptr_t) hub->opt.connection_memory, NULL },
-      { MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) hub->opt.connection_timeout_s,
-        NULL },
-      { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) &ssehub_mhd_completed, hub },
-      { MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) &ssehub_mhd_connection, hub },
-      { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) hub->opt.tls_cert_pem },
-      { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) hub->opt.tls_key_pem },
-      { MHD_OPTION_END, 0, NULL }
-    };
+    /* libmicrohttpd 0.9.75 warns for any pool size below 2, 0 included
+     * ("Warning: Zero size, specified for thread pool size, is ignored",
+     * daemon.c, parse_options_va) and runs one internal thread: for one
+     * thread the option is left out, which means that thread, silently. */
+    struct MHD_OptionItem opts[16];
+    unsigned n = 0;
 
-    if (NULL == hub->opt.tls_cert_pem)
-      opts[8].option = MHD_OPTION_END; /* no TLS options */
+#define OPT(o, v, p) opts[n++] = (struct MHD_OptionItem){ (o), (v), (p) }
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) &mhd_logger, hub);
+    OPT(MHD_OPTION_LISTEN_SOCKET, fd, NULL);
+    if (pool > 1)
+      OPT(MHD_OPTION_THREAD_POOL_SIZE, pool, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT,
+        (intptr_t) (hub->opt.max_clients + SH_CONN_HEADROOM), NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (intptr_t) hub->opt.connection_memory, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t) hub->opt.connection_timeout_s,
+        NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) &ssehub_mhd_completed, hub);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t) &ssehub_mhd_connection, hub);
+    if (NULL != hub->opt.tls_cert_pem) {
+      OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, (void *) hub->opt.tls_cert_pem);
+      OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, (void *) hub->opt.tls_key_pem);
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
     hub->daemon = MHD_start_daemon(flags, 0, NULL, NULL, &ssehub_mhd_handler,
                                    hub, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   }

@@ -30,6 +30,7 @@
 #include "hostport.h"
 #include "http_admin.h"
 #include "http_auth.h"
+#include "json.h"
 #include "streamid.h"
 #include "sync.h"
 
@@ -121,38 +122,50 @@ static enum MHD_Result send_out(struct ssehub *hub, struct MHD_Connection *conn,
 
 /* The engine, and with Redis the link and the newest id read, which are
  * not numbers and so not in the table. */
-static void engine_stats(struct ssehub *hub, struct out *o)
+static void engine_stats(struct ssehub *hub, struct sh_json *j)
 {
   struct sh_redis_status rs;
   char id[SH_STREAMID_MAX] = "";
 
+  sh_json_key(j, "engine");
   if (NULL == hub->redis) {
-    put(o, ",\"engine\":\"memory\"");
+    sh_json_string(j, "memory");
     return;
   }
+  sh_json_string(j, "redis");
   sh_redis_status(hub->redis, &rs);
   if (0 != rs.last_seq)
     sh_streamid_format(rs.last_seq, id, sizeof(id));
-  put(o, ",\"engine\":\"redis\",\"redis_link\":\"%s\",\"redis_last_id\":\"%s\"",
-      rs.up ? "up" : "down", id);
+  sh_json_key(j, "redis_link");
+  sh_json_string(j, rs.up ? "up" : "down");
+  sh_json_key(j, "redis_last_id");
+  sh_json_string(j, id);
 }
 
 /* Every line of the SSEHUB_STATS table as a JSON number, and the engine's
  * state. */
 static enum MHD_Result stats(struct ssehub *hub, struct MHD_Connection *conn)
 {
+  /* A name and a 20-digit number per line, and the engine's strings. */
+  size_t cap = sh_nstats * 96 + 256;
   struct ssehub_stats st;
+  struct sh_json j;
   struct out o;
   size_t i;
 
-  if (!out_init(&o, 4096))
+  if (!out_init(&o, cap))
     return send_out(hub, conn, &o, NULL);
   ssehub_get_stats(hub, &st);
-  for (i = 0; i < sh_nstats; i++)
-    put(&o, "%s\"%s\":%llu", 0 == i ? "{" : ",", sh_stat_info[i].name,
-        (unsigned long long) sh_stat_value(&st, i));
-  engine_stats(hub, &o);
-  put(&o, "}\n");
+  sh_json_init(&j, o.p, o.cap);
+  sh_json_begin_object(&j);
+  for (i = 0; i < sh_nstats; i++) {
+    sh_json_key(&j, sh_stat_info[i].name);
+    sh_json_uint(&j, sh_stat_value(&st, i));
+  }
+  engine_stats(hub, &j);
+  sh_json_end_object(&j);
+  o.len = sh_json_finish(&j, true);
+  o.failed = 0 == o.len; /* a name longer than planned: 500, never cut */
   return send_out(hub, conn, &o, "application/json");
 }
 
@@ -431,7 +444,8 @@ enum MHD_Result sh_admin_serve(struct ssehub *hub, struct MHD_Connection *conn,
     return sh_http_reply(hub, conn, MHD_HTTP_NOT_FOUND, false,
                          "not found; served on the --admin-bind listener\n",
                          NULL);
-  why = sh_auth_publish(hub, conn);
+  /* Signed tokens open topics, not the admin URLs: g NULL. */
+  why = sh_auth_publish(hub, conn, NULL);
   if (SH_AUTH_FORBIDDEN == why) {
     sh_count(&hub->n.unauthorized, 1);
     return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, true,
@@ -441,7 +455,7 @@ enum MHD_Result sh_admin_serve(struct ssehub *hub, struct MHD_Connection *conn,
                          NULL);
   }
   if (SH_AUTH_OK != why)
-    return sh_auth_refuse(hub, conn, why);
+    return sh_auth_refuse(hub, conn, why, NULL);
   return serve(hub, conn, url, method);
 }
 

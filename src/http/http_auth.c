@@ -6,12 +6,15 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "conn.h"
 #include "http_auth.h"
 #include "hub.h"
+#include "protocol_limits.h"
 #include "sync.h"
 
 bool sh_token_equal(const char *given, size_t given_len, const char *token)
@@ -74,6 +77,49 @@ static enum sh_auth check_token(struct ssehub *hub, const char *const *tok,
   return ok ? SH_AUTH_OK : SH_AUTH_WRONG;
 }
 
+/* A reference to the key in force, or NULL; a reload may replace it
+ * meanwhile, this request keeps checking against the one it took. The
+ * check itself (a signature: 4 us for HS256, 30 us for RS256, 130 us for
+ * ES256, measured) runs without the lock. */
+static struct sh_jwt_key *jwt_key(struct ssehub *hub)
+{
+  struct sh_jwt_key *k;
+
+  sh_mutex_lock(&hub->conf_lock);
+  k = sh_jwt_key_ref(hub->jwt);
+  sh_mutex_unlock(&hub->conf_lock);
+  return k;
+}
+
+/* t[0..len): the static token (every topic), else, with a key, a signed
+ * token (the topics of its claims). */
+static enum sh_auth check_both(struct ssehub *hub, const char *const *tok,
+                               struct sh_jwt_key *key, const char *t,
+                               size_t len, struct sh_grant *g)
+{
+  enum sh_jwt_err e;
+
+  if (SH_AUTH_OK == check_token(hub, tok, t, len))
+    return SH_AUTH_OK;
+  if (NULL == key || NULL == g)
+    return SH_AUTH_WRONG;
+  e = sh_jwt_verify(key, t, len, (int64_t) time(NULL), &g->claims);
+  if (SH_JWT_OK != e) {
+    g->jwt = e;
+    return SH_AUTH_JWT;
+  }
+  g->limited = true;
+  return SH_AUTH_OK;
+}
+
+static void grant_init(struct sh_grant *g)
+{
+  if (NULL != g) {
+    memset(g, 0, sizeof(*g));
+    g->jwt = SH_JWT_OK;
+  }
+}
+
 /* Whether a token is configured, and the policy without one (a reload
  * may change both). */
 static bool has_token(struct ssehub *hub, const char *const *tok, int *open)
@@ -88,48 +134,93 @@ static bool has_token(struct ssehub *hub, const char *const *tok, int *open)
   return has;
 }
 
-enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn)
+enum sh_auth sh_auth_publish(struct ssehub *hub, struct MHD_Connection *conn,
+                             struct sh_grant *g)
 {
-  const char *t;
+  struct sh_jwt_key *key = NULL != g ? jwt_key(hub) : NULL;
+  const char *t = bearer(conn);
+  enum sh_auth r;
   int open;
 
-  if (!has_token(hub, &hub->opt.publish_token, &open)) {
+  grant_init(g);
+  if (!has_token(hub, &hub->opt.publish_token, &open)
+      && (NULL == t || NULL == key)) {
     struct sh_ipkey k;
 
-    if (open)
-      return SH_AUTH_OK;
-    return sh_http_client_key(conn, &k) && sh_ipkey_is_loopback(&k)
-               ? SH_AUTH_OK
-               : SH_AUTH_FORBIDDEN;
+    if (open || (sh_http_client_key(conn, &k) && sh_ipkey_is_loopback(&k)))
+      r = SH_AUTH_OK;
+    else
+      r = NULL != key ? SH_AUTH_MISSING : SH_AUTH_FORBIDDEN;
+  } else if (NULL == t) {
+    r = SH_AUTH_MISSING;
+  } else {
+    r = check_both(hub, &hub->opt.publish_token, key, t, strlen(t), g);
   }
-  t = bearer(conn);
-  if (NULL == t)
-    return SH_AUTH_MISSING;
-  return check_token(hub, &hub->opt.publish_token, t, strlen(t));
+  sh_jwt_key_unref(key);
+  return r;
 }
 
-enum sh_auth sh_auth_subscribe(struct ssehub *hub, struct MHD_Connection *conn)
+enum sh_auth sh_auth_subscribe(struct ssehub *hub, struct MHD_Connection *conn,
+                               struct sh_grant *g)
 {
   const char *const *tok = &hub->opt.subscribe_token, *t;
+  struct sh_jwt_key *key = jwt_key(hub);
+  enum sh_auth r = SH_AUTH_MISSING;
   size_t len;
 
-  if (!has_token(hub, tok, NULL))
+  grant_init(g);
+  if (!has_token(hub, tok, NULL) && NULL == key)
     return SH_AUTH_OK;
   /* Browsers' EventSource cannot set headers: a cookie or the query. */
   if (NULL != (t = bearer(conn)))
-    return check_token(hub, tok, t, strlen(t));
-  if (NULL != (t = cookie(conn, "ssehub_token", &len)))
-    return check_token(hub, tok, t, len);
-  t = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "access_token");
-  if (NULL != t)
-    return check_token(hub, tok, t, strlen(t));
-  return SH_AUTH_MISSING;
+    r = check_both(hub, tok, key, t, strlen(t), g);
+  else if (NULL != (t = cookie(conn, "ssehub_token", &len)))
+    r = check_both(hub, tok, key, t, len, g);
+  else if (NULL
+           != (t = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+                                               "access_token")))
+    r = check_both(hub, tok, key, t, strlen(t), g);
+  sh_jwt_key_unref(key);
+  return r;
+}
+
+bool sh_grant_allows(const struct sh_grant *g, bool publish, const char *topic)
+{
+  const struct sh_topic_grant *tg;
+
+  if (!g->limited)
+    return true;
+  tg = publish ? &g->claims.publish : &g->claims.subscribe;
+  return NULL == topic ? tg->all : sh_claims_allows(tg, topic);
+}
+
+void sh_grant_free(struct sh_grant *g)
+{
+  if (NULL != g && g->limited) {
+    sh_claims_free(&g->claims);
+    g->limited = false;
+  }
 }
 
 enum MHD_Result sh_auth_refuse(struct ssehub *hub, struct MHD_Connection *conn,
-                               enum sh_auth why)
+                               enum sh_auth why, const struct sh_grant *g)
 {
   sh_count(&hub->n.unauthorized, 1);
+  if (SH_AUTH_JWT == why) {
+    const char *reason = sh_jwt_err_reason(NULL != g ? g->jwt
+                                                     : SH_JWT_MALFORMED);
+    char body[96], hdr[160];
+
+    sh_count(&hub->n.jwt_refused, 1);
+    snprintf(body, sizeof(body), "invalid token: %s\n", reason);
+    /* RFC 6750 section 3: the reason, for the developer. */
+    snprintf(hdr, sizeof(hdr),
+             "Bearer realm=\"ssehub\", error=\"invalid_token\", "
+             "error_description=\"%s\"",
+             reason);
+    return sh_http_reply(hub, conn, MHD_HTTP_UNAUTHORIZED, true, body,
+                         MHD_HTTP_HEADER_WWW_AUTHENTICATE, hdr, NULL);
+  }
   if (SH_AUTH_FORBIDDEN == why)
     return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, true,
                          "publishing is allowed from loopback only; use a "
@@ -143,5 +234,26 @@ enum MHD_Result sh_auth_refuse(struct ssehub *hub, struct MHD_Connection *conn,
   return sh_http_reply(hub, conn, MHD_HTTP_UNAUTHORIZED, true,
                        "invalid token\n", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                        "Bearer realm=\"ssehub\", error=\"invalid_token\"",
+                       NULL);
+}
+
+enum MHD_Result sh_auth_forbid_topic(struct ssehub *hub,
+                                     struct MHD_Connection *conn, bool publish,
+                                     const char *topic)
+{
+  char body[SH_MAX_TOPIC_LEN + 128];
+
+  sh_count(&hub->n.unauthorized, 1);
+  sh_count(&hub->n.jwt_forbidden, 1);
+  if (NULL == topic)
+    snprintf(body, sizeof(body),
+             "the token does not allow publishing without a topic (a "
+             "broadcast needs \"*\" in its publish claim)\n");
+  else
+    snprintf(body, sizeof(body), "the token does not allow %s topic '%s'\n",
+             publish ? "publishing to" : "subscribing to", topic);
+  return sh_http_reply(hub, conn, MHD_HTTP_FORBIDDEN, true, body,
+                       MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                       "Bearer realm=\"ssehub\", error=\"insufficient_scope\"",
                        NULL);
 }

@@ -36,6 +36,7 @@
 #include "http_auth.h"
 #include "http_publish.h"
 #include "hub.h"
+#include "json.h"
 #include "pubfields.h"
 #include "pubqueue.h"
 #include "sse_fmt.h"
@@ -54,6 +55,7 @@ struct pubreq {
   bool parsed; /* f holds the validated event (points into body) */
   bool held;   /* has parked at least once (counted once) */
   struct sh_pubfields f;
+  struct sh_grant grant;       /* the topics the credentials allow */
   long long wait_until;        /* monotonic ms: hold no longer */
   long long started_ms;        /* monotonic ms: the first call */
   struct MHD_Connection *conn; /* for the waiter's callbacks */
@@ -73,6 +75,7 @@ void sh_publish_free(void *p)
 {
   struct pubreq *req = p;
 
+  sh_grant_free(&req->grant);
   free(req->body);
   free(req);
 }
@@ -149,17 +152,20 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
   struct pubreq *req;
+  struct sh_grant grant;
   struct sh_ipkey ip;
   enum sh_auth auth;
   bool form;
 
-  auth = sh_auth_publish(hub, conn);
+  auth = sh_auth_publish(hub, conn, &grant);
   if (SH_AUTH_OK != auth)
-    return sh_auth_refuse(hub, conn, auth);
+    return sh_auth_refuse(hub, conn, auth, &grant);
+  /* The grant is req's once req exists; every return before frees it. */
   if (sh_http_client_key(conn, &ip)
       && !sh_iplimit_publish_allow(&hub->iplimit, &ip, sh_now_ms())) {
     char body[96];
 
+    sh_grant_free(&grant);
     sh_count(&hub->n.rate_limited, 1);
     snprintf(body, sizeof(body),
              "publish rate limit (%u per second) exceeded; retry later\n",
@@ -170,14 +176,19 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL == ct)
     ct = "";
   form = media_type_is(ct, "application/x-www-form-urlencoded");
-  if (!form && !media_type_is(ct, "text/plain"))
+  if (!form && !media_type_is(ct, "text/plain")) {
+    sh_grant_free(&grant);
     return sh_http_reply(hub, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, true,
                          "unsupported Content-Type; use "
                          "application/x-www-form-urlencoded or text/plain\n",
                          NULL);
+  }
   req = calloc(1, sizeof(*req));
-  if (NULL == req)
+  if (NULL == req) {
+    sh_grant_free(&grant);
     return MHD_NO;
+  }
+  req->grant = grant;
   req->form = form;
   req->conn = conn;
   req->started_ms = sh_now_ms();
@@ -189,7 +200,7 @@ static enum MHD_Result begin(struct ssehub *hub, struct MHD_Connection *conn,
   req->limit = form ? sh_live(hub, max_event_size) * 3 + 4096
                     : sh_live(hub, max_event_size);
   if (NULL != cl && strtoull(cl, NULL, 10) > req->limit) {
-    free(req);
+    sh_publish_free(req);
     return too_large(hub, conn);
   }
   *con_cls = req;
@@ -238,28 +249,30 @@ static enum MHD_Result query_field(void *cls, enum MHD_ValueKind kind,
 static enum MHD_Result accepted(struct ssehub *hub, struct MHD_Connection *conn,
                                 const struct ssehub_event *ev, uint64_t seq)
 {
-  char id[64], body[SH_MAX_ID_LEN * 6 + 192], *p = body;
-  const char *s;
+  char id[64], body[SH_MAX_ID_LEN * 6 + 192];
+  struct sh_json j;
 
   if (NULL == ev->id || NULL != hub->redis)
     ssehub_event_id(hub, seq, id, sizeof(id));
-  p += sprintf(p, "{\"id\":\"");
-  /* JSON-escape a publisher's id (quotes, backslashes, control bytes). */
-  for (s = NULL != ev->id ? ev->id : id; '\0' != *s; s++) {
-    if ('"' == *s || '\\' == *s)
-      p += sprintf(p, "\\%c", *s);
-    else if ((unsigned char) *s < 0x20)
-      p += sprintf(p, "\\u%04x", (unsigned char) *s);
-    else
-      *p++ = *s;
-  }
-  p += sprintf(p, "\",\"seq\":%llu,\"clients\":%zu", (unsigned long long) seq,
-               ssehub_client_count(hub));
+  sh_json_init(&j, body, sizeof(body));
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "id");
+  sh_json_string(&j, NULL != ev->id ? ev->id : id);
+  sh_json_key(&j, "seq");
+  sh_json_uint(&j, seq);
+  sh_json_key(&j, "clients");
+  sh_json_uint(&j, ssehub_client_count(hub));
   /* With Redis, a publisher's own id is the SSE id, and the stream's id
    * says where the event is in the shared log. */
-  if (NULL != ev->id && NULL != hub->redis)
-    p += sprintf(p, ",\"stream_id\":\"%s\"", id);
-  sprintf(p, "}\n");
+  if (NULL != ev->id && NULL != hub->redis) {
+    sh_json_key(&j, "stream_id");
+    sh_json_string(&j, id);
+  }
+  sh_json_end_object(&j);
+  /* The buffer holds the longest id escaped (6 bytes a byte) and the rest. */
+  if (0 == sh_json_finish(&j, true))
+    return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
+                         "answer too large\n", NULL);
   return sh_http_reply(hub, conn, MHD_HTTP_OK, false, body,
                        MHD_HTTP_HEADER_CONTENT_TYPE, "application/json", NULL);
 }
@@ -281,6 +294,21 @@ static const char *parse(struct MHD_Connection *conn, struct pubreq *req)
   }
   sh_pubfields_finish(f);
   return f->bad;
+}
+
+/* The first topic of the event that the grant does not allow, or NULL;
+ * *broadcast set when the event has no topic and the grant does not
+ * allow that. */
+static const char *publish_denied(const struct pubreq *req, bool *broadcast)
+{
+  const struct ssehub_event *ev = &req->f.ev;
+  unsigned i;
+
+  *broadcast = 0 == ev->ntopics && !sh_grant_allows(&req->grant, true, NULL);
+  for (i = 0; i < ev->ntopics; i++)
+    if (!sh_grant_allows(&req->grant, true, ev->topics[i]))
+      return ev->topics[i];
+  return NULL;
 }
 
 /* Publish req->f, holding the request while the queue is full. Returns 1
@@ -370,7 +398,8 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
   int rc;
 
   if (!req->parsed) {
-    const char *bad;
+    const char *bad, *denied;
+    bool broadcast;
 
     sh_http_request_complete(hub, conn); /* the whole request is in */
     if (req->too_big)
@@ -380,6 +409,9 @@ static enum MHD_Result finish(struct ssehub *hub, struct MHD_Connection *conn,
     bad = parse(conn, req);
     if (NULL != bad)
       return bad_request(hub, conn, bad);
+    denied = publish_denied(req, &broadcast);
+    if (NULL != denied || broadcast)
+      return sh_auth_forbid_topic(hub, conn, true, denied);
     req->parsed = true;
     /* With Redis every publish waits for its round trip: at least 100 ms. */
     req->wait_until = sh_now_ms()

@@ -17,6 +17,7 @@
 #include "http_auth.h"
 #include "http_sse.h"
 #include "hub.h"
+#include "json.h"
 #include "pubfields.h"
 #include "sync.h"
 
@@ -74,8 +75,7 @@ enum limit { LIMIT_CLIENTS, LIMIT_PER_IP, LIMIT_FDS };
  * line either, so the browser keeps its last event id and resumes from
  * it on the reconnection that gets in. No registry slot is taken (the
  * answer is a plain buffer), and "Connection: close" frees the MHD
- * connection at once. The event's data is one line of JSON; its strings
- * are this file's constants, never the client's. */
+ * connection at once. The event's data is one line of JSON (json.h). */
 static enum MHD_Result overload(struct ssehub *hub, struct MHD_Connection *conn,
                                 const char *limit, unsigned max)
 {
@@ -85,13 +85,23 @@ static enum MHD_Result overload(struct ssehub *hub, struct MHD_Connection *conn,
   unsigned retry = sh_hub_retry_ms(hub, 0 != base ? base : 1000u);
   struct MHD_Response *resp;
   enum MHD_Result ret;
-  char body[192];
+  char data[128], body[192];
+  struct sh_json j;
   int n;
 
+  sh_json_init(&j, data, sizeof(data));
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "limit");
+  sh_json_string(&j, limit);
+  sh_json_key(&j, "max");
+  sh_json_uint(&j, max);
+  sh_json_key(&j, "retry");
+  sh_json_uint(&j, retry);
+  sh_json_end_object(&j);
+  if (0 == sh_json_finish(&j, false))
+    return MHD_NO; /* cannot happen: fixed names, two numbers */
   n = snprintf(body, sizeof(body),
-               "retry: %u\nevent: ssehub-overload\ndata: "
-               "{\"limit\":\"%s\",\"max\":%u,\"retry\":%u}\n\n",
-               retry, limit, max, retry);
+               "retry: %u\nevent: ssehub-overload\ndata: %s\n\n", retry, data);
   resp = MHD_create_response_from_buffer((size_t) n, body,
                                          MHD_RESPMEM_MUST_COPY);
   if (NULL == resp)
@@ -179,10 +189,10 @@ static enum MHD_Result collect_topic(void *cls, enum MHD_ValueKind kind,
   (void) key_size;
   if (0 != strcmp(key, "topic") || NULL != r->bad)
     return MHD_YES;
-  if (NULL == value || !sh_topic_ok(value, value_size)) {
-    r->bad = "each topic must be 1-256 bytes without CR, LF or NUL\n";
+  r->bad = sh_field_check(SH_FIELD_TOPIC, NULL != value ? value : "",
+                          NULL != value ? value_size : 0);
+  if (NULL != r->bad)
     return MHD_NO;
-  }
   for (i = 0; i < r->ntopics; i++)
     if (0 == strcmp(r->topics[i], value))
       return MHD_YES; /* listed twice: once is enough */
@@ -194,15 +204,36 @@ static enum MHD_Result collect_topic(void *cls, enum MHD_ValueKind kind,
   return MHD_YES;
 }
 
-static const char *last_event_id(struct MHD_Connection *conn)
+/* The stream's Last-Event-ID (the header, or ?lastEventId= for clients
+ * that cannot set headers), or NULL; *bad is the reason for a 400 when it
+ * is not text an id could be: it is echoed in the ssehub-missed notice,
+ * and no published id holds such bytes, so no real client sends them
+ * (a browser keeps the id as decoded text and sends it back as UTF-8). */
+static const char *last_event_id(struct MHD_Connection *conn, const char **bad)
 {
-  const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                               "Last-Event-ID");
+  const char *id = NULL;
+  size_t len = 0;
 
-  if (NULL == id)
-    id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-                                     "lastEventId");
+  if (MHD_YES
+      != MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, "Last-Event-ID",
+                                       strlen("Last-Event-ID"), &id, &len))
+    (void) MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND,
+                                         "lastEventId", strlen("lastEventId"),
+                                         &id, &len);
+  *bad = NULL != id ? sh_field_check(SH_FIELD_LAST_ID, id, len) : NULL;
   return id;
+}
+
+/* The first topic of r that g does not allow, or NULL. */
+static const char *topic_denied(const struct sh_grant *g,
+                                const struct sub_req *r)
+{
+  unsigned i;
+
+  for (i = 0; i < r->ntopics; i++)
+    if (!sh_grant_allows(g, false, r->topics[i]))
+      return r->topics[i];
+  return NULL;
 }
 
 static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
@@ -282,24 +313,39 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
                             bool head, const char *version)
 {
   struct sub_req req = { .ntopics = 0, .bad = NULL };
+  const char *last_id = NULL;
   struct MHD_Response *resp;
   struct sh_client *c;
+  struct sh_grant grant;
   enum MHD_Result ret;
-  int rc, fd;
-
   enum sh_auth auth;
+  const char *denied;
+  int rc, fd;
 
   if (atomic_load(&hub->stopping))
     return refuse_stopping(hub, conn);
-  auth = sh_auth_subscribe(hub, conn);
+  auth = sh_auth_subscribe(hub, conn, &grant);
   if (SH_AUTH_OK != auth)
-    return sh_auth_refuse(hub, conn, auth);
+    return sh_auth_refuse(hub, conn, auth, &grant);
   MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, &collect_topic,
                               &req);
+  if (NULL == req.bad)
+    last_id = last_event_id(conn, &req.bad);
   if (NULL != req.bad) {
+    sh_grant_free(&grant);
     sh_count(&hub->n.bad_requests, 1);
     return sh_http_reply(hub, conn, MHD_HTTP_BAD_REQUEST, false, req.bad, NULL);
   }
+  /* A topic outside a signed token's claim is refused, not filtered out:
+   * a client told "403" knows its token is wrong; one silently given
+   * fewer topics would wait for events that never come. Replay cannot
+   * cross the claim either: the history is filtered by these topics
+   * (subscribe.c), and a stream without a topic gets only events
+   * published without one, which every subscriber gets. */
+  denied = topic_denied(&grant, &req);
+  sh_grant_free(&grant);
+  if (NULL != denied)
+    return sh_auth_forbid_topic(hub, conn, false, denied);
   /* HEAD answers what a GET would get now (the demo page asks it why its
    * EventSource was refused), without opening a stream. */
   if (head) {
@@ -340,7 +386,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     sh_frame_unref(ok);
   }
   if (0 == rc)
-    rc = sh_subscribe(hub, c, last_event_id(conn));
+    rc = sh_subscribe(hub, c, last_id);
   if (0 != rc) {
     if (c->ip_counted)
       sh_iplimit_stream_release(&hub->iplimit, &c->ip);

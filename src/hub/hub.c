@@ -279,6 +279,12 @@ static void free_secret(const char *s)
   }
 }
 
+/* The length of the options' JWT key (0 means a string's). */
+static size_t jwt_key_len(const struct ssehub_options *o)
+{
+  return 0 != o->jwt_key_len ? o->jwt_key_len : strlen(o->jwt_key);
+}
+
 static void free_strings(struct ssehub *hub)
 {
   unsigned i;
@@ -416,7 +422,12 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
   if (0 == hub->opt.max_clients)
     hub->opt.max_clients = default_max_clients(hub->opt.threads);
   hub->epoch = wall_ms();
+  /* The key lives in hub->jwt only (and is wiped when freed). */
+  hub->opt.jwt_key = NULL;
+  hub->opt.jwt_key_len = 0;
   rc = copy_strings(hub, o);
+  if (0 == rc && NULL != o->jwt_key)
+    rc = sh_jwt_key_new(o->jwt_key, jwt_key_len(o), &hub->jwt, NULL);
   if (0 != rc)
     goto fail_hub;
   rc = -ENOMEM;
@@ -483,6 +494,7 @@ fail_log:
   sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
 fail_hub:
+  sh_jwt_key_unref(hub->jwt);
   free_strings(hub);
   free(hub);
 fail:
@@ -500,28 +512,13 @@ int ssehub_event_id(const struct ssehub *hub, uint64_t seq, char *buf,
                   (unsigned long long) seq);
 }
 
-static bool topic_ok(const char *t)
-{
-  return sh_topic_ok(t, strlen(t)) && 0 != strcmp(t, "*");
-}
-
 static int check_event(const struct ssehub *hub, const struct ssehub_event *ev)
 {
-  unsigned i;
-
   if (ev->data_len > sh_live(hub, max_event_size))
     return -EMSGSIZE;
-  if ((NULL != ev->event && !sh_fmt_field_ok(ev->event, strlen(ev->event)))
-      || (NULL != ev->id
-          && ('\0' == ev->id[0] || strlen(ev->id) > SH_MAX_ID_LEN
-              || !sh_fmt_field_ok(ev->id, strlen(ev->id))))
-      || (NULL == ev->data && ev->data_len > 0) || ev->retry < -1
-      || ev->ntopics > SH_MAX_FRAME_TOPICS
-      || (ev->ntopics > 0 && NULL == ev->topics))
+  /* The same checks as POST /publish's (pubfields.h). */
+  if (ev->retry < -1 || NULL != sh_event_check(ev))
     return -EINVAL;
-  for (i = 0; i < ev->ntopics; i++)
-    if (NULL == ev->topics[i] || !topic_ok(ev->topics[i]))
-      return -EINVAL;
   return 0;
 }
 
@@ -838,6 +835,7 @@ void ssehub_free(struct ssehub *hub)
   free(hub->tsnap);
   sh_frame_unref(hub->heartbeat);
   sh_frame_unref(hub->ok_frame);
+  sh_jwt_key_unref(hub->jwt);
   sh_mutex_destroy(&hub->conf_lock);
   sh_log_destroy(&hub->log);
   free_strings(hub);
@@ -869,6 +867,8 @@ const char *ssehub_strerror(int err)
     return "too many clients";
   case -EPROTO:
     return "TLS certificate or key rejected";
+  case -ENOTSUP:
+    return "this build lacks JWT support (jwt_key)";
   default:
     return strerror(-err);
   }
@@ -935,6 +935,7 @@ struct staged {
   char **origins;
   unsigned norigins;
   struct sh_frame *ok_frame; /* NULL: retry unchanged */
+  struct sh_jwt_key *jwt;
 };
 
 static void staged_free(struct staged *s)
@@ -947,6 +948,7 @@ static void staged_free(struct staged *s)
     free(s->origins[i]);
   free(s->origins);
   sh_frame_unref(s->ok_frame);
+  sh_jwt_key_unref(s->jwt);
 }
 
 static int stage(struct ssehub *hub, const struct ssehub_options *o,
@@ -972,6 +974,17 @@ static int stage(struct ssehub *hub, const struct ssehub_options *o,
   if (o->retry_ms != sh_live(hub, retry_ms)
       && NULL == (s->ok_frame = preamble_frame(o->retry_ms)))
     goto fail;
+  if (NULL != o->jwt_key) {
+    const char *why;
+    int rc = sh_jwt_key_new(o->jwt_key, jwt_key_len(o), &s->jwt, &why);
+
+    if (0 != rc) {
+      if (-ENOMEM != rc)
+        sh_log(&hub->log, SSEHUB_LOG_ERROR, "jwt key: %s", why);
+      staged_free(s);
+      return rc;
+    }
+  }
   return 0;
 
 fail:
@@ -989,8 +1002,10 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   const char *const *orig = h->cors_origins;
   unsigned norig = h->ncors_origins;
   struct sh_frame *ok = hub->ok_frame;
+  struct sh_jwt_key *jwt = hub->jwt;
 
   sh_mutex_lock(&hub->conf_lock);
+  hub->jwt = s->jwt;
   h->publish_token = s->publish_token;
   h->subscribe_token = s->subscribe_token;
   h->publish_open = o->publish_open;
@@ -1004,12 +1019,15 @@ static void install(struct ssehub *hub, const struct ssehub_options *o,
   s->origins = (char **) orig;
   s->norigins = norig;
   s->ok_frame = NULL != s->ok_frame ? ok : NULL;
+  /* Requests checking a token hold their own reference to the old key. */
+  s->jwt = jwt;
 }
 
 int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
 {
   struct ssehub_options own, *o = &own;
   struct staged s;
+  bool key_changed;
   int nfixed, rc = take_options(o, opts);
 
   if (0 == rc)
@@ -1040,8 +1058,15 @@ int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
     staged_free(&s);
     goto refused;
   }
+  /* hub->jwt is written by this thread only: read without the lock. */
+  key_changed = !sh_jwt_key_same(hub->jwt, s.jwt);
   install(hub, o, &s);
-  staged_free(&s); /* the old strings and frame */
+  staged_free(&s); /* the old strings, frame and key */
+  if (key_changed)
+    sh_log(&hub->log, SSEHUB_LOG_INFO, "jwt key %s",
+           NULL == hub->jwt ? "removed: signed tokens are refused"
+                            : "replaced: tokens signed with the old one "
+                              "are refused");
   nfixed = log_fixed(hub, o);
   /* Above what was allocated at start: keep the limit in force. */
   if (o->max_clients > hub->opt.max_clients)

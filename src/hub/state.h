@@ -15,9 +15,10 @@
  *     is fine); the limits kept by a module (registry limit, iplimit,
  *     history, log level) are set through that module under its lock;
  *   - strings and the preamble frame (the tokens, publish_open, the CORS
- *     origins, ok_frame) under conf_lock: the reload swaps the pointers
+ *     origins, ok_frame) and the JWT key under conf_lock: the reload swaps the pointers
  *     under it and frees the old strings after releasing it; readers
- *     compare or copy (or take a frame reference) while holding it. It is
+ *     compare or copy (or take a frame or key reference) while holding
+ *     it. It is
  *     a leaf lock: nothing else is taken while it is held, and it is
  *     never held across I/O. reg and queue carry
  * their own locks (registry.h, pubqueue.h). Counters are atomics. daemon,
@@ -41,6 +42,7 @@
 #include "histogram.h"
 #include "history.h"
 #include "iplimit.h"
+#include "jwtkey.h"
 #include "log.h"
 #include "pubqueue.h"
 #include "registry.h"
@@ -91,6 +93,10 @@ struct ssehub {
   struct sh_pubqueue queue;      /* own lock (pubqueue.h) */
   struct sh_history history;     /* own lock (history.h) */
   struct sh_frame *ok_frame;     /* conf_lock: ":ok\nretry: N\n\n" */
+  struct sh_jwt_key *jwt;        /* conf_lock: the key signed tokens are
+                                    checked with (readers take a
+                                    reference), or NULL; opt.jwt_key is
+                                    NULL, the key lives here only */
   struct sh_frame *heartbeat;    /* immutable: ":\n\n" */
   struct sh_client **snap;       /* broadcaster only: snapshot buffer */
   struct sh_client **tsnap;      /* broadcaster only: topic snapshots */

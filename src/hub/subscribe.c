@@ -9,33 +9,6 @@
 #include "hub.h"
 #include "sync.h"
 
-/* The in-band notice that events may have been missed: a named event, no
- * id line (the client keeps its last event id). last_id is JSON-escaped. */
-static struct sh_frame *missed_frame(const char *last_id, enum sh_resume why)
-{
-  char esc[SH_MAX_LAST_ID * 6 + 1], *p = esc;
-  char text[sizeof(esc) + 128];
-  const unsigned char *s;
-  int n;
-
-  for (s = (const unsigned char *) last_id; '\0' != *s; s++) {
-    if ('"' == *s || '\\' == *s) {
-      *p++ = '\\';
-      *p++ = (char) *s;
-    } else if (*s < 0x20) {
-      p += sprintf(p, "\\u%04x", *s);
-    } else {
-      *p++ = (char) *s;
-    }
-  }
-  *p = '\0';
-  n = snprintf(text, sizeof(text),
-               "event: ssehub-missed\ndata: {\"lastEventId\":\"%s\","
-               "\"reason\":\"%s\"}\n\n",
-               esc, sh_resume_reason(why));
-  return sh_frame_new_copy(text, (size_t) n);
-}
-
 /* A sequence of frames, oldest first: the history's window, or the
  * entries the Redis engine returned. */
 struct frames {
@@ -85,7 +58,7 @@ static int notify_missed(struct sh_client *c, const char *last_id,
 
   if (SH_RESUME_LIVE == why || SH_RESUME_FROM == why)
     return 0;
-  m = missed_frame(last_id, why);
+  m = sh_frame_missed(last_id, sh_resume_reason(why));
   if (NULL == m || 0 != sh_client_preload(c, m))
     rc = -ENOMEM;
   sh_frame_unref(m);

@@ -183,6 +183,13 @@ const struct sh_opt sh_cli_opts[] = {
     .help = "/sse needs this token: bearer header,\n"
             "cookie ssehub_token or ?access_token= (also\n"
             "${env})" },
+  { .name = "jwt-key-file", .kind = SH_OPT_STRING, .arg = "FILE",
+    AT_STRING(jwt_key_file), .nonempty = true, .env = "SSEHUB_JWT_KEY_FILE",
+    .expect = "a file name",
+    .help = "accept signed tokens (JWT) naming the topics\n"
+            "they may use; FILE: an HS256 secret, or an\n"
+            "RSA or EC public key in PEM (also\n"
+            "${env})" },
   { .name = "max-clients-per-ip", .kind = SH_OPT_UINT, .arg = "N",
     AT_UNSIGNED(hub.max_clients_per_ip), .min = 1, .max = 10000000,
     .help = "streams per client address; more get 429" },
@@ -664,6 +671,12 @@ static enum sh_cli_result finish(struct sh_config *cfg, char *err,
   }
   if (NULL == cfg->hub.redis_url && NULL != cfg->redis_password_file)
     return fail(err, errlen, "--redis-password-file needs --redis");
+#ifndef HAVE_JWT
+  if (NULL != cfg->jwt_key_file)
+    return fail(err, errlen,
+                "--jwt-key-file: this build lacks JWT support (configure "
+                "--with-jwt, with libjwt-gnutls-dev installed)");
+#endif
   if (NULL != cfg->hub.admin_bind) {
     char host[SH_HOST_MAX];
     uint16_t port;

@@ -46,6 +46,8 @@ struct sh_config {
   /* -- logs (issue 12, part 6) -- */
   int log_format;         /* enum sh_log_format (logsink.h) */
   const char *access_log; /* --access-log FILE, "-" = stderr */
+  /* -- signed per-topic tokens (issue 13, part 2) -- */
+  const char *jwt_key_file; /* or $SSEHUB_JWT_KEY_FILE */
 };
 
 enum sh_cli_result {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "logsink.h"
 #include "sync.h"
@@ -98,76 +99,6 @@ static void timestamp(char *buf, size_t cap)
 }
 
 /* ---- escaping ------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid
- * (overlong forms, surrogates and code points over U+10FFFF included). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  size_t len, i;
-  uint32_t cp;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    len = 2, cp = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    len = 3, cp = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    len = 4, cp = s[0] & 0x07;
-  else
-    return 0;
-  if (n < len)
-    return 0;
-  for (i = 1; i < len; i++) {
-    if (0x80 != (s[i] & 0xc0))
-      return 0;
-    cp = (cp << 6) | (s[i] & 0x3f);
-  }
-  if ((3 == len && cp < 0x800) || (4 == len && cp < 0x10000)
-      || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-    return 0;
-  return len;
-}
-
-size_t sh_json_escape(char *out, size_t cap, const char *src, size_t n)
-{
-  const unsigned char *s = (const unsigned char *) src;
-  size_t o = 0, i = 0;
-
-  if (0 == cap)
-    return 0;
-  while (i < n) {
-    char esc[8];
-    const char *piece = esc;
-    size_t plen, step = 1;
-    unsigned char ch = s[i];
-
-    if ('"' == ch || '\\' == ch) {
-      esc[0] = '\\', esc[1] = (char) ch, plen = 2;
-    } else if ('\n' == ch) {
-      memcpy(esc, "\\n", 2), plen = 2;
-    } else if ('\r' == ch) {
-      memcpy(esc, "\\r", 2), plen = 2;
-    } else if ('\t' == ch) {
-      memcpy(esc, "\\t", 2), plen = 2;
-    } else if (ch < 0x20 || 0x7f == ch) {
-      snprintf(esc, sizeof(esc), "\\u%04x", ch), plen = 6;
-    } else if (ch < 0x80) {
-      piece = (const char *) s + i, plen = 1;
-    } else if (0 != (step = utf8_len(s + i, n - i))) {
-      piece = (const char *) s + i, plen = step;
-    } else {
-      memcpy(esc, "\\ufffd", 6), plen = 6, step = 1;
-    }
-    if (o + plen >= cap)
-      break; /* never a cut escape or character */
-    memcpy(out + o, piece, plen);
-    o += plen;
-    i += step;
-  }
-  out[o] = '\0';
-  return o;
-}
 
 /* Text format: printable as is (UTF-8 included), control bytes and DEL
  * as \xHH, and with quoted, '"' and '\\' escaped too. */
@@ -334,13 +265,20 @@ static size_t format_plain(struct sh_logsink *s, char *out, size_t cap,
   size_t n;
 
   if (SH_LOG_JSON == s->format) {
+    struct sh_json j;
+
     timestamp(ts, sizeof(ts));
-    n = (size_t) snprintf(out, cap,
-                          "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts,
-                          sh_log_level_name(level));
-    n += sh_json_escape(out + n, cap - n - 3, msg, strlen(msg));
-    memcpy(out + n, "\"}\n", 3);
-    return n + 3;
+    sh_json_init(&j, out, cap);
+    sh_json_begin_object(&j);
+    sh_json_key(&j, "ts");
+    sh_json_string(&j, ts);
+    sh_json_key(&j, "level");
+    sh_json_string(&j, sh_log_level_name(level));
+    sh_json_key(&j, "msg");
+    /* Cut, not dropped: the rest takes under 64 bytes. */
+    sh_json_string_max(&j, msg, strlen(msg), cap - 64);
+    sh_json_end_object(&j);
+    return sh_json_finish(&j, true);
   }
   if (s->journal) {
     n = (size_t) snprintf(out, cap, "%s", journal_prefix(level));
@@ -412,29 +350,40 @@ void sh_say(enum ssehub_log_level level, const char *fmt, ...)
 static size_t access_json(struct sh_logsink *s, char *out, size_t cap,
                           const struct ssehub_access *a)
 {
+  struct sh_json j;
   char ts[32];
-  size_t n;
 
   (void) s;
   timestamp(ts, sizeof(ts));
-  n = (size_t) snprintf(out, cap,
-                        "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"access\","
-                        "\"client\":\"",
-                        ts);
-  n += sh_json_escape(out + n, 64, a->client, strlen(a->client));
-  n += (size_t) snprintf(out + n, cap - n, "\",\"method\":\"");
-  n += sh_json_escape(out + n, 32, a->method, strlen(a->method));
-  n += (size_t) snprintf(out + n, cap - n, "\",\"path\":\"");
-  /* Room for the rest: numbers and the reason, about 150 bytes. */
-  n += sh_json_escape(out + n, cap - n - 200, a->path, strlen(a->path));
-  n += (size_t) snprintf(out + n, cap - n,
-                         "\",\"status\":%u,\"bytes\":%" PRIu64
-                         ",\"duration_ms\":%" PRIu64,
-                         a->status, a->bytes, a->duration_ms);
-  if (NULL != a->end)
-    n += (size_t) snprintf(out + n, cap - n, ",\"end\":\"%s\"", a->end);
-  n += (size_t) snprintf(out + n, cap - n, "}\n");
-  return n;
+  sh_json_init(&j, out, cap);
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "ts");
+  sh_json_string(&j, ts);
+  sh_json_key(&j, "level");
+  sh_json_string(&j, "info");
+  sh_json_key(&j, "msg");
+  sh_json_string(&j, "access");
+  sh_json_key(&j, "client");
+  sh_json_string_max(&j, a->client, strlen(a->client), 64);
+  sh_json_key(&j, "method");
+  sh_json_string_max(&j, a->method, strlen(a->method), 32);
+  sh_json_key(&j, "path");
+  /* What is left, less room for the rest: numbers and the reason (about
+   * 110 bytes), so the line is whole, the path cut if need be. */
+  sh_json_string_max(&j, a->path, strlen(a->path),
+                     j.cap - j.len > 220 ? j.cap - j.len - 220 : 0);
+  sh_json_key(&j, "status");
+  sh_json_uint(&j, a->status);
+  sh_json_key(&j, "bytes");
+  sh_json_uint(&j, a->bytes);
+  sh_json_key(&j, "duration_ms");
+  sh_json_uint(&j, a->duration_ms);
+  if (NULL != a->end) {
+    sh_json_key(&j, "end");
+    sh_json_string(&j, a->end);
+  }
+  sh_json_end_object(&j);
+  return sh_json_finish(&j, true);
 }
 
 static size_t access_text(struct sh_logsink *s, char *out, size_t cap,

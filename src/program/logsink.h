@@ -114,9 +114,4 @@ void sh_logsink_hub_log(void *cls, enum ssehub_log_level level,
 /* ssehub_access_fn: cls is the sink; nothing if it has no access log. */
 void sh_logsink_access(void *cls, const struct ssehub_access *a);
 
-/* Escape src[0..n) as the inside of a JSON string into out (NUL-ended,
- * at most cap - 1 bytes, never a cut escape or character). Returns the
- * bytes written. Exposed for tests. */
-size_t sh_json_escape(char *out, size_t cap, const char *src, size_t n);
-
 #endif /* SH_LOGSINK_H */

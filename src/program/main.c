@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "conffile.h"
 #include "demo.h"
+#include "jwtkey.h"
 #include "logsink.h"
 #include "notify.h"
 #include "ssehub.h"
@@ -55,8 +56,10 @@ static void raise_fd_limit(void)
   }
 }
 
-/* Read a whole (small) file into a new string; NULL with a message. */
-static char *slurp(const char *flag, const char *path, size_t max)
+/* Read a whole (small) file into a new string (*len bytes, if len is not
+ * NULL, then a NUL); NULL with a message. */
+static char *slurp_n(const char *flag, const char *path, size_t max,
+                     size_t *len)
 {
   FILE *f = fopen(path, "rb");
   char *buf = NULL;
@@ -75,7 +78,14 @@ static char *slurp(const char *flag, const char *path, size_t max)
     return NULL;
   }
   buf[n] = '\0';
+  if (NULL != len)
+    *len = n;
   return buf;
+}
+
+static char *slurp(const char *flag, const char *path, size_t max)
+{
+  return slurp_n(flag, path, max, NULL);
 }
 
 /* A token file holds one token; surrounding whitespace is ignored. */
@@ -123,6 +133,45 @@ static char *read_password(const char *flag, const char *path)
   return t;
 }
 
+/* The JWT key file: PEM text (an RSA or EC public key), else an HS256
+ * secret. A secret that is text (printable ASCII) loses its final line
+ * break, as `echo secret >FILE` adds one; a binary one (e.g. from
+ * /dev/urandom) is every byte of the file. The key is checked here too,
+ * to say what is wrong with it. */
+static bool read_jwt_key(struct sh_config *cfg)
+{
+  const char *flag = "--jwt-key-file", *why;
+  struct sh_jwt_key *k;
+  size_t n, i;
+  char *t = slurp_n(flag, cfg->jwt_key_file, 64 * 1024, &n);
+  bool text = true;
+  int rc;
+
+  if (NULL == t)
+    return false;
+  for (i = 0; i < n; i++)
+    if (((unsigned char) t[i] < ' ' || 127 == t[i])
+        && NULL == strchr("\t\r\n", t[i]))
+      text = false;
+  if (text && NULL == strstr(t, "-----BEGIN "))
+    while (n > 0 && ('\n' == t[n - 1] || '\r' == t[n - 1]))
+      t[--n] = '\0';
+  rc = sh_jwt_key_new(t, n, &k, &why);
+  if (0 != rc) {
+    say(ERROR, "%s: %s: %s", flag, cfg->jwt_key_file,
+        -ENOMEM == rc ? "out of memory" : why);
+    memset(t, 0, n);
+    free(t);
+    return false;
+  }
+  say(INFO, "signed tokens: %s, key from %s", sh_jwt_key_alg(k),
+      cfg->jwt_key_file);
+  sh_jwt_key_unref(k);
+  cfg->hub.jwt_key = t;
+  cfg->hub.jwt_key_len = n;
+  return true;
+}
+
 /* Fill the hub options from the files the flags name. Returns false (and
  * has said why) on a problem; the strings are freed by free_secrets(). */
 static bool load_files(struct sh_config *cfg)
@@ -152,6 +201,8 @@ static bool load_files(struct sh_config *cfg)
              == (o->redis_password = read_password("--redis-password-file",
                                                    cfg->redis_password_file)))
     return false;
+  if (NULL != cfg->jwt_key_file && !read_jwt_key(cfg))
+    return false;
   return true;
 }
 
@@ -171,6 +222,12 @@ static void free_secrets(struct sh_config *cfg)
   cfg->hub.publish_token = cfg->hub.subscribe_token = NULL;
   cfg->hub.tls_key_pem = cfg->hub.tls_cert_pem = NULL;
   cfg->hub.redis_password = NULL;
+  if (NULL != cfg->hub.jwt_key) {
+    memset((char *) cfg->hub.jwt_key, 0, cfg->hub.jwt_key_len);
+    free((char *) cfg->hub.jwt_key);
+    cfg->hub.jwt_key = NULL;
+    cfg->hub.jwt_key_len = 0;
+  }
 }
 
 /* The settings in force and what their strings point into. */

@@ -12,6 +12,7 @@
 
 #include "ssehub.h"
 #include "logsink.h"
+#include "pubfields.h"
 #include "stdin_pub.h"
 
 #define MAX_BLOCK_TOPICS 16
@@ -32,12 +33,21 @@ static struct {
   char *event, *id, *topics[MAX_BLOCK_TOPICS];
   unsigned ntopics;
   long retry;
+  const char *bad; /* why the block will not be published, or NULL */
 } in = { .stop_pipe = { -1, -1 } };
 
 /* Publish, waiting while the queue is full: backpressure, not loss. */
 static void publish(const struct ssehub_event *ev)
 {
+  const char *bad = sh_event_check(ev);
   int rc;
+
+  /* What POST /publish would answer 400, with the same reason. */
+  if (NULL != bad) {
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: not published: %.*s", in.lineno,
+           (int) strlen(bad) - 1, bad);
+    return;
+  }
 
   /* Queue full: wait for room (the broadcaster's next pop, which a full
    * queue guarantees) rather than drop the line; give up only when the
@@ -62,6 +72,7 @@ static void reset_block(void)
   in.have_data = false;
   in.ntopics = 0;
   in.retry = -1;
+  in.bad = NULL;
 }
 
 static void flush_block(void)
@@ -74,7 +85,10 @@ static void flush_block(void)
                              .topics = (const char *const *) in.topics,
                              .ntopics = in.ntopics };
 
-  if (in.have_data)
+  if (in.have_data && NULL != in.bad)
+    sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: block not published: %.*s",
+           in.lineno, (int) strlen(in.bad) - 1, in.bad);
+  else if (in.have_data)
     publish(&ev);
   else if (NULL != in.event || NULL != in.id || in.ntopics > 0)
     sh_say(SSEHUB_LOG_WARNING, "stdin line %lu: block without data ignored",
@@ -127,14 +141,21 @@ static void block_line(const char *line, size_t len)
     in.data[in.data_len] = '\0';
     in.have_data = true;
   } else if (0 == strcmp(name, "event")) {
+    /* Checked with the length: a NUL would cut the copy short. */
+    if (NULL == in.bad)
+      in.bad = sh_field_check(SH_FIELD_EVENT, v, vlen);
     set_str(&in.event, v);
   } else if (0 == strcmp(name, "id")) {
+    if (NULL == in.bad)
+      in.bad = sh_field_check(SH_FIELD_ID, v, vlen);
     set_str(&in.id, v);
   } else if (0 == strcmp(name, "retry")) {
     in.retry = strspn(v, "0123456789") == vlen && vlen > 0 && vlen < 10
                    ? atol(v)
                    : -1;
   } else if (0 == strcmp(name, "topic")) {
+    if (NULL == in.bad)
+      in.bad = sh_field_check(SH_FIELD_TOPIC, v, vlen);
     if (in.ntopics < MAX_BLOCK_TOPICS)
       in.topics[in.ntopics++] = strdup(v);
   } else {

@@ -291,6 +291,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       CHECK(sh_topic_ok(f.topics[i], strlen(f.topics[i])));
       CHECK(0 != strcmp(f.topics[i], "*"));
     }
+    /* The library's door (ssehub_publish) takes what this one takes:
+     * valid UTF-8 everywhere, no control character in the fields. */
+    CHECK(NULL == sh_event_check(&f.ev));
     if (plain)
       CHECK(f.ev.data == body && f.ev.data_len == len && 0 == f.ev.ntopics
             && NULL == f.ev.event && NULL == f.ev.id && -1 == f.ev.retry);
