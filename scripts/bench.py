@@ -222,7 +222,9 @@ class Server:
             cmd = [SSEHUB, "--bind", "127.0.0.1", "--port", str(self.port),
                    "--heartbeat", "0", "--quiet"]
             if self.limit:
-                cmd += ["--max-clients", str(self.limit)]
+                # The limit scenario counts who gets 429, as the other
+                # servers answer; retry mode (the default) answers 200.
+                cmd += ["--max-clients", str(self.limit), "--when-full=429"]
             return cmd + self.extra
         if self.name in ("nchan", "nchan-redis"):
             conf = open(os.path.join(BENCH, self.name + ".conf.in")).read()

@@ -159,7 +159,8 @@ struct ssehub_options {
                                  ssehub_publish() returns -EAGAIN and
                                  POST /publish waits (publish_wait_ms) */
   unsigned heartbeat_ms;      /* comment frame interval; 0 = none */
-  unsigned retry_after_s;     /* Retry-After sent with 429/503 */
+  unsigned retry_after_s;     /* Retry-After sent with 429/503; the base
+                                 of when_full retry's jittered "retry:" */
   size_t connection_memory;   /* MHD per-connection pool: bounds request
                                  headers (about half of it; cookies a
                                  quarter: 32 KiB takes 8 KiB of them);
@@ -245,8 +246,23 @@ struct ssehub_options {
                                  IPv6 clients by this many leading bits,
                                  1-128 (default 64: one subscriber's
                                  network); IPv4 clients by address */
+  /* -- overload a plain EventSource rides out (issue 13, part 1) -- */
+  int when_full;              /* a stream refused for a limit (max_clients,
+                                 max_clients_per_ip, the open-file budget)
+                                 gets SSEHUB_WHEN_FULL_429 (the default
+                                 here, the old behaviour: 429 and
+                                 Retry-After) or SSEHUB_WHEN_FULL_RETRY
+                                 (200 text/event-stream: a jittered
+                                 "retry:" around retry_after_s, one
+                                 ssehub-overload event, end of stream, so
+                                 a browser's EventSource comes back by
+                                 itself); the ssehub program defaults to
+                                 retry */
 };
 /* clang-format on */
+
+/* Values of ssehub_options.when_full. */
+enum ssehub_when_full { SSEHUB_WHEN_FULL_429 = 0, SSEHUB_WHEN_FULL_RETRY = 1 };
 
 /* Fill o with the defaults: port 8888, all addresses, one thread per core,
  * 1 MiB client buffer, 64 KiB events, 32-event publish queue (5 s hold
@@ -402,7 +418,15 @@ SSEHUB_API size_t ssehub_client_count(struct ssehub *hub);
     "expired, not yet valid, malformed, too large (also in unauthorized)")  \
   X(jwt_forbidden, COUNTER,                                                 \
     "requests refused with 403: a topic outside the token's claim "         \
-    "(also in unauthorized)")
+    "(also in unauthorized)")                                               \
+  X(rejected_fds, COUNTER,                                                  \
+    "streams refused with 429: near the open-file limit")                   \
+  X(overload_full, COUNTER,                                                 \
+    "streams answered ssehub-overload (200): over max_clients")             \
+  X(overload_per_ip, COUNTER,                                               \
+    "streams answered ssehub-overload (200): over max_clients_per_ip")      \
+  X(overload_fds, COUNTER,                                                  \
+    "streams answered ssehub-overload (200): near the open-file limit")
 
 #define SSEHUB_STATS_FIELD_(name, kind, help) uint64_t name;
 struct ssehub_stats {
@@ -429,8 +453,8 @@ SSEHUB_API void ssehub_get_stats_size(struct ssehub *hub,
  * token signed with the old key is refused from then on), max_clients
  * (up to the value in force at ssehub_new(), which sized the tables),
  * max_clients_per_ip and publish_rate, max_buffered, max_event_size,
- * publish_wait_ms, retry_after_s, cors_origins, trusted_proxies,
- * heartbeat_ms, log_level,
+ * publish_wait_ms, retry_after_s, when_full, cors_origins,
+ * trusted_proxies, heartbeat_ms, log_level,
  * history_size and history_age_ms (the newest events are kept). For
  * streams opened from then on: client_buffer, and retry_ms (the ":ok"
  * preamble a stream gets on connect); open streams keep theirs.
@@ -464,8 +488,10 @@ SSEHUB_API int ssehub_reload(struct ssehub *hub,
 SSEHUB_API void ssehub_count_log_dropped(struct ssehub *hub, uint64_t n);
 
 /* Graceful stop: refuse new streams (503), let the broadcaster deliver what
- * is queued, end every stream with a clean end of body, and stop the hub's
- * own daemon if it has one. Bounded: streams that have not finished within
+ * is queued, send every stream a "retry:" jittered by +-50 % around
+ * retry_ms (retry_after_s when retry_ms is 0), so that its clients do not
+ * all come back in the same second, end it with a clean end of body, and
+ * stop the hub's own daemon if it has one. Bounded: streams that have not finished within
  * about half a second are closed. Idempotent. After it, publish returns
  * -ESHUTDOWN. */
 SSEHUB_API void ssehub_stop(struct ssehub *hub);

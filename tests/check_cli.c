@@ -877,6 +877,8 @@ START_TEST(test_cli_program_bad_flag_exits_2)
   expect_usage_error(r, "--trusted-proxy 10.0.0.0/33", "not a network");
   run_bin(r, "--ipv6-prefix", "0", NULL);
   expect_usage_error(r, "--ipv6-prefix 0", "--ipv6-prefix");
+  run_bin(r, "--when-full=always", NULL);
+  expect_usage_error(r, "--when-full=always", "retry or 429");
   free(r);
 }
 END_TEST
@@ -935,6 +937,33 @@ START_TEST(test_cli_log_flags)
 }
 END_TEST
 
+/* --when-full: retry (the program's default, not the library's 429),
+ * or 429; anything else is a usage error. */
+START_TEST(test_cli_when_full)
+{
+  struct result r;
+  struct ssehub_options lib;
+
+  ssehub_options_default(&lib);
+  ck_assert_int_eq(lib.when_full, SSEHUB_WHEN_FULL_429);
+  parse(&r, NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full=429", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_429);
+  parse(&r, "--when-full=retry", NULL);
+  ck_assert_int_eq(r.rc, SH_CLI_RUN);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full", NULL);
+  ck_assert_int_eq(r.cfg.hub.when_full, SSEHUB_WHEN_FULL_RETRY);
+  parse(&r, "--when-full=503", NULL);
+  expect_error(&r, "--when-full", "retry or 429", NULL);
+  parse(&r, "--when-full=", NULL);
+  expect_error(&r, "--when-full", "retry or 429", NULL);
+}
+END_TEST
+
 static Suite *cli_suite(void)
 {
   Suite *s = suite_create("cli");
@@ -965,6 +994,7 @@ static Suite *cli_suite(void)
   tcase_add_test(parser, test_cli_trusted_proxy);
   tcase_add_test(parser, test_cli_ipv6_prefix);
   tcase_add_test(parser, test_cli_bind_forms);
+  tcase_add_test(parser, test_cli_when_full);
   suite_add_tcase(s, parser);
 
   /* Each run may take up to its 5 s limit (longer under sanitizers). */

@@ -172,7 +172,26 @@ START_TEST(test_hub_stop_delivers_what_was_accepted)
   sh_mutex_unlock(&c->lock);
   /* Stop joins the broadcaster only after it delivered the queue. */
   ssehub_stop(hub);
-  ck_assert_uint_eq(200, ring_count(c));
+  /* The 200 events, then the stop's jittered retry (3000 ms +-50 %). */
+  ck_assert_uint_eq(200 + 1, ring_count(c));
+  {
+    static char all[65536];
+    size_t len = 0;
+    ssize_t n;
+    const char *last;
+    unsigned v = 0;
+
+    while ((n = sh_client_read(c, all + len, sizeof(all) - 1 - len)) > 0)
+      len += (size_t) n;
+    ck_assert_int_eq(n, MHD_CONTENT_READER_END_OF_STREAM);
+    all[len] = '\0';
+    last = strstr(all, "retry: ");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_int_eq(1, sscanf(last, "retry: %u\n\n", &v));
+    ck_assert_uint_ge(v, 1500);
+    ck_assert_uint_le(v, 4500);
+    ck_assert_str_eq(last + strcspn(last, "\n"), "\n\n");
+  }
   publish(hub, "late", -ESHUTDOWN);
   remove_client(hub, c);
   ssehub_free(hub);

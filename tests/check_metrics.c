@@ -179,15 +179,9 @@ START_TEST(test_metrics_scrape_under_traffic)
 {
   enum { EVENTS = 40, SIZE = 32 * 1024 };
   char token[128];
-  const char *args[] = { "--publish-token-file",
-                         token,
-                         "--max-clients",
-                         "3",
-                         "--client-buffer",
-                         "64K",
-                         "--heartbeat",
-                         "0.2",
-                         NULL };
+  const char *args[] = { "--publish-token-file", token, "--max-clients", "3",
+                         "--client-buffer",      "64K", "--heartbeat",   "0.2",
+                         "--when-full=429",      NULL };
   struct tl_sse a, b, over;
   struct tl_response r, st;
   char *payload = malloc(SIZE + 1), *frame = malloc(SIZE + 256), ct[128];

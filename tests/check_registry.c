@@ -374,7 +374,7 @@ START_TEST(test_client_deliver_and_read)
 
   /* Closing with data still queued: data first, then the end. */
   ck_assert_int_eq(sh_client_deliver(c, batch, 1), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert(c->closing);
   ck_assert_int_eq(sh_client_deliver(c, batch + 1, 1), 0);
   ck_assert_uint_eq(tl_frame_refs(b), 1);
@@ -393,6 +393,34 @@ START_TEST(test_client_deliver_and_read)
 }
 END_TEST
 
+/* ssehub_stop's last frame: after what the ring holds, before the end;
+ * none for a stream already ending. */
+START_TEST(test_client_end_sends_last_frame_last)
+{
+  struct sh_client *c = tl_client(1 << 20);
+  struct sh_frame *a = tl_frame_str("data: a\n\n");
+  struct sh_frame *r = tl_frame_str("retry: 1234\n\n");
+  char buf[64];
+
+  a->seq = 1;
+  ck_assert_int_eq(sh_client_deliver(c, &a, 1), 1);
+  sh_client_end(c, r);
+  ck_assert_uint_eq(tl_frame_refs(r), 2);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)), 22);
+  ck_assert_mem_eq(buf, "data: a\n\nretry: 1234\n\n", 22);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
+                   MHD_CONTENT_READER_END_OF_STREAM);
+  /* Ending again: no second frame. */
+  sh_client_end(c, r);
+  ck_assert_uint_eq(tl_frame_refs(r), 1);
+  ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
+                   MHD_CONTENT_READER_END_OF_STREAM);
+  sh_client_unref(c);
+  sh_frame_unref(a);
+  sh_frame_unref(r);
+}
+END_TEST
+
 START_TEST(test_client_preload)
 {
   struct sh_client *c = tl_client(1 << 20);
@@ -404,7 +432,7 @@ START_TEST(test_client_preload)
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)), 5);
   ck_assert_mem_eq(buf, ":ok\n\n", 5);
   ck_assert_uint_eq(tl_frame_refs(ok), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_OF_STREAM);
   sh_client_unref(c);
@@ -448,7 +476,7 @@ START_TEST(test_client_overflow_cuts)
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   /* Ending a cut client does not turn the error into a clean end. */
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert_int_eq(sh_client_read(c, buf, sizeof(buf)),
                    MHD_CONTENT_READER_END_WITH_ERROR);
   sh_client_unref(c);
@@ -495,7 +523,7 @@ START_TEST(test_client_gone_drops_frames)
   ck_assert_uint_eq(sh_ring_pending(&c->ring), 0);
   ck_assert_int_eq(sh_client_deliver(c, &f, 1), 0);
   ck_assert_uint_eq(tl_frame_refs(f), 1);
-  sh_client_end(c);
+  sh_client_end(c, NULL);
   ck_assert(!c->closing);
   sh_client_unref(c);
   sh_frame_unref(f);
@@ -800,6 +828,7 @@ static Suite *registry_suite(void)
 
   tcase_add_test(client, test_client_deliver_and_read);
   tcase_add_test(client, test_client_preload);
+  tcase_add_test(client, test_client_end_sends_last_frame_last);
   tcase_add_test(client, test_client_overflow_cuts);
   tcase_add_test(client, test_client_overflow_within_batch);
   tcase_add_test(client, test_client_gone_drops_frames);

@@ -316,7 +316,7 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
   char frame[256];
   long long t0;
 
-  start_with_config("heartbeat = 0\nretry = 3000\n");
+  start_with_config("heartbeat = 0\nretry = 3000\nwhen-full = 429\n");
   ck_assert_int_eq(200, open_stream(&a, NULL));
   ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 2000), 0);
   ck_assert_str_eq(":ok\nretry: 3000", frame);
@@ -324,7 +324,7 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
   ck_assert_int_eq(-1, tl_sse_next(&a, frame, sizeof(frame), 300));
 
   write_atomically(conf, "heartbeat = 0.2\nretry = 1234\n"
-                         "max-clients-per-ip = 2\n");
+                         "max-clients-per-ip = 2\nwhen-full = 429\n");
   hup_and_wait("info: reloaded");
   /* The open stream gets heartbeats now, within a second or so. */
   t0 = tl_now_ms();
@@ -342,9 +342,22 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
 
   /* max-clients lowered below the streams open: the open ones stay,
    * a new one is refused; raised again, admitted. */
-  write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\n");
+  write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\nwhen-full = 429\n");
   hup_and_wait("info: reloaded");
   ck_assert_int_eq(429, open_stream(&d, "127.0.0.10"));
+  ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
+  /* when-full is live: without the line, the program's default, retry:
+   * the refused stream is answered 200 and ssehub-overload, and ends. */
+  write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\n");
+  hup_and_wait("info: reloaded");
+  ck_assert_int_eq(200, open_stream(&d, "127.0.0.10"));
+  ck_assert_int_ge(tl_sse_next(&d, frame, sizeof(frame), 2000), 0);
+  ck_assert_ptr_nonnull(strstr(frame, "event: ssehub-overload"));
+  ck_assert_int_eq(-1, tl_sse_next(&d, frame, sizeof(frame), 2000));
+  ck_assert(d.closed);
+  tl_sse_close(&d);
+  ck_assert_int_eq(1, tl_stat(srv.port, "overload_full"));
+  ck_assert_int_eq(1, tl_stat(srv.port, "rejected_full"));
   ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
   write_atomically(conf, "heartbeat = 0.2\n");
   hup_and_wait("info: reloaded");

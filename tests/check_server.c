@@ -239,8 +239,9 @@ END_TEST
 START_TEST(test_server_max_clients_429_then_admits_after_leave)
 {
   /* No heartbeat: the hang-up watcher alone must notice the leaver. */
-  static const char *const args[] = { "--max-clients", "3", "--heartbeat", "0",
-                                      NULL };
+  static const char *const args[] = { "--max-clients",   "3",
+                                      "--heartbeat",     "0",
+                                      "--when-full=429", NULL };
   static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n\r\n";
   struct tl_sse s[4];
   struct tl_response r;
@@ -518,6 +519,159 @@ START_TEST(test_server_paused_reader_gets_every_event_whole)
 }
 END_TEST
 
+/* ---- when the server is full ------------------------------------------------ */
+
+/* One refused GET /sse, answered as --when-full=retry answers: 200
+ * text/event-stream, "retry: N", one ssehub-overload event whose data
+ * names the limit, no ":ok" and no id: line, then the end of the body
+ * (and of the connection). Returns N. */
+static int expect_overload(const char *src, const char *limit, int max)
+{
+  static const char req[] = "GET /sse HTTP/1.1\r\nHost: x\r\n"
+                            "Last-Event-ID: 5-7\r\n\r\n";
+  struct tl_response r;
+  char v[128], want[128];
+  int retry = -1, n = 0;
+
+  ck_assert_int_eq(200, tl_http_from(srv.port, src, req, sizeof(req) - 1, &r,
+                                     5000 * tl_scale()));
+  ck_assert(tl_header(&r, "Content-Type", v, sizeof(v)));
+  ck_assert_str_eq(v, "text/event-stream; charset=utf-8");
+  ck_assert(tl_header(&r, "Connection", v, sizeof(v)));
+  ck_assert_str_eq(v, "close");
+  ck_assert_msg(
+      1 == sscanf(r.body, "retry: %d\nevent: ssehub-overload\n%n", &retry, &n)
+          && n > 0,
+      "not an overload answer: %s", r.body);
+  snprintf(want, sizeof(want),
+           "data: {\"limit\":\"%s\",\"max\":%d,\"retry\":%d}\n\n", limit, max,
+           retry);
+  /* The whole body: the event, and nothing after it (the end). */
+  ck_assert_str_eq(r.body + n, want);
+  ck_assert_ptr_null(strstr(r.body, ":ok"));
+  ck_assert_ptr_null(strstr(r.body, "\nid:"));
+  return retry;
+}
+
+START_TEST(test_server_when_full_retry_answers_overload)
+{
+  static const char *const args[] = { "--max-clients",
+                                      "2",
+                                      "--max-clients-per-ip",
+                                      "1",
+                                      "--retry-after",
+                                      "2",
+                                      "--heartbeat",
+                                      "0",
+                                      NULL };
+  enum { REFUSALS = 60 };
+  struct tl_sse a, b, c;
+  struct tl_response r;
+  int i, v, lo = 1 << 30, hi = 0, first = -1, differ = 0;
+  static const char metrics[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\n\r\n";
+
+  tl_server_start_ok(&srv, args); /* when-full: the program's default */
+  ck_assert_int_eq(0, tl_sse_open(&a, srv.port, "/sse", NULL, "127.0.0.2"));
+  ck_assert(tl_sse_got_ok(&a, 2000));
+  /* Per address: a second stream from 127.0.0.2. */
+  v = expect_overload("127.0.0.2", "max_clients_per_ip", 1);
+  ck_assert_int_eq(1, tl_stat(srv.port, "overload_per_ip"));
+  ck_assert_int_eq(0, tl_stat(srv.port, "rejected_per_ip"));
+  ck_assert_int_eq(0, tl_sse_open(&b, srv.port, "/sse", NULL, "127.0.0.3"));
+  ck_assert(tl_sse_got_ok(&b, 2000));
+  /* Full: every refusal its own delay, within 2000 ms +-50 %. */
+  for (i = 0; i < REFUSALS; i++) {
+    v = expect_overload("127.0.0.4", "max_clients", 2);
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+    if (first < 0)
+      first = v;
+    differ += v != first;
+  }
+  printf("overload: %d refusals told retry %d..%d ms\n", REFUSALS, lo, hi);
+  ck_assert_int_ge(lo, 1000);
+  ck_assert_int_le(hi, 3000);
+  ck_assert_int_gt(differ, REFUSALS / 2);
+  ck_assert_int_gt(hi - lo, 1000);
+  /* Counted as refusals, by limit and by the answer's code; no slot
+   * taken. */
+  ck_assert_int_eq(REFUSALS, tl_stat(srv.port, "overload_full"));
+  ck_assert_int_eq(0, tl_stat(srv.port, "rejected_full"));
+  ck_assert_int_eq(2, tl_stat(srv.port, "clients"));
+  ck_assert_int_eq(2, tl_stat(srv.port, "clients_total"));
+  ck_assert_int_eq(200, tl_http(srv.port, metrics, sizeof(metrics) - 1, &r));
+  ck_assert_ptr_nonnull(strstr(
+      r.body,
+      "ssehub_refusals_total{reason=\"max_clients\",code=\"200\"} 60\n"));
+  ck_assert_ptr_nonnull(
+      strstr(r.body,
+             "ssehub_refusals_total{reason=\"per_ip\",code=\"200\"} 1\n"));
+  ck_assert_ptr_nonnull(
+      strstr(r.body,
+             "ssehub_refusals_total{reason=\"max_clients\",code=\"429\"} 0\n"));
+  /* A slot frees: the next one is a stream again. */
+  tl_sse_close(&a);
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "clients", 1, 3000));
+  ck_assert_int_eq(0, tl_sse_open(&c, srv.port, "/sse", NULL, "127.0.0.4"));
+  ck_assert(tl_sse_got_ok(&c, 2000));
+  tl_sse_close(&b);
+  tl_sse_close(&c);
+  tl_server_stop_ok(&srv);
+}
+END_TEST
+
+/* Near the open-file limit a stream is refused too ("open_files"), as
+ * the overload answer in retry mode, before accept() would fail. */
+START_TEST(test_server_when_full_retry_open_files)
+{
+  static const char *const args[] = { "--max-clients", "1000", "--threads", "1",
+                                      "--heartbeat",   "0",    NULL };
+  enum { N = 80 };
+  struct tl_sse s[N];
+  int i, admitted = 0, refused = 0;
+  long long deadline;
+
+  if (NULL != getenv("TL_SERVER_WRAPPER")) {
+    fprintf(stderr, "open-files: not run under a wrapper (valgrind)\n");
+    return;
+  }
+  tl_server_nofile = 96; /* streams may take fds below 96 - 32 */
+  tl_server_start_ok(&srv, args);
+  tl_server_nofile = 0;
+  for (i = 0; i < N; i++)
+    ck_assert_int_eq(0,
+                     tl_sse_open(&s[i], srv.port, "/sse", NULL, "127.0.0.5"));
+  deadline = tl_now_ms() + 5000 * tl_scale();
+  for (i = 0; i < N; i++) {
+    char frame[256];
+
+    while (0 == s[i].status && tl_now_ms() < deadline)
+      tl_sse_pump(&s[i], 100);
+    ck_assert_int_eq(200, s[i].status);
+    ck_assert_int_ge(tl_sse_next(&s[i], frame, sizeof(frame), 2000), 0);
+    if (0 == strncmp(frame, ":ok", 3)) {
+      admitted++;
+    } else {
+      ck_assert_msg(NULL
+                        != strstr(frame,
+                                  "event: ssehub-overload\ndata: "
+                                  "{\"limit\":\"open_files\",\"max\":64,"),
+                    "stream %d: %s", i, frame);
+      refused++;
+    }
+  }
+  fprintf(stderr, "open-files: %d admitted, %d refused\n", admitted, refused);
+  ck_assert_int_gt(admitted, 30);
+  ck_assert_int_gt(refused, 0);
+  ck_assert_int_eq(refused, tl_stat(srv.port, "overload_fds"));
+  ck_assert_int_eq(admitted, tl_stat(srv.port, "clients"));
+  for (i = 0; i < N; i++)
+    tl_sse_close(&s[i]);
+  tl_server_stop_ok(&srv);
+}
+END_TEST
+
 /* ---- scale ------------------------------------------------------------------------ */
 
 /* Open n streams from source addresses 127.0.0.2-9, all admitted. */
@@ -608,11 +762,15 @@ END_TEST
 
 START_TEST(test_server_sigterm_with_clients_exits_0_promptly)
 {
-  static const char *const args[] = { "--heartbeat", "0", NULL };
+  static const char *const args[] = { "--heartbeat", "0", "--retry", "2000",
+                                      NULL };
   enum { CLIENTS = 500 };
   struct tl_sse *s;
   long long elapsed;
-  int st, i, ended = 0;
+  int st, i, ended = 0, told = 0, lo = 1 << 30, hi = 0;
+  char frame[128];
+  static unsigned char seen[3001];
+  int distinct = 0;
 
   tl_raise_nofile();
   tl_server_start_ok(&srv, args);
@@ -627,9 +785,35 @@ START_TEST(test_server_sigterm_with_clients_exits_0_promptly)
       ;
     if (s[i].ended)
       ended++;
+    /* The last frame before the end: "retry:", jittered per stream
+     * (2000 ms +-50 %), so the clients of a restarted server do not all
+     * come back in the same second. */
+    while (tl_sse_take(&s[i], frame, sizeof(frame)) >= 0) {
+      int v;
+
+      if (1 == sscanf(frame, "retry: %d", &v) && 0 == strchr(frame, '\n')) {
+        told++;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+        if (v >= 0 && v <= 3000 && !seen[v]) {
+          seen[v] = 1;
+          distinct++;
+        }
+      }
+    }
     tl_sse_close(&s[i]);
   }
   ck_assert_int_eq(ended, CLIENTS);
+  printf("sigterm: %d of %d streams told retry %d..%d ms, %d distinct\n", told,
+         CLIENTS, lo, hi, distinct);
+  ck_assert_int_eq(told, CLIENTS);
+  ck_assert_int_ge(lo, 1000);
+  ck_assert_int_le(hi, 3000);
+  /* Uniform over 2001 values: 500 draws give about 440 distinct, and
+   * span nearly the whole window. */
+  ck_assert_int_ge(distinct, 300);
+  ck_assert_int_le(lo, 1200);
+  ck_assert_int_ge(hi, 2800);
   free(s);
 }
 END_TEST
@@ -674,6 +858,8 @@ static Suite *server_suite(void)
   tcase_add_test(limits,
                  test_server_hangups_behind_a_stalled_reader_are_closed);
   tcase_add_test(limits, test_server_paused_reader_gets_every_event_whole);
+  tcase_add_test(limits, test_server_when_full_retry_answers_overload);
+  tcase_add_test(limits, test_server_when_full_retry_open_files);
   suite_add_tcase(s, limits);
 
   tcase_set_timeout(scale, 120);

@@ -6,7 +6,8 @@
  *     form and text/plain publishes, GET /sse's topics and Last-Event-ID,
  *     --stdin=blocks; a subscriber sees none of them;
  *   - every JSON answer (a publish's 200, /stats, the ssehub-missed
- *     notice's data; with the Redis engine too) parses with python3's
+ *     notice's data, the ssehub-overload event's data; with the Redis
+ *     engine too) parses with python3's
  *     strict json.loads and is UTF-8, with quotes, backslashes and
  *     non-ASCII in what it echoes (log lines: tests/check_logs.c); no
  *     refusal answers JSON;
@@ -287,6 +288,38 @@ START_TEST(test_valid_json_answers_parse_strictly)
 }
 END_TEST
 
+/* The ssehub-overload event's data (--when-full=retry, the default): one
+ * line of strict JSON naming the limit. */
+START_TEST(test_valid_overload_data_parses_strictly)
+{
+  static const char *const args[] = { "--max-clients", "1", "--heartbeat", "0",
+                                      NULL };
+  struct tl_server srv;
+  struct tl_sse hold, over;
+  char frame[512], out[1024];
+  const char *data;
+
+  tl_server_start_ok(&srv, args);
+  ck_assert_int_eq(tl_sse_open(&hold, srv.port, "/sse", NULL, NULL), 0);
+  ck_assert(tl_sse_got_ok(&hold, 5000 * tl_scale()));
+  ck_assert_int_eq(tl_sse_open(&over, srv.port, "/sse", NULL, NULL), 0);
+  ck_assert_int_gt(tl_sse_next(&over, frame, sizeof(frame), 5000 * tl_scale()),
+                   0);
+  ck_assert_int_eq(200, over.status);
+  data = strstr(frame, "\nevent: ssehub-overload\ndata: ");
+  ck_assert_msg(NULL != data, "%s", frame);
+  data += strlen("\nevent: ssehub-overload\ndata: ");
+  ck_assert_ptr_null(strchr(data, '\n'));
+  ck_assert_msg(0 == strict_json(data, strlen(data), out, sizeof(out)),
+                "not strict JSON: %s -> %s", data, out);
+  ck_assert_msg(NULL != strstr(out, "\"limit\": \"max_clients\", \"max\": 1"),
+                "%s", out);
+  tl_sse_close(&over);
+  tl_sse_close(&hold);
+  tl_server_stop_ok(&srv);
+}
+END_TEST
+
 /* The Redis engine's answers: a publisher's id with the stream's id beside
  * it, and /stats with the link's state and the newest id read. */
 START_TEST(test_valid_json_answers_with_redis_parse_strictly)
@@ -462,6 +495,7 @@ static Suite *valid_suite(void)
   tcase_add_test(tc, test_valid_bad_text_is_refused_naming_the_field);
   tcase_add_test(tc, test_valid_stdin_blocks_refused_naming_the_field);
   tcase_add_test(tc, test_valid_json_answers_parse_strictly);
+  tcase_add_test(tc, test_valid_overload_data_parses_strictly);
   tcase_add_test(tc, test_valid_json_answers_with_redis_parse_strictly);
   tcase_add_test(tc, test_valid_fnv_colliding_topics_subscribe_as_fast);
   tcase_add_test(tc, test_valid_one_thread_starts_silently);

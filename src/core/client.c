@@ -286,9 +286,12 @@ out:
   return rc;
 }
 
-void sh_client_end(struct sh_client *c)
+void sh_client_end(struct sh_client *c, struct sh_frame *last)
 {
   sh_mutex_lock(&c->lock);
+  if (NULL != last && !c->gone && !c->closing && !c->cut && !c->hung_up
+      && 0 == sh_sockio_pending(&c->io) && 0 == sh_ring_push(&c->ring, last))
+    account(c, (int64_t) last->len);
   if (!c->gone) {
     c->closing = true;
     set_end(c, SH_END_STOPPING);

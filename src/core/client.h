@@ -158,8 +158,13 @@ int sh_client_deliver(struct sh_client *c, struct sh_frame *const *frames,
  * tests), MHD_CONTENT_READER_END_WITH_ERROR. */
 ssize_t sh_client_read(struct sh_client *c, char *buf, size_t max);
 
-/* Control thread: end the stream once its ring is drained; wakes it. */
-void sh_client_end(struct sh_client *c);
+/* Control thread: end the stream once its ring is drained; wakes it.
+ * last (may be NULL; the caller keeps its reference) is queued after
+ * what the ring holds, the stream's final frame (ssehub_stop's jittered
+ * "retry:"), unless the stream is already ending, is behind a direct
+ * write's tail (a peer that far behind would hold up the stop: the tail
+ * is dropped, and nothing may follow a cut chunk), or its ring is full. */
+void sh_client_end(struct sh_client *c, struct sh_frame *last);
 
 /* Cut the client off as if it overflowed (max_buffered enforcement).
  * Returns the bytes it had pending (ring and tail, as

@@ -250,6 +250,12 @@ static void put_refusals(struct out *o, const struct ssehub_stats *st)
     { "reason=\"queue_full\",code=\"503\"", st->publish_refused },
     { "reason=\"redis\",code=\"503\"", st->publish_link_refused },
     { "reason=\"stopping\",code=\"503\"", st->refused_stopping },
+    /* when_full retry: a stream refused for a limit is answered 200 with
+     * ssehub-overload; still a refusal, told apart by its code. */
+    { "reason=\"max_clients\",code=\"200\"", st->overload_full },
+    { "reason=\"per_ip\",code=\"200\"", st->overload_per_ip },
+    { "reason=\"open_files\",code=\"429\"", st->rejected_fds },
+    { "reason=\"open_files\",code=\"200\"", st->overload_fds },
   };
 
   put_family(o, "ssehub_refusals_total",

@@ -17,6 +17,7 @@
 #include "http_auth.h"
 #include "http_sse.h"
 #include "hub.h"
+#include "json.h"
 #include "pubfields.h"
 #include "sync.h"
 
@@ -58,28 +59,93 @@ static void stream_free(void *cls)
   sh_client_unref(c);
 }
 
-static enum MHD_Result refuse_full(struct ssehub *hub,
-                                   struct MHD_Connection *conn)
-{
-  char body[128], retry[16];
+static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
+                           struct MHD_Response *resp);
 
-  sh_count(&hub->n.rejected_full, 1);
-  snprintf(body, sizeof(body), "too many clients (limit %u); retry later\n",
-           sh_live(hub, max_clients));
-  snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
-  return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
-                       MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
+/* The limits a stream can be refused for: its word in the 429's body and
+ * the ssehub-overload event (doc/protocol.md), and its counters. */
+enum limit { LIMIT_CLIENTS, LIMIT_PER_IP, LIMIT_FDS };
+
+/* when_full = retry: a stream refused for a limit gets what a plain
+ * EventSource rides out (a browser fails for good on any status but
+ * 200): 200 text/event-stream, a "retry:" jittered around retry_after_s
+ * (each refused client its own, so a crowd does not come back at once),
+ * one ssehub-overload event naming the limit, and the end of the body.
+ * No ":ok" first: that comment is the sign of a stream admitted. No id:
+ * line either, so the browser keeps its last event id and resumes from
+ * it on the reconnection that gets in. No registry slot is taken (the
+ * answer is a plain buffer), and "Connection: close" frees the MHD
+ * connection at once. The event's data is one line of JSON (json.h). */
+static enum MHD_Result overload(struct ssehub *hub, struct MHD_Connection *conn,
+                                const char *limit, unsigned max)
+{
+  unsigned base = sh_live(hub, retry_after_s) * 1000u;
+  /* --retry-after 0 asks for no Retry-After; a browser still needs a
+   * delay, and an instant one would make the refusal a busy loop. */
+  unsigned retry = sh_hub_retry_ms(hub, 0 != base ? base : 1000u);
+  struct MHD_Response *resp;
+  enum MHD_Result ret;
+  char data[128], body[192];
+  struct sh_json j;
+  int n;
+
+  sh_json_init(&j, data, sizeof(data));
+  sh_json_begin_object(&j);
+  sh_json_key(&j, "limit");
+  sh_json_string(&j, limit);
+  sh_json_key(&j, "max");
+  sh_json_uint(&j, max);
+  sh_json_key(&j, "retry");
+  sh_json_uint(&j, retry);
+  sh_json_end_object(&j);
+  if (0 == sh_json_finish(&j, false))
+    return MHD_NO; /* cannot happen: fixed names, two numbers */
+  n = snprintf(body, sizeof(body),
+               "retry: %u\nevent: ssehub-overload\ndata: %s\n\n", retry, data);
+  resp = MHD_create_response_from_buffer((size_t) n, body,
+                                         MHD_RESPMEM_MUST_COPY);
+  if (NULL == resp)
+    return MHD_NO;
+  stream_headers(hub, conn, resp);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  ret = sh_http_queue(conn, MHD_HTTP_OK, resp, (size_t) n);
+  MHD_destroy_response(resp);
+  return ret;
 }
 
-static enum MHD_Result refuse_per_ip(struct ssehub *hub,
-                                     struct MHD_Connection *conn)
+/* A stream refused for a limit: 429 with Retry-After, or (when_full
+ * retry) the overload answer. Each limit and answer has its counter. */
+static enum MHD_Result refuse_limit(struct ssehub *hub,
+                                    struct MHD_Connection *conn,
+                                    enum limit which)
 {
+  static const char *const words[] = { "max_clients", "max_clients_per_ip",
+                                       "open_files" };
+  unsigned max = LIMIT_CLIENTS == which  ? sh_live(hub, max_clients)
+                 : LIMIT_PER_IP == which ? sh_live(hub, max_clients_per_ip)
+                                         : hub->fd_budget;
   char body[128], retry[16];
 
-  sh_count(&hub->n.rejected_per_ip, 1);
-  snprintf(body, sizeof(body),
-           "too many streams from your address (limit %u)\n",
-           sh_live(hub, max_clients_per_ip));
+  if (SSEHUB_WHEN_FULL_RETRY == sh_live(hub, when_full)) {
+    sh_count(LIMIT_CLIENTS == which  ? &hub->n.overload_full
+             : LIMIT_PER_IP == which ? &hub->n.overload_per_ip
+                                     : &hub->n.overload_fds,
+             1);
+    return overload(hub, conn, words[which], max);
+  }
+  sh_count(LIMIT_CLIENTS == which  ? &hub->n.rejected_full
+           : LIMIT_PER_IP == which ? &hub->n.rejected_per_ip
+                                   : &hub->n.rejected_fds,
+           1);
+  if (LIMIT_CLIENTS == which)
+    snprintf(body, sizeof(body), "too many clients (limit %u); retry later\n",
+             max);
+  else if (LIMIT_PER_IP == which)
+    snprintf(body, sizeof(body),
+             "too many streams from your address (limit %u)\n", max);
+  else
+    snprintf(body, sizeof(body),
+             "server out of file descriptors (limit %u); retry later\n", max);
   snprintf(retry, sizeof(retry), "%u", sh_live(hub, retry_after_s));
   return sh_http_reply(hub, conn, MHD_HTTP_TOO_MANY_REQUESTS, true, body,
                        MHD_HTTP_HEADER_RETRY_AFTER, retry, NULL);
@@ -174,7 +240,7 @@ static enum MHD_Result refuse(struct ssehub *hub, struct MHD_Connection *conn,
                               int rc)
 {
   if (-EBUSY == rc)
-    return refuse_full(hub, conn);
+    return refuse_limit(hub, conn, LIMIT_CLIENTS);
   if (-ESHUTDOWN == rc)
     return refuse_stopping(hub, conn);
   return sh_http_reply(hub, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, true,
@@ -211,13 +277,17 @@ static void stream_headers(struct ssehub *hub, struct MHD_Connection *conn,
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                           "text/event-stream; charset=utf-8");
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-  /* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
-   * default); this flag makes it send one, which some proxies and the
-   * clients written for other SSE servers expect on a stream. */
-  MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
   /* Tell nginx-style proxies not to buffer the stream. */
   MHD_add_response_header(resp, "X-Accel-Buffering", "no");
   sh_http_cors(hub, conn, resp);
+}
+
+/* MHD strips a "Connection: keep-alive" header (it is HTTP/1.1's
+ * default); this flag makes it send one, which some proxies and the
+ * clients written for other SSE servers expect on a stream. */
+static void keep_alive(struct MHD_Response *resp)
+{
+  MHD_set_response_options(resp, MHD_RF_SEND_KEEP_ALIVE_HEADER, MHD_RO_END);
 }
 
 /* HEAD /sse: the stream's headers, after the same checks, and no stream:
@@ -233,6 +303,7 @@ static enum MHD_Result head_only(struct ssehub *hub,
   if (NULL == resp)
     return MHD_NO;
   stream_headers(hub, conn, resp);
+  keep_alive(resp);
   ret = sh_http_queue(conn, MHD_HTTP_OK, resp, 0);
   MHD_destroy_response(resp);
   return ret;
@@ -249,7 +320,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   enum MHD_Result ret;
   enum sh_auth auth;
   const char *denied;
-  int rc;
+  int rc, fd;
 
   if (atomic_load(&hub->stopping))
     return refuse_stopping(hub, conn);
@@ -279,11 +350,14 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
    * EventSource was refused), without opening a stream. */
   if (head) {
     if (sh_registry_count(&hub->reg) >= sh_live(hub, max_clients))
-      return refuse_full(hub, conn);
+      return refuse_limit(hub, conn, LIMIT_CLIENTS);
     return head_only(hub, conn);
   }
-  c = sh_client_new(conn, connection_fd(conn), SH_RING_INIT_SLOTS,
-                    SH_RING_MAX_SLOTS, sh_live(hub, client_buffer));
+  fd = connection_fd(conn);
+  if (fd >= 0 && (unsigned) fd >= hub->fd_budget)
+    return refuse_limit(hub, conn, LIMIT_FDS);
+  c = sh_client_new(conn, fd, SH_RING_INIT_SLOTS, SH_RING_MAX_SLOTS,
+                    sh_live(hub, client_buffer));
   if (NULL == c)
     return refuse(hub, conn, -ENOMEM);
   c->owner = hub;
@@ -295,7 +369,8 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
     rc = sh_iplimit_stream_acquire(&hub->iplimit, &c->ip);
     if (0 != rc) {
       sh_client_unref(c);
-      return -EBUSY == rc ? refuse_per_ip(hub, conn) : refuse(hub, conn, rc);
+      return -EBUSY == rc ? refuse_limit(hub, conn, LIMIT_PER_IP)
+                          : refuse(hub, conn, rc);
     }
     c->ip_counted = true;
   }
@@ -328,6 +403,7 @@ enum MHD_Result sh_sse_open(struct ssehub *hub, struct MHD_Connection *conn,
   if (NULL != hub->opt.access_log)
     c->started_ms = sh_now_ms();
   stream_headers(hub, conn, resp);
+  keep_alive(resp);
   /* If queueing fails, destroying the response runs stream_free(). */
   ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);

@@ -16,6 +16,7 @@
 #include "broadcaster.h"
 #include "hostport.h"
 #include "hub.h"
+#include "jitter.h"
 #include "pubfields.h"
 #include "sse_fmt.h"
 #include "streamid.h"
@@ -128,6 +129,25 @@ static unsigned default_max_clients(unsigned threads)
   return (unsigned) (cap - fd_reserve(threads));
 }
 
+/* Streams may take descriptors up to the open-file limit less half the
+ * headroom MHD has above max_clients: the rest stays for publishes,
+ * scrapes, refusals and logs. With max_clients derived from the limit
+ * (default_max_clients()) the registry is full first; this refuses
+ * streams when --max-clients is set above what the limit allows, or
+ * other descriptors use it up, before accept() fails with EMFILE (MHD
+ * then stops accepting, and clients wait unanswered in the backlog). */
+static unsigned fd_budget_of(void)
+{
+  struct rlimit rl;
+
+  if (0 != getrlimit(RLIMIT_NOFILE, &rl) || RLIM_INFINITY == rl.rlim_cur
+      || rl.rlim_cur > UINT32_MAX)
+    return UINT32_MAX;
+  if (rl.rlim_cur <= SH_CONN_HEADROOM)
+    return (unsigned) rl.rlim_cur;
+  return (unsigned) (rl.rlim_cur - SH_CONN_HEADROOM / 2);
+}
+
 /* The hang-up watcher finds clients by fd; no fd can exceed the limit. */
 static size_t fd_table_size(void)
 {
@@ -147,6 +167,8 @@ static int check_options(const struct ssehub_options *o)
 
   if (0 == o->client_buffer || 0 == o->max_event_size || 0 == o->publish_queue
       || o->threads > 1024 || o->connection_memory < 4096
+      || (SSEHUB_WHEN_FULL_429 != o->when_full
+          && SSEHUB_WHEN_FULL_RETRY != o->when_full)
       || o->history_size > 1000000 || o->publish_wait_ms > 60000
       || (o->ncors_origins > 0 && NULL == o->cors_origins)
       || ((NULL == o->tls_cert_pem) != (NULL == o->tls_key_pem))
@@ -271,6 +293,7 @@ static void set_live(struct ssehub *hub, const struct ssehub_options *o)
   atomic_store(&l->retry_after_s, o->retry_after_s);
   atomic_store(&l->heartbeat_ms, o->heartbeat_ms);
   atomic_store(&l->retry_ms, o->retry_ms);
+  atomic_store(&l->when_full, o->when_full);
 }
 
 /* Overwrite a secret before freeing it, so it does not linger in freed
@@ -420,6 +443,10 @@ struct ssehub *ssehub_new(const struct ssehub_options *opts, int *err)
   /* Diagnostics only (doc/internals.md): every batch through the ring
    * and libmicrohttpd, as without the direct-write workaround. */
   hub->no_direct_writes = NULL != getenv("SSEHUB_NO_DIRECT_WRITES");
+  /* Diagnostics too: every client told the same retry, as before jitter
+   * (scripts/restart-spread.py measures both). */
+  hub->no_retry_jitter = NULL != getenv("SSEHUB_NO_RETRY_JITTER");
+  hub->fd_budget = fd_budget_of();
   if (0 == hub->opt.threads)
     hub->opt.threads = usable_cores();
   if (0 == hub->opt.max_clients)
@@ -768,6 +795,30 @@ void ssehub_count_log_dropped(struct ssehub *hub, uint64_t n)
   sh_count(&hub->n.log_dropped, n);
 }
 
+unsigned sh_hub_retry_ms(struct ssehub *hub, unsigned base_ms)
+{
+  return sh_jitter_ms(base_ms, hub->no_retry_jitter);
+}
+
+/* A stream's last frame at shutdown: "retry:" jittered around retry_ms
+ * (retry_after_s when no retry is configured), so that the clients of a
+ * restarted server come back spread over a window rather than all in the
+ * same second. One per stream (a distinct delay each); NULL when there
+ * is nothing to send or no memory. */
+static struct sh_frame *retry_frame(struct ssehub *hub)
+{
+  unsigned base = sh_live(hub, retry_ms);
+  char text[40];
+  int n;
+
+  if (0 == base)
+    base = sh_live(hub, retry_after_s) * 1000u;
+  if (0 == base)
+    return NULL;
+  n = snprintf(text, sizeof(text), "retry: %u\n\n", sh_hub_retry_ms(hub, base));
+  return sh_frame_new_copy(text, (size_t) n);
+}
+
 void ssehub_stop(struct ssehub *hub)
 {
   long long deadline;
@@ -785,8 +836,13 @@ void ssehub_stop(struct ssehub *hub)
   /* No new streams; every open one ends after draining its ring. */
   n = sh_registry_close(&hub->reg, hub->snap);
   sh_count(&hub->n.shutdown_ends, n);
-  for (i = 0; i < n; i++)
-    sh_client_end(hub->snap[i]);
+  for (i = 0; i < n; i++) {
+    struct sh_frame *f = retry_frame(hub);
+
+    /* Without the frame (no memory) the stream still ends. */
+    sh_client_end(hub->snap[i], f);
+    sh_frame_unref(f);
+  }
   sh_registry_release(hub->snap, n);
   /* The grace starts now, whatever the steps above took (a stalled
    * Redis holds sh_redis_stop() for up to its own grace). */

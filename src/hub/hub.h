@@ -25,6 +25,10 @@ int sh_hub_publish(struct ssehub *hub, const struct ssehub_event *ev,
 int sh_hub_submit(struct ssehub *hub, const struct ssehub_event *ev,
                   struct sh_redis_ticket *t);
 
+/* A reconnection delay to tell one client: base_ms +-50 % (jitter.h),
+ * or base_ms itself under $SSEHUB_NO_RETRY_JITTER. Any thread. */
+unsigned sh_hub_retry_ms(struct ssehub *hub, unsigned base_ms);
+
 /* Admit a new client (subscribe.c): find where its Last-Event-ID leaves
  * off, queue the missed-events notice if it cannot resume exactly, queue
  * the retained events it should get (only those its topics select, and

@@ -73,6 +73,7 @@ struct sh_live {
   atomic_uint retry_after_s;
   atomic_uint heartbeat_ms;
   atomic_uint retry_ms;
+  atomic_int when_full; /* enum ssehub_when_full */
 };
 
 /* A live setting now: sh_live(hub, heartbeat_ms). */
@@ -133,6 +134,13 @@ struct ssehub {
                                     (client.c, sockio.c) */
   struct sh_iplimit iplimit;     /* own lock (iplimit.h) */
   bool no_direct_writes;         /* immutable: $SSEHUB_NO_DIRECT_WRITES */
+  bool no_retry_jitter;          /* immutable: $SSEHUB_NO_RETRY_JITTER
+                                    (diagnostics: the old fixed retry) */
+  unsigned fd_budget;            /* immutable: a stream whose socket's fd
+                                    is at or above this is refused
+                                    ("open_files"): the kernel gives the
+                                    lowest free fd, so fd N means N are
+                                    open (hub.c, fd_budget_of()) */
   struct sh_redis *redis;        /* immutable: the Redis engine (engine.h),
                                     NULL for the in-memory one */
   struct sh_cidr *trusted;       /* conf_lock: the trusted proxies, parsed

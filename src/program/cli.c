@@ -51,6 +51,12 @@ static const struct sh_opt_choice stdin_modes[] = {
   { NULL, 0 }
 };
 
+static const struct sh_opt_choice when_full_modes[] = {
+  { "retry", SSEHUB_WHEN_FULL_RETRY }, /* --when-full alone */
+  { "429", SSEHUB_WHEN_FULL_429 },
+  { NULL, 0 }
+};
+
 static const struct sh_opt_choice log_formats[] = {
   { "text", SH_LOG_TEXT },
   { "json", SH_LOG_JSON },
@@ -256,6 +262,14 @@ const struct sh_opt sh_cli_opts[] = {
     AT_UNSIGNED(hub.ipv6_prefix), .min = 1, .max = 128,
     .help = "per-IP limits and rates count an IPv6\n"
             "client by its /BITS network (default {default})" },
+  { .name = "when-full", .kind = SH_OPT_CHOICE, .arg = "MODE",
+    AT_INT(hub.when_full), .choices = when_full_modes,
+    .help = "a stream refused for a limit (max-clients,\n"
+            "per-IP, open files) gets retry (the default):\n"
+            "200, a jittered retry: around --retry-after and\n"
+            "an ssehub-overload event, which a browser's\n"
+            "EventSource rides out; or 429 and Retry-After:\n"
+            "--when-full=429" },
   { .name = "help", .letter = 'h', .kind = SH_OPT_ACTION,
     .set = SH_CLI_HELP, .help = "show this help and exit" },
   { .name = "version", .letter = 'V', .kind = SH_OPT_ACTION,
@@ -628,6 +642,10 @@ void sh_cli_init(struct sh_config *cfg)
 {
   memset(cfg, 0, sizeof(*cfg));
   ssehub_options_default(&cfg->hub);
+  /* The program's default, not the library's (which keeps the old 429
+   * for embedders): its streams are mostly browsers' EventSources, which
+   * never come back from a 429 (README, "When the server is full"). */
+  cfg->hub.when_full = SSEHUB_WHEN_FULL_RETRY;
   /* With no origin counted the hub sends no CORS headers; --cors-origin
    * only has to count. */
   cfg->hub.cors_origins = cfg->origins;
