@@ -390,6 +390,7 @@ struct readers {
   int n;
   struct tl_sse *s;
   int *next; /* next steady event expected */
+  int *told; /* "retry:" frames seen (the shutdown's jittered delay) */
   int ep;
   int total; /* events there are payloads for */
   int why;   /* errno of a lost stream, 0 for a close */
@@ -400,10 +401,19 @@ struct readers {
  * one, whole. */
 static void check_frame(struct readers *rd, int i, char *frame)
 {
-  int n;
+  int n = 0, ms;
 
   if (':' == frame[0])
     return;
+  /* At a stop each stream is told when to come back, alone in a frame
+   * (doc/protocol.md), after every event it was owed. */
+  if (1 == sscanf(frame, "retry: %d%n", &ms, &n) && ms > 0
+      && '\0' == frame[n + ('\n' == frame[n])]) {
+    rd->told[i]++;
+    return;
+  }
+  ck_assert_msg(rd->told[i] == 0, "reader %d: a frame after the stop's retry",
+                i);
   ck_assert_msg(tl_strip_id(frame, NULL, 0) > 0, "reader %d: no id in '%.40s'",
                 i, frame);
   ck_assert_msg(0 == strncmp(frame, "data: n=", 8),
@@ -468,6 +478,7 @@ static void readers_init(struct readers *rd, int n, int total,
   rd->payload = payload;
   rd->s = calloc((size_t) n, sizeof(*rd->s));
   rd->next = calloc((size_t) n, sizeof(int));
+  rd->told = calloc((size_t) n, sizeof(int));
   rd->ep = epoll_create1(EPOLL_CLOEXEC);
   ck_assert_int_ge(rd->ep, 0);
   ck_assert_int_eq(n, tl_sse_open_crowd(rd->s, n, srv.port,
@@ -489,6 +500,7 @@ static void readers_free(struct readers *rd)
   close(rd->ep);
   free(rd->s);
   free(rd->next);
+  free(rd->told);
 }
 
 static char (*make_payloads(int total))[EV_SIZE + 1]
@@ -725,7 +737,7 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
   struct tl_sse *silent = calloc(SILENT, sizeof(*silent));
   long long t0, t_term = 0, elapsed = -1, now;
   int ready_fd, go_fd, report_fd, i, which, st = -1, ended = 0, acked;
-  int least = TOTAL, most = 0;
+  int least = TOTAL, most = 0, told = 0;
   pid_t holder, churn;
   pthread_t th;
   bool killed = false, exited = false;
@@ -798,13 +810,14 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
       least = rd.next[i];
     if (rd.next[i] > most)
       most = rd.next[i];
+    told += 1 == rd.told[i];
   }
   printf("chaos SIGTERM: %d readers, %d killed, %d silent, %d churn slots; "
          "%d events accepted; server exit status %d after %lld ms; %d of %d "
-         "streams ended cleanly; readers got %d..%d events; slowest "
-         "publish %d ms\n",
+         "streams ended cleanly, %d told once when to come back; readers "
+         "got %d..%d events; slowest publish %d ms\n",
          READERS, KILLED, SILENT, CHURN, acked, st, elapsed, ended, READERS,
-         least, most, atomic_load(&p.max_ms));
+         told, least, most, atomic_load(&p.max_ms));
   fflush(stdout);
   if (!exited) {
     kill(srv.pid, SIGKILL);
@@ -821,6 +834,7 @@ START_TEST(test_chaos_sigterm_mid_run_exits_0_promptly)
   ck_assert_msg(least >= acked, "a reader got %d of the %d accepted events",
                 least, acked);
   ck_assert_int_eq(ended, READERS);
+  ck_assert_int_eq(told, READERS);
 
   ck_assert_int_eq(churn, waitpid(churn, &st, 0));
   ck_assert_msg(WIFEXITED(st) && 0 == WEXITSTATUS(st), "churn status %d", st);
@@ -860,6 +874,7 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
   rd.payload = payload;
   rd.s = calloc(1, sizeof(*rd.s));
   rd.next = calloc(1, sizeof(int));
+  rd.told = calloc(1, sizeof(int));
   ck_assert_int_eq(0, tl_sse_open_slow(&rd.s[0], srv.port, "/sse", "127.0.0.2",
                                        8192, MSS));
   ck_assert(tl_sse_got_ok(&rd.s[0], 3000));
@@ -901,6 +916,7 @@ START_TEST(test_chaos_bursty_reader_keeps_its_stream)
   tl_sse_close(&rd.s[0]);
   free(rd.s);
   free(rd.next);
+  free(rd.told);
   free(payload);
   tl_server_stop_ok(&srv);
 }
