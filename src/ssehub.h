@@ -121,7 +121,10 @@ struct ssehub_access {
                              "stopping" (the server stops),
                              "send_error" (a write failed mid-event),
                              "closed" (libmicrohttpd closed it: a send
-                             error, the idle timeout) */
+                             error, the idle timeout); or a stream refused
+                             with the when_full retry answer (a 200):
+                             "overload_full", "overload_per_ip",
+                             "overload_fds" */
 };
 /* clang-format on */
 

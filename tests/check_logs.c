@@ -315,9 +315,9 @@ END_TEST
 START_TEST(test_logs_access_log_requests_and_streams)
 {
   char path[64], args_path[80];
-  const char *args[] = { args_path, NULL };
+  const char *args[] = { args_path, "--max-clients", "1", NULL };
   struct tl_server srv;
-  struct tl_sse gone, stays;
+  struct tl_sse gone, stays, refused;
   struct tl_response r;
   char *log;
   int stats;
@@ -336,21 +336,26 @@ START_TEST(test_logs_access_log_requests_and_streams)
   ck_assert_int_eq(0, tl_wait_stat(srv.port, "clients", 0, 5000));
   ck_assert_int_eq(0, tl_sse_open(&stays, srv.port, "/sse", NULL, NULL));
   ck_assert(tl_sse_got_ok(&stays, 5000));
+  /* Full: the retry answer is a 200 too; its line says it was refused. */
+  ck_assert_int_eq(0, tl_sse_open(&refused, srv.port, "/sse", NULL, NULL));
+  ck_assert_int_eq(1, tl_wait_stat(srv.port, "overload_full", 1, 5000));
+  tl_sse_close(&refused);
   ck_assert_int_eq(0, tl_server_stop(&srv, SIGTERM, 5000, NULL));
   tl_sse_close(&stays);
   log = slurp(path);
   ck_assert_ptr_nonnull(log);
   /* One line per answer: the requests (and tl_wait_stat()'s polls of
-   * /stats), two streams; nothing else. */
+   * /stats), two streams and the refused one; nothing else. */
   stats = count(log, "\"GET /stats\" 200 ");
   ck_assert_int_ge(stats, 2);
-  ck_assert_int_eq(stats + 4, all_lines_match(log, "^" TS_RE " info: access "
+  ck_assert_int_eq(stats + 5, all_lines_match(log, "^" TS_RE " info: access "
                                                    "127\\.0\\.0\\.1 \"[A-Z]+ "
                                                    "[^ ]+\" [0-9]{3} [0-9]+ "
                                                    "[0-9]+ms"));
   ck_assert_int_eq(1, count(log, "\"GET /nope\" 404 "));
   ck_assert_int_eq(1, count(log, "\"POST /publish\" 200 "));
-  ck_assert_int_eq(2, count(log, "\"GET /sse\" 200 "));
+  ck_assert_int_eq(3, count(log, "\"GET /sse\" 200 "));
+  ck_assert_int_eq(1, count(log, "ms overload_full\n"));
   ck_assert_int_eq(1, count(log, "ms peer_hangup\n"));
   ck_assert_int_eq(1, count(log, "ms stopping\n"));
   ck_assert_ptr_null(strstr(log, "access_token"));

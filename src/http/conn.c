@@ -184,6 +184,7 @@ void sh_http_request_answered(struct ssehub *hub, struct MHD_Connection *conn)
 /* What this thread's current handler call queued (conn.h). */
 static _Thread_local unsigned queued_status;
 static _Thread_local uint64_t queued_bytes;
+static _Thread_local const char *queued_end;
 
 enum MHD_Result sh_http_queue(struct MHD_Connection *conn, unsigned status,
                               struct MHD_Response *resp, size_t body_len)
@@ -200,6 +201,12 @@ enum MHD_Result sh_http_queue(struct MHD_Connection *conn, unsigned status,
 void sh_http_access_begin(void)
 {
   queued_status = 0;
+  queued_end = NULL;
+}
+
+void sh_http_access_mark(const char *why)
+{
+  queued_end = why;
 }
 
 static void call_access(struct ssehub *hub, const char *client,
@@ -232,8 +239,9 @@ void sh_http_access_end(struct ssehub *hub, struct MHD_Connection *conn,
   if (sh_http_client_key(hub, conn, &k))
     sh_ipkey_format(&k, addr);
   call_access(hub, addr, method, url, queued_status, queued_bytes, started_ms,
-              NULL);
+              queued_end);
   queued_status = 0;
+  queued_end = NULL;
 }
 
 void sh_http_access_stream(struct ssehub *hub, const struct sh_ipkey *ip,

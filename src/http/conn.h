@@ -62,6 +62,10 @@ void sh_http_request_answered(struct ssehub *hub, struct MHD_Connection *conn);
 enum MHD_Result sh_http_queue(struct MHD_Connection *conn, unsigned status,
                               struct MHD_Response *resp, size_t body_len);
 void sh_http_access_begin(void);
+/* The answer just queued is a stream refused at once (the when_full retry
+ * answer): its access record gets end = why, a static string such as
+ * "overload_full", as a stream's record names its end. */
+void sh_http_access_mark(const char *why);
 void sh_http_access_end(struct ssehub *hub, struct MHD_Connection *conn,
                         const char *method, const char *url,
                         long long started_ms);

@@ -127,10 +127,15 @@ static enum MHD_Result refuse_limit(struct ssehub *hub,
   char body[128], retry[16];
 
   if (SSEHUB_WHEN_FULL_RETRY == sh_live(hub, when_full)) {
+    static const char *const ends[] = { "overload_full", "overload_per_ip",
+                                        "overload_fds" };
+
     sh_count(LIMIT_CLIENTS == which  ? &hub->n.overload_full
              : LIMIT_PER_IP == which ? &hub->n.overload_per_ip
                                      : &hub->n.overload_fds,
              1);
+    /* A 200 like a stream's: the access log says it was a refusal. */
+    sh_http_access_mark(ends[which]);
     return overload(hub, conn, words[which], max);
   }
   sh_count(LIMIT_CLIENTS == which  ? &hub->n.rejected_full
