@@ -259,6 +259,39 @@ START_TEST(test_pubqueue_pop_wakes_on_push)
 }
 END_TEST
 
+/* A nudge wakes a waiting pop empty handed (a reload changed the
+ * heartbeat), and one that comes before the pop is not lost; it is used
+ * up by the pop it wakes. */
+START_TEST(test_pubqueue_nudge_wakes_pop_once)
+{
+  struct sh_pubqueue q;
+  struct popper p = { .q = &q };
+  struct sh_frame *out[1];
+  long long t0;
+  bool closed = true;
+  pthread_t t;
+
+  ck_assert_int_eq(0, sh_pubqueue_init(&q, 2));
+  ck_assert_int_eq(0, pthread_create(&t, NULL, pop_once, &p));
+  tl_sleep_ms(100);
+  sh_pubqueue_nudge(&q);
+  pthread_join(t, NULL);
+  ck_assert_uint_eq(p.got, 0);
+  ck_assert(!p.closed);
+  ck_assert_int_lt(p.ms, 5000);
+  /* Before the pop: it returns at once. */
+  sh_pubqueue_nudge(&q);
+  t0 = sh_now_ms();
+  ck_assert_uint_eq(0, sh_pubqueue_pop(&q, out, 1, t0 + 10000, &closed));
+  ck_assert_int_lt(sh_now_ms() - t0, 5000);
+  /* Used up: the next pop waits for its deadline again. */
+  t0 = sh_now_ms();
+  ck_assert_uint_eq(0, sh_pubqueue_pop(&q, out, 1, t0 + 150, &closed));
+  ck_assert_int_ge(sh_now_ms() - t0, 150);
+  sh_pubqueue_destroy(&q);
+}
+END_TEST
+
 /* ---- reserve_wait ------------------------------------------------------- */
 
 START_TEST(test_pubqueue_reserve_wait_room_at_once_deadline_when_full)
@@ -632,6 +665,7 @@ static Suite *pubqueue_suite(void)
   tcase_set_timeout(wait, 20);
   tcase_add_test(wait, test_pubqueue_pop_empty_waits_until_deadline);
   tcase_add_test(wait, test_pubqueue_pop_wakes_on_push);
+  tcase_add_test(wait, test_pubqueue_nudge_wakes_pop_once);
   tcase_add_test(wait,
                  test_pubqueue_reserve_wait_room_at_once_deadline_when_full);
   tcase_add_test(wait, test_pubqueue_reserve_wait_woken_by_pop);

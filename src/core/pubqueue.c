@@ -24,6 +24,7 @@ int sh_pubqueue_init(struct sh_pubqueue *q, size_t cap)
   q->count = 0;
   q->last_seq = 0;
   q->closed = false;
+  q->nudged = false;
   q->waiters = NULL;
   q->waiters_tail = &q->waiters;
   return 0;
@@ -177,10 +178,11 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
   size_t n = 0;
 
   sh_mutex_lock(&q->lock);
-  while (0 == q->count && !q->closed) {
+  while (0 == q->count && !q->closed && !q->nudged) {
     if (ETIMEDOUT == sh_cond_wait_until(&q->nonempty, &q->lock, deadline_ms))
       break;
   }
+  q->nudged = false;
   while (n < max && q->count > 0) {
     out[n++] = q->items[q->head];
     q->items[q->head] = NULL;
@@ -196,6 +198,14 @@ size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
   sh_mutex_unlock(&q->lock);
   wake_all(woken);
   return n;
+}
+
+void sh_pubqueue_nudge(struct sh_pubqueue *q)
+{
+  sh_mutex_lock(&q->lock);
+  q->nudged = true;
+  sh_cond_signal(&q->nonempty);
+  sh_mutex_unlock(&q->lock);
 }
 
 void sh_pubqueue_close(struct sh_pubqueue *q)

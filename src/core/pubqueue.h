@@ -62,6 +62,8 @@ struct sh_pubqueue {
   size_t count;              /* guarded by lock */
   uint64_t last_seq;         /* guarded by lock */
   bool closed;               /* guarded by lock */
+  bool nudged;               /* guarded by lock: the next pop returns at
+                                once, empty handed if need be */
   struct sh_pubwaiter *waiters, **waiters_tail; /* guarded by lock; FIFO */
 };
 /* clang-format on */
@@ -113,11 +115,17 @@ bool sh_pubqueue_park(struct sh_pubqueue *q, struct sh_pubwaiter *w);
 void sh_pubqueue_wake_expired(struct sh_pubqueue *q, long long now_ms);
 
 /* Pop up to max frames, waiting until at least one is queued, the queue is
- * closed, or the monotonic deadline_ms passes. Returns the number popped;
- * 0 means deadline reached or (closed && empty). Frames queued before the
+ * closed or nudged, or the monotonic deadline_ms passes. Returns the
+ * number popped; 0 means deadline reached, nudged, or (closed && empty). Frames queued before the
  * close are still returned after it, so nothing accepted is lost. */
 size_t sh_pubqueue_pop(struct sh_pubqueue *q, struct sh_frame **out, size_t max,
                        long long deadline_ms, bool *closed);
+
+/* Make the popper's current or next sh_pubqueue_pop() return at once (0
+ * frames if none are queued), so that it looks again at settings it reads
+ * between pops: ssehub_reload() nudges the broadcaster after changing the
+ * heartbeat, instead of the broadcaster polling for a change. */
+void sh_pubqueue_nudge(struct sh_pubqueue *q);
 
 /* Refuse further pushes and parks; wake the popper and every waiter. */
 void sh_pubqueue_close(struct sh_pubqueue *q);

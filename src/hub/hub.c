@@ -1082,7 +1082,7 @@ int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
 {
   struct ssehub_options own, *o = &own;
   struct staged s;
-  bool key_changed;
+  bool key_changed, heartbeat_changed;
   int nfixed, rc = take_options(o, opts);
 
   if (0 == rc)
@@ -1127,7 +1127,12 @@ int ssehub_reload(struct ssehub *hub, const struct ssehub_options *opts)
   if (o->max_clients > hub->opt.max_clients)
     o->max_clients = sh_live(hub, max_clients);
   sh_registry_set_limit(&hub->reg, o->max_clients);
+  heartbeat_changed = o->heartbeat_ms != sh_live(hub, heartbeat_ms);
   set_live(hub, o);
+  /* The broadcaster sleeps until the old heartbeat's deadline: wake it
+   * to take the new one now. */
+  if (heartbeat_changed)
+    sh_pubqueue_nudge(&hub->queue);
   sh_log_set_level(&hub->log, o->log_level);
   return nfixed;
 
