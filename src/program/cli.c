@@ -283,19 +283,23 @@ _Static_assert(NELEM(sh_cli_opts) <= SH_CLI_MAX_OPTS,
 static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
+void sh_cli_vformat_error(char *err, size_t errlen, const char *fmt, va_list ap)
 {
-  va_list ap;
   char *p;
 
-  va_start(ap, fmt);
   vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  /* The message quotes what the user typed; it must stay one printable
-   * line whatever that was (a value with a newline, escape codes). */
   for (p = err; '\0' != *p; p++)
     if ((unsigned char) *p < 0x20 || 0x7f == (unsigned char) *p)
       *p = '?';
+}
+
+static enum sh_cli_result fail(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  sh_cli_vformat_error(err, errlen, fmt, ap);
+  va_end(ap);
   return SH_CLI_ERROR;
 }
 

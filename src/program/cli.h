@@ -12,6 +12,7 @@
 #ifndef SH_CLI_H
 #define SH_CLI_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,5 +90,13 @@ enum sh_cli_result sh_cli_merge(struct sh_config *cfg,
                                 size_t errlen);
 
 void sh_cli_usage(FILE *out);
+
+/* Format an error message into err[0..errlen) as one printable line: a
+ * message quotes what the user typed (a flag's value, a config file's
+ * line), and a newline or escape code in it must not reach the terminal
+ * or the journal as such; control characters become '?'. For cli.c and
+ * conffile.c. */
+void sh_cli_vformat_error(char *err, size_t errlen, const char *fmt,
+                          va_list ap);
 
 #endif /* SH_CLI_H */

@@ -17,15 +17,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
   va_list ap;
-  char *p;
 
   va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
+  sh_cli_vformat_error(err, errlen, fmt, ap); /* whatever the file held */
   va_end(ap);
-  /* One printable line, whatever the file held. */
-  for (p = err; '\0' != *p; p++)
-    if ((unsigned char) *p < 0x20 || 0x7f == (unsigned char) *p)
-      *p = '?';
   return -EINVAL;
 }
 
