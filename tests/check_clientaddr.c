@@ -50,25 +50,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-
-  if (NULL == f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = malloc((size_t) n + 1);
-  ck_assert_ptr_nonnull(buf);
-  ck_assert_int_eq(fread(buf, 1, (size_t) n, f), n);
-  buf[n] = '\0';
-  fclose(f);
-  return buf;
-}
-
 /* Replace the first `from` in *s by `to` (reallocating); fails the test
  * when the shipped file no longer has it. */
 static void replace(char **s, const char *from, const char *to)
@@ -282,7 +263,7 @@ static void own_start(struct own_server *o, const char *const *args)
   o->pid = spawn(argv, o->log);
   deadline = tl_now_ms() + 5000 * tl_scale();
   while (tl_now_ms() < deadline) {
-    char *log = slurp(o->log);
+    char *log = tl_read_file(o->log, NULL);
     const char *p = NULL != log ? strstr(log, "listening on ") : NULL;
 
     if (NULL != p) {
@@ -302,7 +283,7 @@ static void own_start(struct own_server *o, const char *const *args)
 
 static bool own_log_contains(const struct own_server *o, const char *text)
 {
-  char *log = slurp(o->log);
+  char *log = tl_read_file(o->log, NULL);
   bool found = NULL != log && NULL != strstr(log, text);
 
   free(log);
@@ -482,7 +463,7 @@ static void nginx_start(struct nginx *n, uint16_t upstream)
   ck_assert(0 != n->plain && 0 != n->tls && n->plain != n->tls);
 
   snprintf(path, sizeof(path), "%s/doc/nginx.conf", TOP_SRCDIR);
-  conf = slurp(path);
+  conf = tl_read_file(path, NULL);
   ck_assert_msg(NULL != conf, "cannot read %s", path);
   snprintf(buf, sizeof(buf),
            "worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\n"

@@ -638,38 +638,6 @@ START_TEST(test_jwt_beside_the_static_token)
 }
 END_TEST
 
-/* How many times text is in the server's log. */
-static int log_count(const char *text)
-{
-  FILE *f = fopen(srv.log_path, "r");
-  char *buf = calloc(1, 1 << 20), *p;
-  size_t n;
-  int count = 0;
-
-  ck_assert_ptr_nonnull(f);
-  ck_assert_ptr_nonnull(buf);
-  n = fread(buf, 1, (1 << 20) - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  for (p = buf; NULL != (p = strstr(p, text)); p += strlen(text))
-    count++;
-  free(buf);
-  return count;
-}
-
-static void hup_and_wait(const char *done)
-{
-  int before = log_count(done);
-  long long deadline = tl_now_ms() + 5000 * tl_scale();
-
-  ck_assert_int_eq(0, kill(srv.pid, SIGHUP));
-  while (log_count(done) == before && tl_now_ms() < deadline)
-    tl_sleep_ms(10);
-  if (log_count(done) == before)
-    tl_server_print_log(&srv);
-  ck_assert_msg(log_count(done) > before, "no '%s' after SIGHUP", done);
-}
-
 START_TEST(test_jwt_sighup_new_key)
 {
   struct tl_response *r = malloc(sizeof(*r));
@@ -700,15 +668,15 @@ START_TEST(test_jwt_sighup_new_key)
   pem[n] = '\0';
   write_file("key.pub", (char *) pem);
   ck_assert_int_eq(200, sub_with(t1, "?topic=a", r));
-  hup_and_wait("reloaded");
-  ck_assert_int_eq(1, log_count("jwt key replaced"));
+  tl_server_hup_and_wait(&srv, "reloaded");
+  ck_assert_int_eq(1, tl_server_log_count(&srv, "jwt key replaced"));
   ck_assert_int_eq(401, sub_with(t1, "?topic=a", r));
   ck_assert_int_eq(200, sub_with(t2, "?topic=a", r));
 
   /* A bad key refuses the reload whole: the key in force stays. */
   write_file("key.pub", "-----BEGIN PUBLIC KEY-----\nnot a key\n"
                         "-----END PUBLIC KEY-----\n");
-  hup_and_wait("reload refused");
+  tl_server_hup_and_wait(&srv, "reload refused");
   ck_assert_int_eq(200, sub_with(t2, "?topic=a", r));
   ck_assert_int_eq(2, tl_stat(srv.port, "jwt_refused"));
   tl_server_stop_ok(&srv);

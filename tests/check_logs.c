@@ -28,26 +28,6 @@
 #define TS_RE \
   "[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z"
 
-static char *slurp(const char *path)
-{
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-
-  if (NULL == f)
-    return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  rewind(f);
-  buf = malloc((size_t) n + 1);
-  if (NULL != buf) {
-    n = (long) fread(buf, 1, (size_t) n, f);
-    buf[n] = '\0';
-  }
-  fclose(f);
-  return buf;
-}
-
 static void write_file(const char *path, const char *text)
 {
   FILE *f = fopen(path, "w");
@@ -170,7 +150,7 @@ static bool file_within(const char *path, const char *text, int ms)
   long long deadline = tl_now_ms() + (long long) ms * tl_scale();
 
   while (tl_now_ms() < deadline) {
-    char *all = slurp(path);
+    char *all = tl_read_file(path, NULL);
     bool found = NULL != all && NULL != strstr(all, text);
 
     free(all);
@@ -202,7 +182,7 @@ START_TEST(test_logs_text_lines_have_timestamp_and_level)
   get(srv.port, "/stats", 200);
   n = term(srv.pid); /* not tl_server_stop(): it deletes the log */
   ck_assert(n >= 0 && WIFEXITED(n) && 0 == WEXITSTATUS(n));
-  log = slurp(srv.log_path);
+  log = tl_read_file(srv.log_path, NULL);
   ck_assert_ptr_nonnull(log);
   n = all_lines_match(log, "^" TS_RE " (error|warning|info|debug): [^ ]");
   ck_assert_int_ge(n, 3);
@@ -228,7 +208,7 @@ START_TEST(test_logs_quiet_prints_only_errors)
   get(port, "/stats", 200);
   st = term(pid);
   ck_assert(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st));
-  log = slurp(path);
+  log = tl_read_file(path, NULL);
   ck_assert_msg('\0' == log[0], "-q printed: '%s'", log);
   free(log);
   unlink(path);
@@ -342,7 +322,7 @@ START_TEST(test_logs_access_log_requests_and_streams)
   tl_sse_close(&refused);
   ck_assert_int_eq(0, tl_server_stop(&srv, SIGTERM, 5000, NULL));
   tl_sse_close(&stays);
-  log = slurp(path);
+  log = tl_read_file(path, NULL);
   ck_assert_ptr_nonnull(log);
   /* One line per answer: the requests (and tl_wait_stat()'s polls of
    * /stats), two streams and the refused one; nothing else. */
@@ -394,7 +374,7 @@ START_TEST(test_logs_access_log_slow_client)
   close(slow);
   st = term(srv.pid);
   ck_assert(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st));
-  log = slurp(path);
+  log = tl_read_file(path, NULL);
   ck_assert_int_eq(1, count(log, "\"GET /sse\" 200 "));
   ck_assert_msg(1 == count(log, "ms slow_client\n"), "%s", log);
   free(log);
@@ -423,7 +403,7 @@ START_TEST(test_logs_journal_stream_gives_priority_prefixes)
   ck_assert(up(port));
   st = term(pid);
   ck_assert(st >= 0 && WIFEXITED(st) && 0 == WEXITSTATUS(st));
-  log = slurp(path);
+  log = tl_read_file(path, NULL);
   ck_assert_int_ge(all_lines_match(log, "^<[3467]>[a-zA-Z-]"), 3);
   ck_assert_ptr_nonnull(strstr(log, "<6>listening on http://"));
   ck_assert_ptr_nonnull(strstr(log, "<6>SIGTERM received, stopping"));
@@ -441,7 +421,7 @@ START_TEST(test_logs_journal_stream_gives_priority_prefixes)
   close(fd);
   ck_assert(up(port));
   st = term(pid);
-  log = slurp(path);
+  log = tl_read_file(path, NULL);
   ck_assert_int_ge(all_lines_match(log, "^" TS_RE " [a-z]+: "), 3);
   free(log);
   unlink(path);
@@ -580,8 +560,8 @@ START_TEST(test_logs_no_secret_in_any_line)
   ck_assert(file_within(access, "peer_hangup\n", 5000));
   n = term(srv.pid); /* not tl_server_stop(): it deletes the log */
   ck_assert(n >= 0 && WIFEXITED(n) && 0 == WEXITSTATUS(n));
-  log = slurp(srv.log_path);
-  acc = slurp(access);
+  log = tl_read_file(srv.log_path, NULL);
+  acc = tl_read_file(access, NULL);
   ck_assert_ptr_nonnull(log);
   ck_assert_ptr_nonnull(acc);
   ck_assert_int_ge(count(acc, " info: access "), 5);

@@ -65,40 +65,6 @@ static void teardown(void)
   rmdir(dir);
 }
 
-/* How many times text is in the server's log. */
-static int log_count(const char *text)
-{
-  FILE *f = fopen(srv.log_path, "r");
-  char *buf = calloc(1, 1 << 20), *p;
-  size_t n;
-  int count = 0;
-
-  ck_assert_ptr_nonnull(f);
-  ck_assert_ptr_nonnull(buf);
-  n = fread(buf, 1, (1 << 20) - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-  for (p = buf; NULL != (p = strstr(p, text)); p += strlen(text))
-    count++;
-  free(buf);
-  return count;
-}
-
-/* Send SIGHUP and wait until the server has logged the outcome: done is
- * "info: reloaded" or "reload refused". */
-static void hup_and_wait(const char *done)
-{
-  int before = log_count(done);
-  long long deadline = tl_now_ms() + 5000 * tl_scale();
-
-  ck_assert_int_eq(0, kill(srv.pid, SIGHUP));
-  while (log_count(done) == before && tl_now_ms() < deadline)
-    tl_sleep_ms(10);
-  if (log_count(done) == before)
-    tl_server_print_log(&srv);
-  ck_assert_msg(log_count(done) > before, "no '%s' after SIGHUP", done);
-}
-
 static void start_with_config(const char *text)
 {
   const char *args[] = { "--config", conf, NULL };
@@ -216,7 +182,7 @@ START_TEST(test_reload_1000_streams_keep_every_event_once_in_order)
     snprintf(body, sizeof(body), "max-clients = 1500\n%s",
              variants[reloads % 3]);
     write_atomically(conf, body);
-    hup_and_wait("info: reloaded");
+    tl_server_hup_and_wait(&srv, "info: reloaded");
     reloads++;
   }
   ck_assert_int_eq(0, pthread_join(th, NULL));
@@ -294,14 +260,14 @@ START_TEST(test_reload_rotated_token_counts_from_the_next_request)
   write_atomically(token, "new-token-2\n");
   /* On disk only: still the old one until SIGHUP. */
   ck_assert_int_eq(200, publish_with("old-token-1", "c"));
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   ck_assert_int_eq(401, publish_with("old-token-1", "d"));
   ck_assert_int_eq(200, publish_with("new-token-2", "e"));
   ck_assert_int_eq(401, publish_with(NULL, "f"));
 
   /* An unreadable token file refuses the reload: the token stays. */
   unlink(token);
-  hup_and_wait("reload refused");
+  tl_server_hup_and_wait(&srv, "reload refused");
   ck_assert(tl_server_log_contains(&srv, "cannot read"));
   ck_assert_int_eq(200, publish_with("new-token-2", "g"));
   tl_server_stop_ok(&srv);
@@ -325,7 +291,7 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
 
   write_atomically(conf, "heartbeat = 0.2\nretry = 1234\n"
                          "max-clients-per-ip = 2\nwhen-full = 429\n");
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   /* The open stream gets heartbeats now, within a second or so. */
   t0 = tl_now_ms();
   ck_assert_int_ge(tl_sse_next(&a, frame, sizeof(frame), 2000 * tl_scale()), 0);
@@ -343,13 +309,13 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
   /* max-clients lowered below the streams open: the open ones stay,
    * a new one is refused; raised again, admitted. */
   write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\nwhen-full = 429\n");
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   ck_assert_int_eq(429, open_stream(&d, "127.0.0.10"));
   ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
   /* when-full is live: without the line, the program's default, retry:
    * the refused stream is answered 200 and ssehub-overload, and ends. */
   write_atomically(conf, "heartbeat = 0.2\nmax-clients = 3\n");
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   ck_assert_int_eq(200, open_stream(&d, "127.0.0.10"));
   ck_assert_int_ge(tl_sse_next(&d, frame, sizeof(frame), 2000), 0);
   ck_assert_ptr_nonnull(strstr(frame, "event: ssehub-overload"));
@@ -360,7 +326,7 @@ START_TEST(test_reload_heartbeat_retry_and_limits_change_live)
   ck_assert_int_eq(1, tl_stat(srv.port, "rejected_full"));
   ck_assert_int_eq(3, tl_stat(srv.port, "clients"));
   write_atomically(conf, "heartbeat = 0.2\n");
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   ck_assert_int_eq(200, open_stream(&d, NULL)); /* per-IP limit gone too */
   /* The first stream lived through all of it. */
   ck_assert_int_eq(200, publish_with(NULL, "still-here"));
@@ -388,7 +354,7 @@ START_TEST(test_reload_bad_line_keeps_the_old_settings)
   ck_assert_int_eq(200, open_stream(&a, NULL));
   /* The first line alone would change retry; the third is bad. */
   write_atomically(conf, "retry = 2222\nheartbeat = 0.1\nprot = 8080\n");
-  hup_and_wait("reload refused");
+  tl_server_hup_and_wait(&srv, "reload refused");
   ck_assert(
       tl_server_log_contains(&srv, "ssehub.conf:3: unknown key \"prot\""));
   ck_assert(tl_server_log_contains(&srv, "error: reload refused"));
@@ -403,7 +369,7 @@ START_TEST(test_reload_bad_line_keeps_the_old_settings)
   ck_assert_str_eq("data: after-bad", frame);
   /* Fixed, it applies. */
   write_atomically(conf, "retry = 2222\n");
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   tl_sse_close(&b);
   ck_assert_int_eq(200, open_stream(&b, NULL));
   ck_assert_int_ge(tl_sse_next(&b, frame, sizeof(frame), 2000), 0);
@@ -462,10 +428,10 @@ START_TEST(test_reload_port_change_needs_a_restart)
   snprintf(text, sizeof(text),
            "bind = 127.0.0.1\nport = %u\nthreads = 7\nretry = 10\n", other);
   write_atomically(conf, text);
-  hup_and_wait("info: reloaded");
+  tl_server_hup_and_wait(&srv, "info: reloaded");
   ck_assert(tl_server_log_contains(&srv, "port changed: needs a restart"));
   ck_assert(tl_server_log_contains(&srv, "threads changed: needs a restart"));
-  ck_assert_int_eq(1, log_count("port changed"));
+  ck_assert_int_eq(1, tl_server_log_count(&srv, "port changed"));
   /* Still on the old port. */
   ck_assert_int_eq(200, tl_publish(port, "y", 1, NULL));
   tl_server_stop_ok(&srv);

@@ -135,7 +135,7 @@ const char *tl_bin(void)
 
 /* ---- processes ------------------------------------------------------------ */
 
-static char *read_file(const char *path, size_t *len)
+char *tl_read_file(const char *path, size_t *len)
 {
   FILE *f = fopen(path, "rb");
   char *buf = NULL;
@@ -160,11 +160,38 @@ static char *read_file(const char *path, size_t *len)
 
 bool tl_server_log_contains(const struct tl_server *s, const char *text)
 {
-  char *log = read_file(s->log_path, NULL);
+  char *log = tl_read_file(s->log_path, NULL);
   bool found = NULL != log && NULL != strstr(log, text);
 
   free(log);
   return found;
+}
+
+int tl_server_log_count(const struct tl_server *s, const char *text)
+{
+  char *log = tl_read_file(s->log_path, NULL);
+  const char *p;
+  int count = 0;
+
+  ck_assert_ptr_nonnull(log);
+  for (p = log; NULL != (p = strstr(p, text)); p += strlen(text))
+    count++;
+  free(log);
+  return count;
+}
+
+void tl_server_hup_and_wait(const struct tl_server *s, const char *done)
+{
+  int before = tl_server_log_count(s, done);
+  long long deadline = tl_now_ms() + 5000 * tl_scale();
+
+  ck_assert_int_eq(0, kill(s->pid, SIGHUP));
+  while (tl_server_log_count(s, done) == before && tl_now_ms() < deadline)
+    tl_sleep_ms(10);
+  if (tl_server_log_count(s, done) == before)
+    tl_server_print_log(s);
+  ck_assert_msg(tl_server_log_count(s, done) > before, "no '%s' after SIGHUP",
+                done);
 }
 
 int tl_scale(void)
@@ -267,7 +294,7 @@ static int start(struct tl_server *s, const char *const *args, int *stdin_w)
   }
   deadline = tl_now_ms() + 5000 * tl_scale();
   while (tl_now_ms() < deadline) {
-    char *log = read_file(s->log_path, NULL);
+    char *log = tl_read_file(s->log_path, NULL);
     /* "http://" or, with --tls-cert, "https://". */
     const char *p = NULL != log ? strstr(log, "listening on http") : NULL;
 
@@ -310,7 +337,7 @@ static int wait_exit(pid_t pid, int timeout_ms)
 
 void tl_server_print_log(const struct tl_server *s)
 {
-  char *log = read_file(s->log_path, NULL);
+  char *log = tl_read_file(s->log_path, NULL);
 
   fprintf(stderr, "---- server log:\n%s----\n", NULL != log ? log : "");
   free(log);
@@ -1233,7 +1260,7 @@ static int redis_wait_ready(struct tl_redis *r, off_t log_from, int timeout_ms)
      * that took the port after we chose it. Redis logs it only once it
      * listens and has loaded its data. */
     if (!ready) {
-      char *log = read_file(r->log_path, NULL);
+      char *log = tl_read_file(r->log_path, NULL);
 
       ready = NULL != log && (off_t) strlen(log) >= log_from
               && NULL != strstr(log + log_from, "Ready to accept connections");
@@ -1417,7 +1444,7 @@ void tl_redis_url(const struct tl_redis *r, char *buf, size_t cap)
 
 void tl_redis_print_log(const struct tl_redis *r)
 {
-  char *log = read_file(r->log_path, NULL);
+  char *log = tl_read_file(r->log_path, NULL);
 
   fprintf(stderr, "---- redis log (%s):\n%s----\n", r->log_path,
           NULL != log ? log : "");

@@ -78,6 +78,17 @@ int tl_run_split(const char *const *args, char *out, size_t out_cap, char *err,
 /* Whether the server's log contains text. */
 bool tl_server_log_contains(const struct tl_server *s, const char *text);
 
+/* How many times text is in the server's log. */
+int tl_server_log_count(const struct tl_server *s, const char *text);
+
+/* Send SIGHUP and wait (5 s, scaled) until the server has logged done
+ * once more ("info: reloaded" or "reload refused"); fails otherwise. */
+void tl_server_hup_and_wait(const struct tl_server *s, const char *done);
+
+/* The whole file, NUL-terminated (its length in *len if len is not
+ * NULL); NULL if it cannot be opened. The caller frees it. */
+char *tl_read_file(const char *path, size_t *len);
+
 /* Factor for time limits: $CK_TIMEOUT_MULTIPLIER (sanitizers, valgrind). */
 int tl_scale(void);
 

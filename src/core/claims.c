@@ -15,7 +15,9 @@
 #include <string.h>
 
 #include "claims.h"
+#include "form.h"
 #include "pubfields.h"
+#include "utf8.h"
 
 #define MAX_DEPTH 64
 
@@ -43,17 +45,6 @@ static bool eat(struct parser *p, char c)
   return false;
 }
 
-static int hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Four hex digits at p->i, as a code unit; -1 if not. */
 static long hex4(struct parser *p)
 {
@@ -63,7 +54,7 @@ static long hex4(struct parser *p)
   if (p->len - p->i < 4)
     return -1;
   for (k = 0; k < 4; k++) {
-    h = hexval(p->s[p->i + (size_t) k]);
+    h = sh_form_hexval(p->s[p->i + (size_t) k]);
     if (h < 0)
       return -1;
     v = v * 16 + h;
@@ -96,40 +87,6 @@ static size_t put_utf8(unsigned long cp, char *out)
   return 4;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-  size_t need, k;
-  unsigned long cp;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-    need = 2;
-    cp = s[0] & 0x1F;
-  } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-    need = 3;
-    cp = s[0] & 0x0F;
-  } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-    need = 4;
-    cp = s[0] & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < need)
-    return 0;
-  for (k = 1; k < need; k++) {
-    if (0x80 != (s[k] & 0xC0))
-      return 0;
-    cp = (cp << 6) | (s[k] & 0x3F);
-  }
-  if ((3 == need && cp < 0x800) || (4 == need && cp < 0x10000)
-      || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-    return 0;
-  return need;
-}
-
 /* A string at p->i (after whitespace). Decoded into out (room for the
  * rest of the input: decoding never grows) when out is not NULL, with
  * its length in *n; not NUL-terminated. */
@@ -152,7 +109,9 @@ static int string(struct parser *p, char *out, size_t *n)
     if (c < 0x20)
       return -EINVAL;
     if ('\\' != c) {
-      k = utf8_len((const unsigned char *) p->s + p->i, p->len - p->i);
+      uint32_t code; /* not needed: the bytes are copied as they are */
+
+      k = sh_utf8_decode(p->s + p->i, p->len - p->i, &code);
       if (0 == k)
         return -EINVAL;
       if (NULL != out)
